@@ -1,0 +1,35 @@
+import { deserialize, serialize } from 'node:v8';
+import type { JobReply } from '../workers/protocol.js';
+import { findUncloneablePath } from '../workers/clone-path.js';
+import { SerializationError } from './errors.js';
+
+/** Arguments as they travel to the thread. */
+export interface EncodedArgs {
+  args: unknown[] | Uint8Array;
+  isEncoded: boolean;
+}
+
+/**
+ * Arguments made only of primitives travel as they are (the fast path for
+ * tiny jobs). Others are serialized now, at submit, so that arguments that
+ * cannot be cloned are rejected before the job is accepted, and the table
+ * holds bytes rather than the caller's objects. Arguments with a
+ * `transferList` travel as they are, so their buffers move without a copy.
+ */
+export function encodeArgs(args: unknown[], transferList: unknown[] | undefined): EncodedArgs {
+  if (transferList || args.every(isPlainPrimitive)) return { args, isEncoded: false };
+  try {
+    return { args: serialize(args), isEncoded: true };
+  } catch (error) {
+    throw new SerializationError('argument', findUncloneablePath(args, 'args'), error instanceof Error ? error.message : String(error), { cause: error });
+  }
+}
+
+export function decodeReply(reply: JobReply): unknown {
+  if (reply === null || typeof reply !== 'object') return reply;
+  return reply.type === 'encoded' ? deserialize(reply.bytes) : reply.value;
+}
+
+function isPlainPrimitive(value: unknown): boolean {
+  return value === null || (typeof value !== 'object' && typeof value !== 'function' && typeof value !== 'symbol');
+}

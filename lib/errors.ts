@@ -1,0 +1,173 @@
+/**
+ * Every error baozi raises. Each class has a stable `code` that is never
+ * reused or renamed; match on `code` (or `instanceof`), never on messages.
+ *
+ * Codes, by area:
+ * - Options:   BAOZI_INVALID_OPTION
+ * - Table:     BAOZI_TABLE_FULL, BAOZI_RUNNER_CLOSED
+ * - Jobs:      BAOZI_CANCELLED, BAOZI_SERIALIZATION
+ * - Tasks:     BAOZI_UNKNOWN_TASK, BAOZI_TASK_FAILED, BAOZI_TASK_LOAD
+ * - Threads:   BAOZI_WORKER_CRASHED
+ */
+
+/** Which job an error belongs to, when it belongs to one. */
+export interface JobInfo {
+  jobId: string;
+  task: string;
+  attempt: number;
+}
+
+/** The base of every error baozi raises. */
+export abstract class BaoziError extends Error {
+  /** Stable, machine-readable identifier of the error's kind. */
+  abstract readonly code: string;
+  /** Id of the job this error settled, when it settled one. */
+  jobId?: string;
+  /** Task name of that job. */
+  task?: string;
+  /** Attempt number (1-based) of that job when it failed. */
+  attempt?: number;
+
+  constructor(message: string, options?: { cause?: unknown; job?: JobInfo }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    if (options?.job) {
+      this.jobId = options.job.jobId;
+      this.task = options.job.task;
+      this.attempt = options.job.attempt;
+    }
+  }
+}
+
+/** A runner or job option has a wrong type, range or name. */
+export class InvalidOptionError extends BaoziError {
+  readonly code = 'BAOZI_INVALID_OPTION';
+  constructor(
+    /** Dotted name of the option, e.g. `maxThreads` or `submit.priority`. */
+    readonly option: string,
+    readonly value: unknown,
+    /** What would have been accepted, in words. */
+    readonly expected: string,
+  ) {
+    super(`Invalid option \`${option}\`: expected ${expected}, got ${describeValue(value)}.`);
+  }
+}
+
+/** `trySubmit()` found the table full. */
+export class TableFullError extends BaoziError {
+  readonly code = 'BAOZI_TABLE_FULL';
+  constructor(readonly capacity: number) {
+    super(`Table is full (capacity ${capacity}). Await submit() to wait for room, or raise \`capacity\`.`);
+  }
+}
+
+/** The runner is closing or closed and accepts no more jobs. */
+export class RunnerClosedError extends BaoziError {
+  readonly code = 'BAOZI_RUNNER_CLOSED';
+  constructor() {
+    super('The runner is closed and accepts no new jobs. Create a new runner to submit more.');
+  }
+}
+
+/** The job (or a producer's wait for room) was cancelled; `cause` holds the reason. */
+export class CancelledError extends BaoziError {
+  readonly code = 'BAOZI_CANCELLED';
+  constructor(message: string, options?: { cause?: unknown; job?: JobInfo }) {
+    super(message, options);
+  }
+}
+
+/** Arguments or a result could not be copied between threads (structured clone). */
+export class SerializationError extends BaoziError {
+  readonly code = 'BAOZI_SERIALIZATION';
+  constructor(
+    /** `argument`: what the producer passed; `result`: what the task returned. */
+    readonly direction: 'argument' | 'result',
+    /** Where in the value the first uncloneable part sits, e.g. `args[0].onDone`. */
+    readonly path: string | undefined,
+    detail: string,
+    options?: { cause?: unknown; job?: JobInfo },
+  ) {
+    super(
+      `Cannot copy the ${direction === 'argument' ? 'arguments' : 'result'} between threads` +
+        `${path ? ` at ${path}` : ''}: ${detail}. Pass only structured-cloneable data ` +
+        '(no functions, symbols or class instances with behaviour).',
+      options,
+    );
+  }
+}
+
+/** The task module has no exported function of that name. */
+export class UnknownTaskError extends BaoziError {
+  readonly code = 'BAOZI_UNKNOWN_TASK';
+  constructor(
+    readonly taskName: string,
+    /** The exported functions the task module does have. */
+    readonly available: readonly string[],
+    options?: { job?: JobInfo },
+  ) {
+    super(
+      `No task named ${JSON.stringify(taskName)} in the task module. ` +
+        `Available tasks: ${available.length ? available.join(', ') : '(none: export functions from the module)'}.`,
+      options,
+    );
+  }
+}
+
+/** The task ran and threw (or rejected). `cause` is a faithful copy of what it threw. */
+export class TaskError extends BaoziError {
+  readonly code = 'BAOZI_TASK_FAILED';
+  constructor(options: { cause: unknown; job: JobInfo }) {
+    super(`Task ${JSON.stringify(options.job.task)} failed in job ${options.job.jobId}: ${describeThrown(options.cause)}`, options);
+  }
+}
+
+/** The task module could not be imported in the worker thread. */
+export class TaskLoadError extends BaoziError {
+  readonly code = 'BAOZI_TASK_LOAD';
+  constructor(readonly module: string, options: { cause: unknown; job?: JobInfo }) {
+    super(
+      `Cannot load the task module ${module}: ${describeThrown(options.cause)}. ` +
+        'Fix the module (it must import cleanly in a worker thread); the next job tries again.',
+      options,
+    );
+  }
+}
+
+/** Why a worker thread died while it ran a job. */
+export type CrashReason = 'exit' | 'oom' | 'uncaught';
+
+/** The thread running the job died; the pool replaced it. */
+export class WorkerCrashedError extends BaoziError {
+  readonly code = 'BAOZI_WORKER_CRASHED';
+  constructor(
+    readonly reason: CrashReason,
+    /** Exit code when `reason` is `exit`. */
+    readonly exitCode: number | undefined,
+    options: { cause?: unknown; job?: JobInfo },
+  ) {
+    super(
+      `The worker thread running this job died (${reason === 'exit' ? `process.exit(${exitCode})` : reason === 'oom' ? 'out of memory under resourceLimits' : 'uncaught exception'}). ` +
+        'The pool replaced the thread; other jobs go on.',
+      options,
+    );
+  }
+}
+
+function describeThrown(thrown: unknown): string {
+  if (thrown instanceof Error) return `${thrown.name}: ${thrown.message}`;
+  return `threw ${describeValue(thrown)}`;
+}
+
+/** A short, safe rendering of any value for error messages. */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  if (value === null || value === undefined) return String(value);
+  if (typeof value === 'function') return `a function${value.name ? ` (${value.name})` : ''}`;
+  if (typeof value === 'symbol') return `a symbol (${value.description ?? ''})`;
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  const proto = Object.getPrototypeOf(value) as { constructor?: { name?: string } } | null;
+  const name = proto?.constructor?.name;
+  return name && name !== 'Object' ? `a ${name}` : 'an object';
+}

@@ -1,0 +1,52 @@
+/**
+ * Imports the task module once per thread and finds a task by name. The
+ * module's URL travels in the thread's argv (see lib/pool.ts), so no job
+ * message has to carry it.
+ */
+import type { TasksArgvFlag } from './protocol.js';
+export const TASKS_ARGV_FLAG: TasksArgvFlag = '--baozi-tasks';
+
+type TaskModule = Record<string, unknown>;
+export type TaskFunction = (...args: unknown[]) => unknown;
+
+let loading: Promise<TaskModule> | undefined;
+let failedLoads = 0;
+
+export function taskModuleUrl(): string {
+  const index = process.argv.indexOf(TASKS_ARGV_FLAG);
+  const url = index === -1 ? undefined : process.argv[index + 1];
+  if (!url) throw new Error(`baozi worker started without ${TASKS_ARGV_FLAG}; create it through createRunner().`);
+  return url;
+}
+
+/**
+ * The task module's namespace. A failed import is not cached: Node caches a
+ * module that failed to evaluate, so the next try imports a distinct URL and
+ * a transient failure recovers on the next job.
+ */
+export function loadTaskModule(): Promise<TaskModule> {
+  if (!loading) {
+    const url = taskModuleUrl();
+    const attemptUrl = failedLoads === 0 ? url : `${url}${url.includes('?') ? '&' : '?'}baozi-reload=${failedLoads}`;
+    loading = import(attemptUrl).then(
+      (module: TaskModule) => module,
+      (error: unknown) => {
+        loading = undefined;
+        failedLoads++;
+        throw error;
+      },
+    );
+  }
+  return loading;
+}
+
+/** Only the module's own exported functions are tasks: never `constructor`, `__proto__` or inherited members. */
+export function findTask(module: TaskModule, name: string): TaskFunction | undefined {
+  if (!Object.hasOwn(module, name)) return undefined;
+  const candidate = module[name];
+  return typeof candidate === 'function' ? (candidate as TaskFunction) : undefined;
+}
+
+export function taskNames(module: TaskModule): string[] {
+  return Object.keys(module).filter((name) => typeof module[name] === 'function');
+}

@@ -1,0 +1,61 @@
+/**
+ * Messages between lib/pool.ts and workers/entry.ts (types only; both sides
+ * import nothing else from each other). Every object crossing is tagged
+ * with a string `type`.
+ */
+import type { MessagePort } from 'node:worker_threads';
+
+
+/** A job as the worker thread receives it. */
+export interface JobMessage {
+  type: 'job';
+  id: string;
+  task: string;
+  attempt: number;
+  /** The arguments: as they are, or v8-serialized bytes (see lib/codec.ts). */
+  args: unknown[] | Uint8Array;
+  isEncoded: boolean;
+  /** Present when the job can be told to stop cooperatively (see JobControl). */
+  control?: MessagePort;
+}
+
+/** Sent on a job's control port. */
+export type JobControl = { type: 'abort'; reason: string };
+
+/**
+ * What the worker returns for a job. A primitive result comes back as it
+ * is (the fast path); anything else in an envelope.
+ */
+export type JobReply =
+  | string
+  | number
+  | boolean
+  | bigint
+  | null
+  | undefined
+  | { type: 'encoded'; bytes: Uint8Array }
+  | { type: 'moved'; value: unknown };
+
+/** A job that did not produce a result. The worker throws this plain object. */
+export type JobFailure =
+  | { type: 'task-error'; error: SerializedError }
+  | { type: 'unknown-task'; task: string; available: string[] }
+  | { type: 'load-error'; module: string; error: SerializedError }
+  | { type: 'result-not-cloneable'; path: string | undefined; detail: string };
+
+/** A thrown value, copied faithfully enough to rebuild on the main thread. */
+export type SerializedError =
+  | {
+      type: 'error';
+      name: string;
+      message: string;
+      stack: string | undefined;
+      code: unknown;
+      cause?: SerializedError;
+      /** Other own enumerable fields that survived structured clone. */
+      props: Record<string, unknown>;
+    }
+  | { type: 'value'; value: unknown; description: string };
+
+/** The argv flag before the task module's URL (see workers/loader.ts). */
+export type TasksArgvFlag = '--baozi-tasks';
