@@ -17,7 +17,8 @@ export interface EncodedArgs {
  * `transferList` travel as they are, so their buffers move without a copy.
  */
 export function encodeArgs(args: unknown[], transferList: unknown[] | undefined): EncodedArgs {
-  if (transferList || args.every(isPlainPrimitive)) return { args, isEncoded: false };
+  // A copy: the caller may reuse its array for the next job while this one waits.
+  if (transferList || args.every(isPlainPrimitive)) return { args: [...args], isEncoded: false };
   try {
     return { args: serialize(args), isEncoded: true };
   } catch (error) {

@@ -1,6 +1,6 @@
 import type { JobControl, JobMessage, JobReply } from '../workers/protocol.js';
 import { decodeReply } from './codec.js';
-import { CancelledError, SerializationError, WorkerCrashedError } from './errors.js';
+import { CancelledError, describeValue, SerializationError, WorkerCrashedError } from './errors.js';
 import { now, type Job } from './job.js';
 import { classifyCrash, type Pool } from './pool.js';
 import { failureToError, isJobFailure } from './remote-error.js';
@@ -59,11 +59,15 @@ export class Dispatcher {
    * has no stop channel), terminated. The slot frees when the thread is gone.
    */
   cancelRunning(job: Job, error: CancelledError, graceful: boolean): boolean {
-    if (!job.reject('cancelled', error, now())) return false;
+    if (!job.reject('cancelled', error, now())) {
+      // Already cancelled and in its grace period: a forced stop ends the wait.
+      if (!graceful) job.abortController?.abort(error);
+      return false;
+    }
     this.hooks.settled(job, error);
     const controller = job.abortController!;
     if (graceful && job.control && this.cancelGraceMs > 0) {
-      job.control.postMessage({ type: 'abort', reason: String(error.cause ?? 'cancelled') } satisfies JobControl);
+      job.control.postMessage({ type: 'abort', reason: reasonText(error.cause) } satisfies JobControl);
       // Cleared when the job's pool promise settles: the thread stopped on its own.
       job.graceTimer = setTimeout(() => controller.abort(error), this.cancelGraceMs);
     } else {
@@ -142,5 +146,16 @@ export class Dispatcher {
     }
     const { reason, exitCode } = classifyCrash(error);
     return new WorkerCrashedError(reason, exitCode, { cause: error, job: job.info });
+  }
+}
+
+// Any value can be an abort reason, and String() throws for some (a
+// null-prototype object): that must not stop the thread from being stopped.
+function reasonText(reason: unknown): string {
+  if (reason === undefined || reason === null) return 'cancelled';
+  try {
+    return String(reason);
+  } catch {
+    return describeValue(reason);
   }
 }

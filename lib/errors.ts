@@ -8,6 +8,8 @@
  * - Jobs:      BAOZI_CANCELLED, BAOZI_SERIALIZATION
  * - Tasks:     BAOZI_UNKNOWN_TASK, BAOZI_TASK_FAILED, BAOZI_TASK_LOAD
  * - Threads:   BAOZI_WORKER_CRASHED
+ * - Workflows: BAOZI_WORKFLOW_STEP_FAILED, BAOZI_STREAM_NULL_RESULT
+ * - Lifecycle: BAOZI_TIMEOUT, BAOZI_EXPIRED, BAOZI_RETRIES_EXHAUSTED, BAOZI_SCHEDULE_FULL
  */
 
 /** Which job an error belongs to, when it belongs to one. */
@@ -154,6 +156,62 @@ export class WorkerCrashedError extends BaoziError {
   }
 }
 
+/** A run of the job passed its time limit. */
+export class TimeoutError extends BaoziError {
+  readonly code = 'BAOZI_TIMEOUT';
+  constructor(
+    /** `hard`: the thread was terminated. `soft`: the task was told to stop and threw. */
+    readonly kind: 'soft' | 'hard',
+    /** The limit that passed, in milliseconds. */
+    readonly limitMs: number,
+    options: { cause?: unknown; job: JobInfo },
+  ) {
+    super(
+      kind === 'hard'
+        ? `Job ${options.job.jobId} (${options.job.task}) ran past its ${limitMs} ms timeout; its thread was terminated. Raise \`timeout\` or make the task faster.`
+        : `Job ${options.job.jobId} (${options.job.task}) stopped after its ${limitMs} ms soft timeout. Raise \`softTimeout\` or make the task faster.`,
+      options,
+    );
+  }
+}
+
+/** The job did not start before its `expiresAt`/`expiresIn`; it never ran (this time). */
+export class JobExpiredError extends BaoziError {
+  readonly code = 'BAOZI_EXPIRED';
+  constructor(options: { job: JobInfo; expiredAt: number }) {
+    super(
+      `Job ${options.job.jobId} (${options.job.task}) expired at ${new Date(options.expiredAt).toISOString()} before it could start. ` +
+        'Give it a later expiry, or more threads or capacity.',
+      options,
+    );
+  }
+}
+
+/** Every run the retry policy allowed failed. `cause` is the last error; `errors` has them all. */
+export class RetriesExhaustedError extends BaoziError {
+  readonly code = 'BAOZI_RETRIES_EXHAUSTED';
+  constructor(
+    /** Runs made. */
+    readonly attempts: number,
+    /** Each run's error, first to last. */
+    readonly errors: readonly unknown[],
+    options: { job: JobInfo },
+  ) {
+    super(`Job ${options.job.jobId} (${options.job.task}) failed ${attempts} times; no retries are left. The last error is the cause.`, {
+      cause: errors.at(-1),
+      job: options.job,
+    });
+  }
+}
+
+/** Too many jobs wait for a delay or a retry (`maxScheduled`). */
+export class ScheduleFullError extends BaoziError {
+  readonly code = 'BAOZI_SCHEDULE_FULL';
+  constructor(readonly maxScheduled: number) {
+    super(`${maxScheduled} jobs already wait for a delay or a retry (maxScheduled). Submit it later, or raise \`maxScheduled\`.`);
+  }
+}
+
 function describeThrown(thrown: unknown): string {
   if (thrown instanceof Error) return `${thrown.name}: ${thrown.message}`;
   return `threw ${describeValue(thrown)}`;
@@ -170,4 +228,53 @@ export function describeValue(value: unknown): string {
   const proto = Object.getPrototypeOf(value) as { constructor?: { name?: string } } | null;
   const name = proto?.constructor?.name;
   return name && name !== 'Object' ? `a ${name}` : 'an object';
+}
+
+/** Which kind of workflow a step belonged to. */
+export type WorkflowKind = 'chain' | 'group' | 'chord';
+
+/**
+ * A step of a workflow (`chain`, `group`, `chord`) failed, so the workflow
+ * did: its job failed or was cancelled, or it could not be submitted. `cause`
+ * is the step's own error (a `TaskError`, a `CancelledError`, a
+ * `RunnerClosedError`...); `jobId` is set when the step had become a job.
+ */
+export class WorkflowStepError extends BaoziError {
+  readonly code = 'BAOZI_WORKFLOW_STEP_FAILED';
+  /** The task the step runs. Always set, even when the step never became a job. */
+  declare task: string;
+  constructor(
+    readonly workflow: WorkflowKind,
+    /**
+     * 0-based position of the step: in a chain, its place in the chain; in a
+     * group, the member's place; in a chord, the member's place, or the
+     * number of members for the callback.
+     */
+    readonly step: number,
+    task: string,
+    options: { cause: unknown; job?: JobInfo },
+  ) {
+    super(
+      `Step ${step} (${JSON.stringify(task)}) of the ${workflow} failed${options.job ? ` in job ${options.job.jobId}` : ' before it became a job'}: ` +
+        `${describeThrown(options.cause)}. The ${workflow} stopped: no later step was submitted and the steps still pending were cancelled. ` +
+        'See `cause` for the step\'s own error.',
+      options,
+    );
+    this.task = task;
+  }
+}
+
+/**
+ * A job of a stream (`stream()`) resolved with `null`, which a Node stream
+ * cannot carry (`null` ends it), so the stream was destroyed with this error.
+ */
+export class StreamNullResultError extends BaoziError {
+  readonly code = 'BAOZI_STREAM_NULL_RESULT';
+  constructor(options: { job: JobInfo }) {
+    super(
+      `Task ${JSON.stringify(options.job.task)} returned null in job ${options.job.jobId}, and a Node stream cannot carry null (it ends the stream). ` +
+        "Return another value (undefined, an object), or create the stream with settle: 'all' so that results come wrapped.",
+      options,
+    );
+  }
 }

@@ -1,8 +1,11 @@
 import { availableParallelism } from 'node:os';
 import type { MessagePort, ResourceLimits } from 'node:worker_threads';
+import type { RateLimit } from './rate-limit.js';
+import type { RetryOptions } from './retry.js';
+import type { TaskModule, TaskName } from './task-types.js';
 
 /** Options of `createRunner()`. Unknown keys are rejected (they are usually typos). */
-export interface RunnerOptions {
+export interface RunnerOptions<Tasks = TaskModule> {
   /**
    * The task module: a `file:` URL or a path (relative paths resolve from
    * the current working directory). Its exported functions are the tasks.
@@ -65,10 +68,76 @@ export interface RunnerOptions {
    * @default 1000
    */
   cancelGraceMs?: number;
+  /**
+   * Job options per task name, used when a job does not set them itself
+   * (its own options win), e.g. `{ resize: { retries: { max: 3 }, timeout: 5000 } }`.
+   * @default {}
+   */
+  defaults?: { [Name in TaskName<Tasks>]?: TaskDefaults };
+  /**
+   * Most starts per task name in any window of time, shared by all
+   * producers: `{ max: 100, per: 1000 }` or `'100/s'` (also `/m`, `/h`).
+   * Jobs over the limit stay on the table; others pass them.
+   * @default {} (no limits)
+   */
+  rateLimits?: { [Name in TaskName<Tasks>]?: RateLimit | string };
+  /**
+   * Milliseconds a finished job stays findable with `getJob(id)` (and
+   * dedupes a `jobId` submitted again). Integer, 0 or more.
+   * @default 3600000 (one hour)
+   */
+  resultTtl?: number;
+  /**
+   * Most finished jobs kept for `getJob(id)`; the oldest go first.
+   * Integer, 0 or more.
+   * @default 1000
+   */
+  maxResults?: number;
+  /**
+   * Most jobs waiting for a `delay`/`runAt` or a retry backoff at once.
+   * More makes `submit()` reject with `BAOZI_SCHEDULE_FULL`: delayed jobs
+   * stay bounded in memory, as queued ones do. Integer, at least 1.
+   * @default 10000
+   */
+  maxScheduled?: number;
+}
+
+/** Job options that can also be set per task in `RunnerOptions.defaults`. */
+export interface TaskDefaults {
+  /**
+   * Higher runs first; equal priorities run first in, first out. Integer
+   * from -1000 to 1000. A retried job keeps its priority and goes to the
+   * back of its lane.
+   * @default 0
+   */
+  priority?: number;
+  /** When a failed job runs again. See `RetryOptions`. @default no retries */
+  retries?: RetryOptions;
+  /**
+   * Hard time limit of one run, in milliseconds, counted from the start
+   * (not from submit). Past it the job fails with `BAOZI_TIMEOUT` and its
+   * thread is terminated and replaced. Integer, at least 1.
+   * @default undefined (no limit)
+   */
+  timeout?: number;
+  /**
+   * Soft time limit of one run, in milliseconds: the task's
+   * `jobContext().signal` aborts so it can clean up and return or throw.
+   * If it throws, the job fails with `BAOZI_TIMEOUT` (`kind: 'soft'`).
+   * Must be below `timeout` when both are set. Integer, at least 1.
+   * @default undefined (no limit)
+   */
+  softTimeout?: number;
+  /**
+   * Milliseconds after submit past which a job that has not started
+   * settles as `expired` (`BAOZI_EXPIRED`) without running. Integer, at least 1.
+   * @default undefined (never expires)
+   */
+  expiresIn?: number;
 }
 
 /** Options of one job: `submit(name, args, options)`. */
-export interface SubmitOptions {
+export interface SubmitOptions extends TaskDefaults {
   /**
    * Cancels the job: withdraws a producer still waiting for room, removes
    * a queued job, or stops a running one (its in-thread signal fires, then
@@ -82,11 +151,30 @@ export interface SubmitOptions {
    */
   transferList?: readonly (ArrayBuffer | MessagePort)[];
   /**
-   * Higher runs first; equal priorities run first in, first out. Integer
-   * from -1000 to 1000.
+   * The job's id, for `getJob(id)` and idempotency: submitting an id that
+   * is still scheduled, queued, running or retrying, or finished and still
+   * kept (see `resultTtl`), returns that job's handle and runs nothing. A
+   * non-empty string of at most 256 characters.
+   * @default a generated id
+   */
+  jobId?: string;
+  /**
+   * Milliseconds to wait before the job enters the table (Celery's
+   * countdown). The job is `scheduled` until then. Integer, 0 or more.
+   * Not with `runAt`.
    * @default 0
    */
-  priority?: number;
+  delay?: number;
+  /** When the job enters the table (Celery's ETA). Not with `delay`. @default now */
+  runAt?: Date;
+  /** When a job that has not started expires. Not with `expiresIn`. @default never */
+  expiresAt?: Date;
+  /**
+   * Called with each progress value the task reports
+   * (`reportProgress()` in `baozi/worker`).
+   * @default undefined
+   */
+  onProgress?: (value: unknown) => void;
 }
 
 /** Options of `close()`. */
@@ -112,6 +200,9 @@ export const DEFAULTS = Object.freeze({
   capacity: 1024,
   concurrentTasksPerWorker: 1,
   cancelGraceMs: 1000,
+  resultTtl: 3_600_000,
+  maxResults: 1000,
+  maxScheduled: 10_000,
   priority: 0,
   drain: true,
 });

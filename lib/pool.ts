@@ -1,4 +1,4 @@
-import type { MessagePort } from 'node:worker_threads';
+import type { MessagePort, Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { JobMessage, JobReply, TasksArgvFlag } from '../workers/protocol.js';
 import type { CrashReason } from './errors.js';
@@ -9,10 +9,12 @@ const TASKS_ARGV_FLAG: TasksArgvFlag = '--baozi-tasks';
 
 /**
  * The only file that talks to Piscina. It runs one message on a thread
- * and reports threads and utilization; it knows nothing of tables or jobs.
+ * and reports its threads; it knows nothing of tables or jobs.
  */
 export class Pool {
   private readonly piscina: Piscina;
+  /** Every thread seen and not yet exited, with a promise of its exit. */
+  private readonly exits = new Map<Worker, Promise<void>>();
 
   constructor(options: ResolvedRunnerOptions, onWorkerError: (error: unknown) => void) {
     this.piscina = new Piscina({
@@ -31,24 +33,48 @@ export class Pool {
     // Piscina emits 'error' for thread failures outside a task; unheard, that
     // would crash the host process.
     this.piscina.on('error', onWorkerError);
+    this.piscina.on('workerCreate', () => this.noteThreads());
+    this.noteThreads();
   }
 
   /** Runs one job message. `signal` aborting terminates the job's thread. */
   run(message: JobMessage, signal: AbortSignal, transferList: readonly (ArrayBuffer | MessagePort)[] | undefined): Promise<JobReply> {
-    return this.piscina.run(message, { signal, transferList: transferList as never }) as Promise<JobReply>;
+    const reply = this.piscina.run(message, { signal, transferList: transferList as never }) as Promise<JobReply>;
+    this.noteThreads();
+    return reply;
   }
 
   get threads(): number {
     return this.piscina.threads.length;
   }
 
-  /** Share of thread time spent running jobs since the pool started, 0 to 1. */
-  get utilization(): number {
-    return this.piscina.utilization;
+  /** Resolves once every thread the pool ever started has exited. */
+  async destroy(): Promise<void> {
+    // Piscina forgets a thread as soon as it starts terminating it (its
+    // job's signal aborted, or it crashed), and its destroy() waits only for
+    // the threads it still knows. Worse, when such a thread exits after
+    // destroy() returned, Piscina starts a replacement (back up to
+    // minThreads) that nobody would stop. So wait for every thread ever
+    // seen (those already dropped first, so that few replacements start),
+    // and destroy again while any is left.
+    do {
+      const current = new Set(this.piscina.threads);
+      await Promise.all([...this.exits].filter(([thread]) => !current.has(thread)).map(([, exit]) => exit));
+      await this.piscina.destroy();
+      await Promise.all(this.exits.values());
+    } while (this.piscina.threads.length > 0);
   }
 
-  async destroy(): Promise<void> {
-    await this.piscina.destroy();
+  // Called whenever Piscina may have started a thread: every thread that
+  // runs a job is in `threads` when its job is posted or when it is ready.
+  private noteThreads(): void {
+    for (const thread of this.piscina.threads) {
+      if (this.exits.has(thread) || thread.threadId === -1) continue;
+      this.exits.set(
+        thread,
+        new Promise<void>((resolve) => thread.once('exit', () => resolve())).then(() => void this.exits.delete(thread)),
+      );
+    }
   }
 }
 

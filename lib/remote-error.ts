@@ -34,6 +34,9 @@ export function failureToError(failure: JobFailure, job: JobInfo): BaoziError {
       return new TaskLoadError(failure.module, { cause: rebuildError(failure.error), job });
     case 'result-not-cloneable':
       return new SerializationError('result', failure.path, failure.detail, { job });
+    case 'retry-requested':
+      // The attempt's error when the retry is granted, and the last one when it is not.
+      return new TaskError({ cause: failure.reason ? rebuildError(failure.reason) : new Error('The task asked to be retried.'), job });
   }
 }
 
@@ -41,5 +44,5 @@ export function failureToError(failure: JobFailure, job: JobInfo): BaoziError {
 export function isJobFailure(value: unknown): value is JobFailure {
   if (typeof value !== 'object' || value === null || value instanceof Error) return false;
   const type = (value as { type?: unknown }).type;
-  return type === 'task-error' || type === 'unknown-task' || type === 'load-error' || type === 'result-not-cloneable';
+  return type === 'task-error' || type === 'unknown-task' || type === 'load-error' || type === 'result-not-cloneable' || type === 'retry-requested';
 }

@@ -36,7 +36,7 @@ export interface RunnerStats {
   cancelled: number;
   /** Live worker threads. */
   threads: number;
-  /** Share of thread time spent running jobs, 0 to 1. */
+  /** Share of the pool's slot time spent running jobs since the runner was created, 0 to 1. */
   utilization: number;
   /** From being put on the table to starting. */
   waitTime: DurationSummary;
@@ -68,6 +68,8 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
   readonly #dispatcher: Dispatcher;
   readonly #idPrefix = randomBytes(4).toString('hex');
   #nextId = 0;
+  readonly #createdAt = now();
+  readonly #slots: number;
   #closing: Promise<void> | undefined;
   #idleWaiters: (() => void)[] = [];
   readonly #counts = { succeeded: 0, failed: 0, cancelled: 0 };
@@ -83,7 +85,8 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
       drained: () => this.emit('drained'),
     });
     this.#pool = new Pool(options, (error) => this.emit('workerError', { error }));
-    this.#dispatcher = new Dispatcher(this.#table, this.#pool, options.maxThreads * options.concurrentTasksPerWorker, options.cancelGraceMs, {
+    this.#slots = options.maxThreads * options.concurrentTasksPerWorker;
+    this.#dispatcher = new Dispatcher(this.#table, this.#pool, this.#slots, options.cancelGraceMs, {
       started: (job) => {
         this.#waitTime.record(job.startedAt! - job.queuedAt);
         this.emit('running', { job });
@@ -142,7 +145,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
       blocked: this.#table.blocked,
       ...this.#counts,
       threads: this.#pool.threads,
-      utilization: this.#pool.utilization,
+      utilization: Math.min(1, this.#runTime.totalMs / ((now() - this.#createdAt) * this.#slots)),
       waitTime: this.#waitTime.summary(),
       runTime: this.#runTime.summary(),
     };

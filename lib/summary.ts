@@ -22,6 +22,11 @@ export class DurationRecorder {
   private min = Infinity;
   private max = 0;
 
+  /** Sum of every sample. */
+  get totalMs(): number {
+    return this.total;
+  }
+
   record(ms: number): void {
     this.window[this.count % WINDOW] = ms;
     this.count++;

@@ -113,12 +113,14 @@ export class MemoryTable<Entry extends TableEntry> implements Table<Entry> {
 
   push(entry: Entry, signal?: AbortSignal): Promise<void> {
     if (this.tryPush(entry)) return Promise.resolve();
+    // An aborted signal never fires again: waiting on it would wait forever.
+    if (signal?.aborted) return Promise.reject(waitCancelled(signal));
     return new Promise<void>((resolve, reject) => {
       const waiter: Waiter<Entry> = { entry, resolve, reject, signal, onAbort: undefined };
       if (signal) {
         waiter.onAbort = () => {
           this.waiters.splice(this.waiters.indexOf(waiter), 1);
-          reject(new CancelledError('The producer stopped waiting for room on the table: its signal aborted.', { cause: signal.reason }));
+          reject(waitCancelled(signal));
         };
         signal.addEventListener('abort', waiter.onAbort, { once: true });
       }
@@ -184,6 +186,13 @@ export class MemoryTable<Entry extends TableEntry> implements Table<Entry> {
     while (this.count < this.capacity && this.waiters.length > 0) {
       const waiter = this.waiters.shift()!;
       this.release(waiter);
+      // Its signal aborted while this room was being freed (an abort listener
+      // that freed room ran before the waiter's own): the entry must not join,
+      // since its signal will not fire again.
+      if (waiter.signal?.aborted) {
+        waiter.reject(waitCancelled(waiter.signal));
+        continue;
+      }
       this.add(waiter.entry);
       waiter.resolve();
     }
@@ -192,4 +201,8 @@ export class MemoryTable<Entry extends TableEntry> implements Table<Entry> {
   private release(waiter: Waiter<Entry>): void {
     if (waiter.onAbort) waiter.signal!.removeEventListener('abort', waiter.onAbort);
   }
+}
+
+function waitCancelled(signal: AbortSignal): CancelledError {
+  return new CancelledError('The producer stopped waiting for room on the table: its signal aborted.', { cause: signal.reason });
 }

@@ -2,7 +2,9 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { MessagePort, ResourceLimits } from 'node:worker_threads';
 import { InvalidOptionError } from './errors.js';
-import { DEFAULTS, PRIORITY_RANGE, type CloseOptions, type RunnerOptions, type SubmitOptions } from './options.js';
+import { DEFAULTS, PRIORITY_RANGE, type CloseOptions, type RunnerOptions, type SubmitOptions, type TaskDefaults } from './options.js';
+import { parseRateLimit, type RateLimit } from './rate-limit.js';
+import { RETRY_DEFAULTS, type RetryOptions, type RetryPolicy } from './retry.js';
 
 /** Runner options after validation, with every default filled in. */
 export interface ResolvedRunnerOptions {
@@ -16,20 +18,29 @@ export interface ResolvedRunnerOptions {
   env: Record<string, string> | undefined;
   workerData: unknown;
   cancelGraceMs: number;
+  defaults: Map<string, TaskDefaults>;
+  rateLimits: Map<string, RateLimit>;
+  resultTtl: number;
+  maxResults: number;
+  maxScheduled: number;
 }
 
 const RUNNER_KEYS = [
   'tasks', 'minThreads', 'maxThreads', 'idleTimeout', 'capacity', 'concurrentTasksPerWorker',
-  'resourceLimits', 'env', 'workerData', 'cancelGraceMs',
+  'resourceLimits', 'env', 'workerData', 'cancelGraceMs', 'defaults', 'rateLimits', 'resultTtl', 'maxResults', 'maxScheduled',
 ] as const satisfies readonly (keyof RunnerOptions)[];
-const SUBMIT_KEYS = ['signal', 'transferList', 'priority'] as const satisfies readonly (keyof SubmitOptions)[];
+const TASK_DEFAULT_KEYS = ['priority', 'retries', 'timeout', 'softTimeout', 'expiresIn'] as const satisfies readonly (keyof TaskDefaults)[];
+const SUBMIT_KEYS = [
+  ...TASK_DEFAULT_KEYS, 'signal', 'transferList', 'jobId', 'delay', 'runAt', 'expiresAt', 'onProgress',
+] as const satisfies readonly (keyof SubmitOptions)[];
+const RETRY_KEYS = ['max', 'backoff', 'delay', 'maxDelay', 'jitter', 'retryOn'] as const satisfies readonly (keyof RetryOptions)[];
 const CLOSE_KEYS = ['drain'] as const satisfies readonly (keyof CloseOptions)[];
 const RESOURCE_LIMIT_KEYS = [
   'maxOldGenerationSizeMb', 'maxYoungGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb',
 ] as const satisfies readonly (keyof ResourceLimits)[];
 
 /** Checks `createRunner()` options without touching the caller's object. Throws `InvalidOptionError`. */
-export function resolveRunnerOptions(options: RunnerOptions): ResolvedRunnerOptions {
+export function resolveRunnerOptions(options: RunnerOptions<never>): ResolvedRunnerOptions {
   checkObject('options', options, RUNNER_KEYS);
   const maxThreads = integer('maxThreads', options.maxThreads, DEFAULTS.maxThreads, 1);
   const minThreads = integer('minThreads', options.minThreads, Math.min(DEFAULTS.minThreads, maxThreads), 0, maxThreads);
@@ -42,36 +53,150 @@ export function resolveRunnerOptions(options: RunnerOptions): ResolvedRunnerOpti
     concurrentTasksPerWorker: integer('concurrentTasksPerWorker', options.concurrentTasksPerWorker, DEFAULTS.concurrentTasksPerWorker, 1),
     resourceLimits: resourceLimits(options.resourceLimits),
     env: env(options.env),
-    workerData: options.workerData,
+    workerData: cloneable('workerData', options.workerData),
     cancelGraceMs: integer('cancelGraceMs', options.cancelGraceMs, DEFAULTS.cancelGraceMs, 0),
+    defaults: resolveTaskDefaults(options.defaults),
+    rateLimits: resolveRateLimits(options.rateLimits),
+    resultTtl: integer('resultTtl', options.resultTtl, DEFAULTS.resultTtl, 0),
+    maxResults: integer('maxResults', options.maxResults, DEFAULTS.maxResults, 0),
+    maxScheduled: integer('maxScheduled', options.maxScheduled, DEFAULTS.maxScheduled, 1),
   };
 }
 
-/** Per-job options after validation. */
+/** One job's options after validation, merged with its task's defaults. Times are epoch ms. */
 export interface ResolvedSubmitOptions {
   signal: AbortSignal | undefined;
   transferList: (ArrayBuffer | MessagePort)[] | undefined;
   priority: number;
+  jobId: string | undefined;
+  /** When the job may enter the table; undefined for now. */
+  runAt: number | undefined;
+  expiresAt: number | undefined;
+  retry: RetryPolicy | undefined;
+  timeout: number | undefined;
+  softTimeout: number | undefined;
+  onProgress: ((value: unknown) => void) | undefined;
 }
 
-const NO_SUBMIT_OPTIONS: ResolvedSubmitOptions = Object.freeze({ signal: undefined, transferList: undefined, priority: DEFAULTS.priority });
+const NO_SUBMIT_OPTIONS: ResolvedSubmitOptions = Object.freeze({
+  signal: undefined,
+  transferList: undefined,
+  priority: DEFAULTS.priority,
+  jobId: undefined,
+  runAt: undefined,
+  expiresAt: undefined,
+  retry: undefined,
+  timeout: undefined,
+  softTimeout: undefined,
+  onProgress: undefined,
+});
 
-/** Checks one job's options. Throws `InvalidOptionError`; callers turn that into their channel (reject or throw). */
-export function resolveSubmitOptions(options: SubmitOptions | undefined): ResolvedSubmitOptions {
-  if (options === undefined) return NO_SUBMIT_OPTIONS;
-  checkObject('submit options', options, SUBMIT_KEYS);
-  const { signal, transferList } = options;
+/**
+ * Checks one job's options, over its task's `defaults` (already checked by
+ * `resolveTaskDefaults`). Throws `InvalidOptionError`; callers turn that
+ * into their channel (reject or throw).
+ */
+export function resolveSubmitOptions(options: SubmitOptions | undefined, defaults?: TaskDefaults, at = Date.now()): ResolvedSubmitOptions {
+  if (options === undefined && defaults === undefined) return NO_SUBMIT_OPTIONS;
+  if (options !== undefined) checkObject('submit options', options, SUBMIT_KEYS);
+  const merged: SubmitOptions = { ...defaults, ...options };
+  const { signal, transferList, jobId, runAt, expiresAt, onProgress } = merged;
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new InvalidOptionError('signal', signal, 'an AbortSignal');
   }
   if (transferList !== undefined && !Array.isArray(transferList)) {
     throw new InvalidOptionError('transferList', transferList, 'an array of ArrayBuffers or MessagePorts');
   }
+  if (jobId !== undefined && (typeof jobId !== 'string' || jobId === '' || jobId.length > 256)) {
+    throw new InvalidOptionError('jobId', jobId, 'a non-empty string of at most 256 characters');
+  }
+  if (onProgress !== undefined && typeof onProgress !== 'function') {
+    throw new InvalidOptionError('onProgress', onProgress, 'a function');
+  }
+  if (merged.delay !== undefined && runAt !== undefined) throw new InvalidOptionError('delay', merged.delay, 'no `delay` together with `runAt`');
+  if (merged.expiresIn !== undefined && expiresAt !== undefined) {
+    throw new InvalidOptionError('expiresIn', merged.expiresIn, 'no `expiresIn` together with `expiresAt`');
+  }
+  const delay = integer('delay', merged.delay, 0, 0);
+  const expiresIn = optionalInteger('expiresIn', merged.expiresIn, 1);
+  const { timeout, softTimeout } = timeLimits(merged);
   return {
     signal,
     transferList: transferList ? [...transferList] : undefined,
-    priority: integer('priority', options.priority, DEFAULTS.priority, PRIORITY_RANGE.min, PRIORITY_RANGE.max),
+    priority: integer('priority', merged.priority, DEFAULTS.priority, PRIORITY_RANGE.min, PRIORITY_RANGE.max),
+    jobId,
+    runAt: runAt !== undefined ? date('runAt', runAt) : delay > 0 ? at + delay : undefined,
+    expiresAt: expiresAt !== undefined ? date('expiresAt', expiresAt) : expiresIn !== undefined ? at + expiresIn : undefined,
+    retry: merged.retries === undefined ? undefined : retryPolicy(merged.retries),
+    timeout,
+    softTimeout,
+    onProgress,
   };
+}
+
+/** Checks `RunnerOptions.defaults` once, at creation. */
+export function resolveTaskDefaults(defaults: unknown): Map<string, TaskDefaults> {
+  const resolved = new Map<string, TaskDefaults>();
+  if (defaults === undefined) return resolved;
+  checkObject('defaults', defaults, Object.keys(defaults as object));
+  for (const [task, taskDefaults] of Object.entries(defaults as Record<string, unknown>)) {
+    checkObject(`defaults for ${task}`, taskDefaults, TASK_DEFAULT_KEYS, `defaults.${task}.`);
+    // Checks every field the same way a job's options are checked.
+    resolveSubmitOptions(taskDefaults as TaskDefaults);
+    resolved.set(task, { ...(taskDefaults as TaskDefaults) });
+  }
+  return resolved;
+}
+
+/** Checks `RunnerOptions.rateLimits` once, at creation. */
+export function resolveRateLimits(limits: unknown): Map<string, RateLimit> {
+  const resolved = new Map<string, RateLimit>();
+  if (limits === undefined) return resolved;
+  checkObject('rateLimits', limits, Object.keys(limits as object));
+  for (const [task, limit] of Object.entries(limits as Record<string, unknown>)) {
+    resolved.set(task, parseRateLimit(`rateLimits.${task}`, limit));
+  }
+  return resolved;
+}
+
+function timeLimits(options: TaskDefaults): { timeout: number | undefined; softTimeout: number | undefined } {
+  const timeout = optionalInteger('timeout', options.timeout, 1);
+  const softTimeout = optionalInteger('softTimeout', options.softTimeout, 1);
+  if (timeout !== undefined && softTimeout !== undefined && softTimeout >= timeout) {
+    throw new InvalidOptionError('softTimeout', softTimeout, `an integer below timeout (${timeout} ms), so the task hears of it before it is stopped`);
+  }
+  return { timeout, softTimeout };
+}
+
+function retryPolicy(retries: unknown): RetryPolicy {
+  checkObject('retries', retries, RETRY_KEYS, 'retries.');
+  const options = retries as RetryOptions;
+  if (options.backoff !== undefined && options.backoff !== 'fixed' && options.backoff !== 'exponential') {
+    throw new InvalidOptionError('retries.backoff', options.backoff, "'fixed' or 'exponential'");
+  }
+  if (options.jitter !== undefined && options.jitter !== 'full' && options.jitter !== 'none') {
+    throw new InvalidOptionError('retries.jitter', options.jitter, "'full' or 'none'");
+  }
+  if (options.retryOn !== undefined && typeof options.retryOn !== 'function') {
+    throw new InvalidOptionError('retries.retryOn', options.retryOn, 'a function (error, attempt) => boolean');
+  }
+  return {
+    max: integer('retries.max', options.max, RETRY_DEFAULTS.max, 0, 100),
+    backoff: options.backoff ?? RETRY_DEFAULTS.backoff,
+    delay: integer('retries.delay', options.delay, RETRY_DEFAULTS.delay, 0),
+    maxDelay: integer('retries.maxDelay', options.maxDelay, RETRY_DEFAULTS.maxDelay, 0),
+    jitter: options.jitter ?? RETRY_DEFAULTS.jitter,
+    retryOn: options.retryOn,
+  };
+}
+
+function optionalInteger(name: string, value: unknown, min: number): number | undefined {
+  return value === undefined ? undefined : integer(name, value, 0, min);
+}
+
+function date(name: string, value: unknown): number {
+  if (!(value instanceof Date) || Number.isNaN(value.getTime())) throw new InvalidOptionError(name, value, 'a valid Date');
+  return value.getTime();
 }
 
 export function resolveCloseOptions(options: CloseOptions | undefined): Required<CloseOptions> {
@@ -83,15 +208,25 @@ export function resolveCloseOptions(options: CloseOptions | undefined): Required
   return { drain: options.drain ?? DEFAULTS.drain };
 }
 
-function checkObject(what: string, value: unknown, known: readonly string[]): void {
+/** Checks that `value` is an object whose keys are all `known`; `prefix` makes option names dotted. */
+function checkObject(what: string, value: unknown, known: readonly string[], prefix = ''): void {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new InvalidOptionError(what, value, 'an object');
+    throw new InvalidOptionError(prefix ? prefix.slice(0, -1) : what, value, 'an object');
   }
   for (const key of Object.keys(value)) {
     if (!known.includes(key)) {
-      throw new InvalidOptionError(key, (value as Record<string, unknown>)[key], `no such option; known ${what}: ${known.join(', ')}`);
+      throw new InvalidOptionError(`${prefix}${key}`, (value as Record<string, unknown>)[key], `no such option; known ${what}: ${known.join(', ')}`);
     }
   }
+}
+
+function cloneable(name: string, value: unknown): unknown {
+  try {
+    structuredClone(value);
+  } catch {
+    throw new InvalidOptionError(name, value, 'a structured-cloneable value (no functions, symbols or class instances with behaviour)');
+  }
+  return value;
 }
 
 function integer(name: string, value: unknown, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -109,14 +244,16 @@ function tasksUrl(tasks: unknown): string {
     return tasks.href;
   }
   if (typeof tasks === 'string' && tasks.trim() !== '') {
-    return tasks.startsWith('file:') ? new URL(tasks).href : pathToFileURL(resolve(tasks)).href;
+    // A scheme of two letters or more is a URL; one letter is a Windows drive (C:\tasks.js).
+    if (!/^[a-z][a-z0-9+.-]+:/i.test(tasks)) return pathToFileURL(resolve(tasks)).href;
+    if (tasks.startsWith('file:') && URL.canParse(tasks)) return new URL(tasks).href;
   }
   throw new InvalidOptionError('tasks', tasks, 'the task module as a file: URL or a path');
 }
 
 function resourceLimits(limits: unknown): ResourceLimits | undefined {
   if (limits === undefined) return undefined;
-  checkObject('resourceLimits', limits, RESOURCE_LIMIT_KEYS);
+  checkObject('resourceLimits', limits, RESOURCE_LIMIT_KEYS, 'resourceLimits.');
   const copy: ResourceLimits = {};
   for (const key of RESOURCE_LIMIT_KEYS) {
     const value = (limits as ResourceLimits)[key];

@@ -14,6 +14,8 @@ export function findUncloneablePath(value: unknown, root: string): string | unde
     if (seen.has(current) || seen.size > MAX_NODES) return undefined;
     seen.add(current);
     if (UNCLONEABLE.some((type) => current instanceof type)) return path;
+    // Binary data is always cloneable, and walking it byte by byte is slow.
+    if (ArrayBuffer.isView(current) || current instanceof ArrayBuffer || current instanceof SharedArrayBuffer) return undefined;
     if (current instanceof Map) {
       for (const [key, entry] of current) {
         const found = visit(key, `${path}.<key>`) ?? visit(entry, `${path}.get(${String(key)})`);

@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { MessagePort } from 'node:worker_threads';
-import type { JobControl } from './protocol.js';
+import type { JobControl, JobReport, SingleJobArgvFlag } from './protocol.js';
 
 /** What a running task may know about its job. Ask for it with `jobContext()`. */
 export interface JobContext {
@@ -12,22 +12,43 @@ export interface JobContext {
   readonly attempt: number;
   /**
    * Aborted when the job is cancelled while it runs (when it was submitted
-   * with a `signal`): clean up and return or throw. A task that ignores it
-   * is stopped anyway when its thread is terminated.
+   * with a `signal`) or reaches its `softTimeout`: clean up, then return or
+   * throw. A task that ignores it is stopped anyway when its thread is
+   * terminated.
    */
   readonly signal: AbortSignal;
 }
 
-const storage = new AsyncLocalStorage<JobContext>();
+const SINGLE_JOB_FLAG: SingleJobArgvFlag = '--baozi-single-job';
+// A thread that runs one job at a time needs no AsyncLocalStorage (which
+// costs every promise a hook): the running job is simply the current one.
+const isSingleJob = process.argv.includes(SINGLE_JOB_FLAG);
+const storage = isSingleJob ? undefined : new AsyncLocalStorage<RunningJob>();
+let current: RunningJob | undefined;
+
+function currentJob(): RunningJob | undefined {
+  return storage ? storage.getStore() : current;
+}
 
 /**
  * The context of the job the calling task runs for. Call it inside a task
  * (also after an `await`); outside one it throws.
  */
 export function jobContext(): JobContext {
-  const context = storage.getStore();
-  if (!context) throw new Error('jobContext() was called outside a running baozi task. Call it from inside a task function.');
-  return context;
+  const job = currentJob();
+  if (!job) throw new Error('jobContext() was called outside a running baozi task. Call it from inside a task function.');
+  return job;
+}
+
+/**
+ * Reports progress of the running job: a number or a small JSON-like
+ * value. The producer sees it as `JobHandle.progress`, through the job's
+ * `onProgress` option and the runner's `progress` event. Free when nobody
+ * listens: the value is then dropped in the thread. Throws a DataCloneError
+ * for a value that cannot be cloned (when somebody listens).
+ */
+export function reportProgress(value: unknown): void {
+  currentJob()?.report(value);
 }
 
 /** The context of one run; `dispose()` releases its control port. */
@@ -51,10 +72,18 @@ export class RunningJob implements JobContext {
   }
 
   run<T>(fn: () => T): T {
-    return storage.run(this, fn);
+    if (storage) return storage.run(this, fn);
+    current = this;
+    return fn();
+  }
+
+  /** Throws (a DataCloneError) at the caller when the value cannot be cloned and somebody listens. */
+  report(value: unknown): void {
+    this.control?.postMessage({ type: 'progress', value } satisfies JobReport);
   }
 
   dispose(): void {
+    if (current === this) current = undefined;
     this.control?.close();
   }
 

@@ -6,8 +6,11 @@
 import { decodeArgs, encodeResult } from './codec.js';
 import { RunningJob } from './context.js';
 import { serializeError } from './errors.js';
-import { findTask, loadTaskModule, taskModuleUrl, taskNames } from './loader.js';
+import { findTask, loadTaskModule, preloadTaskModule, taskModuleUrl, taskNames } from './loader.js';
 import type { JobFailure, JobMessage, JobReply } from './protocol.js';
+import { RetryRequest } from './retry.js';
+
+preloadTaskModule();
 
 export default async function runJob(message: JobMessage): Promise<JobReply> {
   const job = new RunningJob(message.id, message.task, message.attempt, message.control);
@@ -25,6 +28,10 @@ export default async function runJob(message: JobMessage): Promise<JobReply> {
       const args = decodeArgs(message);
       result = await job.run(() => task(...args));
     } catch (error) {
+      if (error instanceof RetryRequest) {
+        const reason = error.cause === undefined ? undefined : serializeError(error.cause);
+        throw { type: 'retry-requested', delay: error.delay, reason } satisfies JobFailure;
+      }
       throw { type: 'task-error', error: serializeError(error) } satisfies JobFailure;
     }
     return encodeResult(result);

@@ -20,24 +20,37 @@ export function taskModuleUrl(): string {
 }
 
 /**
- * The task module's namespace. A failed import is not cached: Node caches a
- * module that failed to evaluate, so the next try imports a distinct URL and
- * a transient failure recovers on the next job.
+ * Starts importing the task module as the thread starts, so the first job
+ * does not wait for it. A failure is kept for the first job to report.
+ */
+export function preloadTaskModule(): void {
+  loading ??= importTaskModule();
+  loading.catch(() => {});
+}
+
+/**
+ * The task module's namespace. A failed import is reported once, then
+ * forgotten: Node caches a module that failed to evaluate, so the next try
+ * imports a distinct URL and a transient failure recovers on the next job.
  */
 export function loadTaskModule(): Promise<TaskModule> {
-  if (!loading) {
-    const url = taskModuleUrl();
-    const attemptUrl = failedLoads === 0 ? url : `${url}${url.includes('?') ? '&' : '?'}baozi-reload=${failedLoads}`;
-    loading = import(attemptUrl).then(
-      (module: TaskModule) => module,
-      (error: unknown) => {
-        loading = undefined;
-        failedLoads++;
-        throw error;
-      },
-    );
-  }
-  return loading;
+  loading ??= importTaskModule();
+  return loading.catch((error: unknown) => {
+    loading = undefined;
+    throw error;
+  });
+}
+
+function importTaskModule(): Promise<TaskModule> {
+  const url = taskModuleUrl();
+  const attemptUrl = failedLoads === 0 ? url : `${url}${url.includes('?') ? '&' : '?'}baozi-reload=${failedLoads}`;
+  return import(attemptUrl).then(
+    (module: TaskModule) => module,
+    (error: unknown) => {
+      failedLoads++;
+      throw error;
+    },
+  );
 }
 
 /** Only the module's own exported functions are tasks: never `constructor`, `__proto__` or inherited members. */

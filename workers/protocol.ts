@@ -19,8 +19,11 @@ export interface JobMessage {
   control?: MessagePort;
 }
 
-/** Sent on a job's control port. */
+/** Sent to the thread on a job's control port. */
 export type JobControl = { type: 'abort'; reason: string };
+
+/** Sent from the thread on a job's control port. */
+export type JobReport = { type: 'progress'; value: unknown };
 
 /**
  * What the worker returns for a job. A primitive result comes back as it
@@ -41,7 +44,8 @@ export type JobFailure =
   | { type: 'task-error'; error: SerializedError }
   | { type: 'unknown-task'; task: string; available: string[] }
   | { type: 'load-error'; module: string; error: SerializedError }
-  | { type: 'result-not-cloneable'; path: string | undefined; detail: string };
+  | { type: 'result-not-cloneable'; path: string | undefined; detail: string }
+  | { type: 'retry-requested'; delay: number | undefined; reason: SerializedError | undefined };
 
 /** A thrown value, copied faithfully enough to rebuild on the main thread. */
 export type SerializedError =
@@ -59,3 +63,6 @@ export type SerializedError =
 
 /** The argv flag before the task module's URL (see workers/loader.ts). */
 export type TasksArgvFlag = '--baozi-tasks';
+
+/** The argv flag present when a thread runs one job at a time (see workers/context.ts). */
+export type SingleJobArgvFlag = '--baozi-single-job';

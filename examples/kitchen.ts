@@ -1,0 +1,17 @@
+/**
+ * The task module of the examples: CPU-heavy work that runs on the pool's
+ * threads. Plain functions, testable without baozi.
+ */
+import { createHash } from 'node:crypto';
+
+/** Eats one bun: `rounds` rounds of SHA-256, a few milliseconds of real CPU work. */
+export function eat(bun: number, rounds: number): string {
+  let digest = Buffer.from(`bun ${bun}`);
+  for (let i = 0; i < rounds; i++) digest = createHash('sha256').update(digest).digest();
+  return digest.toString('hex').slice(0, 12);
+}
+
+/** The n-th Fibonacci number, computed the slow way on purpose. */
+export function fib(n: number): number {
+  return n < 2 ? n : fib(n - 1) + fib(n - 2);
+}

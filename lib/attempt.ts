@@ -1,0 +1,49 @@
+import type { MessagePort } from 'node:worker_threads';
+
+/**
+ * One run of a job on a thread: its stop switch and the timers and
+ * channel that belong to that run only. Also the `signal` handed to
+ * Piscina (which accepts any object with `aborted`, `once` and
+ * `removeListener`): cheaper than an AbortController per job, and aborting
+ * it makes Piscina terminate the run's thread.
+ */
+export class Attempt {
+  aborted = false;
+  reason: unknown;
+  /** Cooperative stop and progress channel; only for jobs that need one. */
+  control: MessagePort | undefined;
+  hardTimer: NodeJS.Timeout | undefined;
+  softTimer: NodeJS.Timeout | undefined;
+  /** Terminates the thread of a cancelled run that did not stop in time. */
+  graceTimer: NodeJS.Timeout | undefined;
+  /** The soft time limit passed: an error thrown after it is a soft timeout. */
+  isPastSoftLimit = false;
+  private listener: (() => void) | undefined;
+
+  once(_event: 'abort', listener: () => void): void {
+    this.listener = listener;
+  }
+
+  removeListener(_event: 'abort', _listener: () => void): void {
+    this.listener = undefined;
+  }
+
+  /** Terminates the run's thread (through Piscina). Idempotent. */
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    const listener = this.listener;
+    this.listener = undefined;
+    listener?.();
+  }
+
+  /** Releases the timers and the channel once the run is over. */
+  dispose(): void {
+    clearTimeout(this.hardTimer);
+    clearTimeout(this.softTimer);
+    clearTimeout(this.graceTimer);
+    this.control?.close();
+    this.control = undefined;
+  }
+}

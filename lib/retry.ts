@@ -1,0 +1,66 @@
+/**
+ * Retry policy and backoff: pure functions, no timers.
+ */
+
+/** When and how often a failed job runs again. Per job or per task in `defaults`. */
+export interface RetryOptions {
+  /**
+   * Most retries after the first run: a job runs at most `max + 1` times.
+   * Integer from 0 to 100.
+   * @default 0 (no retries)
+   */
+  max?: number;
+  /**
+   * `fixed`: wait `delay` before every retry. `exponential`: `delay`, then
+   * twice that, four times… capped at `maxDelay`.
+   * @default 'exponential'
+   */
+  backoff?: 'fixed' | 'exponential';
+  /**
+   * Milliseconds before the first retry. Integer, 0 or more.
+   * @default 1000
+   */
+  delay?: number;
+  /**
+   * Longest wait between two runs, in milliseconds. Integer, 0 or more.
+   * @default 60000
+   */
+  maxDelay?: number;
+  /**
+   * `full`: wait a random time between 0 and the computed delay, so that
+   * jobs failing together do not retry together. `none`: the exact delay.
+   * @default 'full'
+   */
+  jitter?: 'full' | 'none';
+  /**
+   * Decides whether a failure is retried. `attempt` is the run that just
+   * failed (1 for the first). By default only a task's own errors
+   * (`BAOZI_TASK_FAILED`) are retried: not crashes, time limits,
+   * cancellations or bad input.
+   */
+  retryOn?: (error: unknown, attempt: number) => boolean;
+}
+
+export type RetryPolicy = Required<Omit<RetryOptions, 'retryOn'>> & Pick<RetryOptions, 'retryOn'>;
+
+export const RETRY_DEFAULTS: Readonly<RetryPolicy> = Object.freeze({
+  max: 0,
+  backoff: 'exponential',
+  delay: 1000,
+  maxDelay: 60_000,
+  jitter: 'full',
+  retryOn: undefined,
+});
+
+/**
+ * Retries a task may ask for itself (`retry()` in `baozi/worker`) when its
+ * job has no `retries.max`: Celery's default `max_retries`.
+ */
+export const REQUESTED_RETRY_MAX = 3;
+
+/** Milliseconds to wait before the run after `attempt` failed. */
+export function computeBackoff(policy: RetryPolicy, attempt: number, random: () => number = Math.random): number {
+  const base = policy.backoff === 'fixed' ? policy.delay : policy.delay * 2 ** (attempt - 1);
+  const capped = Math.min(base, policy.maxDelay);
+  return policy.jitter === 'full' ? Math.round(random() * capped) : capped;
+}

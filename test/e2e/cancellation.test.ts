@@ -1,0 +1,267 @@
+import { getEventListeners } from 'node:events';
+import { describe, expect, it } from '@jest/globals';
+import { CancelledError } from 'baozi';
+import { flush, holdThread, idsOf, recordJobEvents, rejectionOf, useRunners } from '../helpers/e2e.js';
+import { nextEvent } from '../helpers/events.js';
+
+const runners = useRunners();
+
+describe('JobHandle', () => {
+  describe('when a queued job is cancelled', () => {
+    it.each(['cancel(reason)', 'its signal'] as const)('through %s, rejects it with CancelledError, never runs it, and keeps the others in order', async (how) => {
+      const runner = runners.runner({ capacity: 3, maxThreads: 1 });
+      const records = recordJobEvents(runner);
+      const cancelledEvent = nextEvent<{ job: unknown; reason: unknown }>(runner, 'cancelled');
+      const hold = await holdThread(runner);
+      const controller = new AbortController();
+      const before = await runner.submit('add', [1, 0]);
+      const target = await runner.submit('add', [2, 0], { signal: controller.signal });
+      const after = await runner.submit('add', [3, 0]);
+      // The table is full: this producer waits for the room the cancel frees.
+      const blocked = runner.submit('add', [4, 0]);
+      await flush();
+      expect(runner.stats()).toMatchObject({ queued: 3, blocked: 1 });
+
+      const reason = { why: 'changed my mind' };
+      if (how === 'cancel(reason)') {
+        expect(target.cancel(reason)).toBe(true);
+      } else {
+        controller.abort(reason);
+      }
+      const error = await rejectionOf(target.result);
+      expect(error).toBeInstanceOf(CancelledError);
+      expect(error.code).toBe('BAOZI_CANCELLED');
+      expect(error.cause).toBe(reason);
+      expect(error.jobId).toBe(target.id);
+      expect(target.state).toBe('cancelled');
+      expect(target.startedAt).toBeUndefined();
+      const event = await cancelledEvent;
+      expect(event.job).toBe(target);
+      expect(event.reason).toBe(reason);
+
+      const admitted = await blocked;
+      expect(runner.stats()).toMatchObject({ queued: 3, blocked: 0, cancelled: 1 });
+
+      hold.open();
+      expect(await Promise.all([before.result, after.result, admitted.result])).toEqual([1, 3, 4]);
+      expect(idsOf(records, 'running')).toEqual([hold.job.id, before.id, after.id, admitted.id]);
+      expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+      await runner.close();
+    });
+
+    it('returns false on a second cancel and keeps the first reason', async () => {
+      const runner = runners.runner({ maxThreads: 1 });
+      const hold = await holdThread(runner);
+      const job = await runner.submit('add', [1, 1]);
+      expect(job.cancel('first')).toBe(true);
+      expect(job.cancel('second')).toBe(false);
+      expect((await rejectionOf(job.result)).cause).toBe('first');
+      expect(runner.stats().cancelled).toBe(1);
+      hold.open();
+      await runner.close();
+    });
+  });
+
+  describe('when a running CPU-bound job is cancelled', () => {
+    it('without a signal, terminates its thread at once; the job on the other thread is unaffected', async () => {
+      // A long grace proves the job without a signal does not wait for it.
+      const runner = runners.runner({ maxThreads: 2, cancelGraceMs: 30_000 });
+      const other = await holdThread(runner);
+      const running = nextEvent(runner, 'running');
+      const spinning = await runner.submit('spin', []);
+      await running;
+      expect(spinning.state).toBe('running');
+
+      const cancelledAt = Date.now();
+      expect(spinning.cancel('too slow')).toBe(true);
+      const error = await rejectionOf(spinning.result);
+      expect(error).toBeInstanceOf(CancelledError);
+      expect(error.code).toBe('BAOZI_CANCELLED');
+      expect(error.cause).toBe('too slow');
+      expect(spinning.state).toBe('cancelled');
+
+      // The next job needs the spinning job's slot: it frees with the thread, long before the grace period.
+      expect(await runner.run('add', 20, 22)).toBe(42);
+      expect(Date.now() - cancelledAt).toBeLessThan(10_000);
+      expect(other.job.state).toBe('running');
+
+      other.open();
+      expect(await other.job.result).toBe('released');
+      await runner.onIdle();
+      expect(runner.stats()).toMatchObject({ running: 0, cancelled: 1, succeeded: 2 });
+      await runner.close();
+    });
+
+    it('with a signal, terminates its thread after cancelGraceMs; the job on the other thread is unaffected', async () => {
+      const cancelGraceMs = 200;
+      const runner = runners.runner({ maxThreads: 2, cancelGraceMs });
+      const other = await holdThread(runner);
+      const controller = new AbortController();
+      const running = nextEvent(runner, 'running');
+      const spinning = await runner.submit('spin', [], { signal: controller.signal });
+      await running;
+
+      const cancelledAt = Date.now();
+      controller.abort('too slow');
+      const error = await rejectionOf(spinning.result);
+      expect(error).toBeInstanceOf(CancelledError);
+      expect(error.cause).toBe('too slow');
+      expect(spinning.state).toBe('cancelled');
+      // Settled at once, but the thread keeps its slot for the grace period.
+      expect(runner.stats().running).toBe(2);
+
+      // A third job waits for that slot; it starts once the spinning thread is terminated.
+      const next = await runner.submit('add', [1, 2]);
+      expect(next.state).toBe('queued');
+      expect(await next.result).toBe(3);
+      expect(Date.now() - cancelledAt).toBeGreaterThanOrEqual(cancelGraceMs - 20);
+      expect(Date.now() - cancelledAt).toBeLessThan(10_000);
+
+      expect(other.job.state).toBe('running');
+      other.open();
+      expect(await other.job.result).toBe('released');
+      await runner.onIdle();
+      expect(runner.stats()).toMatchObject({ running: 0, cancelled: 1, succeeded: 2 });
+      expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+      await runner.close();
+    });
+  });
+
+  describe('when a running job is cancelled with a reason that cannot be turned into text', () => {
+    it('still stops its thread after the grace period, and keeps the reason as cause', async () => {
+      const runner = runners.runner({ maxThreads: 1, cancelGraceMs: 50 });
+      const controller = new AbortController();
+      const running = nextEvent(runner, 'running');
+      const spinning = await runner.submit('spin', [], { signal: controller.signal });
+      await running;
+      const reason = Object.create(null) as object;
+      controller.abort(reason);
+      const error = await rejectionOf(spinning.result);
+      expect(error).toBeInstanceOf(CancelledError);
+      expect(error.cause).toBe(reason);
+      await runner.onIdle();
+      expect(await runner.run('add', 1, 1)).toBe(2);
+      expect(runner.stats()).toMatchObject({ running: 0, cancelled: 1, succeeded: 1 });
+      await runner.close();
+    });
+  });
+
+  describe('when a running cooperative job is cancelled through its signal', () => {
+    it('fires the signal inside the thread, which stops the task without losing the thread', async () => {
+      // A long grace: the slot can only free early if the task stopped on its own.
+      const runner = runners.runner({ maxThreads: 1, cancelGraceMs: 30_000 });
+      const thread = await runner.run('threadId');
+      const controller = new AbortController();
+      const running = nextEvent(runner, 'running');
+      const job = await runner.submit('recordAbort', [], { signal: controller.signal });
+      await running;
+
+      controller.abort('please stop');
+      const error = await rejectionOf(job.result);
+      expect(error).toBeInstanceOf(CancelledError);
+      expect(error.cause).toBe('please stop');
+      expect(job.state).toBe('cancelled');
+
+      await runner.onIdle();
+      expect(await runner.run('readAbortsSeen')).toEqual(['please stop']);
+      expect(await runner.run('threadId')).toBe(thread);
+      await runner.close();
+    });
+
+    it('also lets waitForAbort clean up and settle as cancelled', async () => {
+      const runner = runners.runner({ maxThreads: 1, cancelGraceMs: 30_000 });
+      // Warm the thread, so the task is listening before the abort arrives
+      // (waitForAbort does not check for a signal that aborted before it started).
+      await runner.run('add', 0, 0);
+      const controller = new AbortController();
+      const running = nextEvent(runner, 'running');
+      const job = await runner.submit('waitForAbort', [], { signal: controller.signal });
+      await running;
+      controller.abort();
+      expect(await rejectionOf(job.result)).toBeInstanceOf(CancelledError);
+      await runner.onIdle();
+      expect(runner.stats()).toMatchObject({ running: 0, cancelled: 1, failed: 0, succeeded: 1 });
+      await runner.close();
+    });
+  });
+
+  describe('when the signal had already aborted at submit', () => {
+    it('rejects submit with CancelledError, runs nothing, and leaves transferred buffers attached', async () => {
+      const runner = runners.runner();
+      const records = recordJobEvents(runner);
+      const controller = new AbortController();
+      controller.abort('too late');
+      const bytes = new Uint8Array([1, 2, 3, 4]);
+      const error = await rejectionOf(runner.submit('incrementBytes', [bytes], { signal: controller.signal, transferList: [bytes.buffer] }));
+      expect(error).toBeInstanceOf(CancelledError);
+      expect(error.code).toBe('BAOZI_CANCELLED');
+      expect(error.cause).toBe('too late');
+      expect(bytes.buffer.byteLength).toBe(4);
+      expect([...bytes]).toEqual([1, 2, 3, 4]);
+      expect(() => runner.trySubmit('add', [1, 1], { signal: controller.signal })).toThrow(CancelledError);
+      expect(records).toEqual([]);
+      expect(runner.stats()).toMatchObject({ queued: 0, running: 0, cancelled: 0 });
+      expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+      await runner.close();
+    });
+  });
+
+  describe('when cancel() is called on a finished job', () => {
+    it('returns false, twice, and the result stands', async () => {
+      const runner = runners.runner();
+      const job = await runner.submit('add', [2, 2]);
+      expect(await job.result).toBe(4);
+      expect(job.cancel('late')).toBe(false);
+      expect(job.cancel('later')).toBe(false);
+      expect(job.state).toBe('succeeded');
+      expect(await job.result).toBe(4);
+      const failed = await runner.submit('throwError', ['x']);
+      await failed.result.catch(() => undefined);
+      expect(failed.cancel()).toBe(false);
+      expect(failed.state).toBe('failed');
+      expect(runner.stats()).toMatchObject({ succeeded: 1, failed: 1, cancelled: 0 });
+      await runner.close();
+    });
+  });
+
+  describe('when many jobs share one AbortController', () => {
+    it('leaves no listener on the signal once they have finished', async () => {
+      const runner = runners.runner({ capacity: 4, maxThreads: 2 });
+      const controller = new AbortController();
+      const jobs = await Promise.all(Array.from({ length: 30 }, (_, i) => runner.submit('add', [i, 1], { signal: controller.signal })));
+      expect(await Promise.all(jobs.map((job) => job.result))).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+      expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+      // Aborting now changes nothing.
+      controller.abort('after the fact');
+      expect(jobs.every((job) => job.state === 'succeeded')).toBe(true);
+      await runner.close();
+    });
+
+    it('cancels the unfinished ones when it aborts, and leaves no listener either', async () => {
+      const runner = runners.runner({ capacity: 2, maxThreads: 1 });
+      const hold = await holdThread(runner);
+      const controller = new AbortController();
+      const done = await runner.submit('add', [0, 0], { signal: controller.signal });
+      hold.open();
+      expect(await done.result).toBe(0);
+      const hold2 = await holdThread(runner);
+      const queued = await Promise.all([runner.submit('add', [1, 0], { signal: controller.signal }), runner.submit('add', [2, 0], { signal: controller.signal })]);
+      const blocked = [runner.submit('add', [3, 0], { signal: controller.signal }), runner.submit('add', [4, 0], { signal: controller.signal })];
+      await flush();
+      expect(runner.stats()).toMatchObject({ queued: 2, blocked: 2 });
+      expect(getEventListeners(controller.signal, 'abort')).toHaveLength(4);
+
+      controller.abort('all off');
+      for (const job of queued) {
+        expect(await rejectionOf(job.result)).toBeInstanceOf(CancelledError);
+        expect(job.state).toBe('cancelled');
+      }
+      for (const producer of blocked) expect(await rejectionOf(producer)).toBeInstanceOf(CancelledError);
+      expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+      expect(done.state).toBe('succeeded');
+      expect(runner.stats()).toMatchObject({ queued: 0, blocked: 0, cancelled: 2 });
+      hold2.open();
+      await runner.close();
+    });
+  });
+});

@@ -1,0 +1,214 @@
+import { describe, expect, it, jest } from '@jest/globals';
+import { CancelledError, RunnerClosedError, type JobHandle, type Runner } from 'baozi';
+import { flush, holdThread, hostProcess, rejectionOf, startSlowToStop, startSpinning, thrownBy, track, useRunners } from '../helpers/e2e.js';
+import { nextEvent } from '../helpers/events.js';
+import type { TestTasks } from '../helpers/runner.js';
+
+const runners = useRunners();
+
+function expectClosedError(error: unknown): void {
+  expect(error).toBeInstanceOf(RunnerClosedError);
+  expect((error as RunnerClosedError).code).toBe('BAOZI_RUNNER_CLOSED');
+}
+
+describe('Runner', () => {
+  describe('close() (draining)', () => {
+    it('lets running and queued jobs finish with their results, then stops every thread', async () => {
+      const runner = runners.runner({ maxThreads: 2 });
+      const jobs = await Promise.all([
+        runner.submit('sleep', [40]),
+        runner.submit('sleep', [30]),
+        runner.submit('add', [1, 2]),
+        runner.submit('sleep', [10]),
+        runner.submit('add', [3, 4]),
+      ]);
+      expect(runner.stats()).toMatchObject({ running: 2, queued: 3 });
+      let threadsWhenClosed: number | undefined;
+      runner.once('closed', () => (threadsWhenClosed = runner.stats().threads));
+
+      await runner.close();
+      expect(jobs.map((job) => job.state)).toEqual(Array(5).fill('succeeded'));
+      expect(await Promise.all(jobs.map((job) => job.result))).toEqual([40, 30, 3, 10, 7]);
+      expect(threadsWhenClosed).toBe(0);
+      expect(runner.stats()).toMatchObject({ threads: 0, running: 0, queued: 0, succeeded: 5 });
+      runners.expectNoLiveThreads();
+    });
+
+    it('refuses new jobs at once, while it drains and after: submit and run reject, trySubmit throws', async () => {
+      const runner = runners.runner({ maxThreads: 1 });
+      const running = await runner.submit('sleep', [30]);
+      const closing = runner.close();
+      expectClosedError(await rejectionOf(runner.submit('add', [1, 1])));
+      expectClosedError(await rejectionOf(runner.run('add', 1, 1)));
+      expectClosedError(thrownBy(() => runner.trySubmit('add', [1, 1])));
+      await closing;
+      expect(await running.result).toBe(30);
+      expectClosedError(await rejectionOf(runner.submit('add', [1, 1])));
+      expectClosedError(thrownBy(() => runner.trySubmit('add', [1, 1])));
+      expect(runner.stats()).toMatchObject({ succeeded: 1, threads: 0 });
+    });
+
+    it('rejects producers still waiting for room with RunnerClosedError, and finishes what was admitted', async () => {
+      const runner = runners.runner({ capacity: 1, maxThreads: 1 });
+      const hold = await holdThread(runner);
+      const queued = await runner.submit('add', [1, 1]);
+      const blocked = [runner.submit('add', [2, 2]), runner.submit('add', [3, 3])];
+      await flush();
+      expect(runner.stats().blocked).toBe(2);
+
+      const closing = track(runner.close());
+      for (const producer of blocked) expectClosedError(await rejectionOf(producer));
+      expect(runner.stats().blocked).toBe(0);
+      await flush();
+      expect(closing.isSettled).toBe(false);
+
+      hold.open();
+      await closing.promise;
+      expect(await queued.result).toBe(2);
+      expect(runner.stats()).toMatchObject({ succeeded: 2, cancelled: 0, threads: 0 });
+    });
+
+    it('returns the same promise when called twice, and emits closed once', async () => {
+      const runner = runners.runner();
+      let closedEvents = 0;
+      runner.on('closed', () => closedEvents++);
+      const job = await runner.submit('sleep', [20]);
+      const first = runner.close();
+      expect(runner.close()).toBe(first);
+      expect(runner.close({ drain: false })).toBe(first);
+      await first;
+      expect(runner.close()).toBe(first);
+      expect(job.state).toBe('succeeded');
+      expect(closedEvents).toBe(1);
+    });
+
+    it('resolves only once a thread terminated just before (for a cancelled job) has exited too', async () => {
+      const runner = runners.runner({ maxThreads: 1 });
+      // Its thread is busy with thread-pool work, so it takes a while to stop.
+      const job = await startSlowToStop(runner);
+      expect(job.cancel()).toBe(true);
+      expect(await rejectionOf(job.result)).toBeInstanceOf(CancelledError);
+      await runner.close();
+      expect(runner.stats().threads).toBe(0);
+      runners.expectNoLiveThreads();
+    });
+
+    it.each(['spin', 'throwFromTimer', 'exit'] as const)('resolves only once every thread has exited, after a %s job', async (task) => {
+      const runner = runners.runner({ maxThreads: 1 });
+      let job: JobHandle<unknown>;
+      if (task === 'spin') {
+        job = await startSpinning(runner);
+        job.cancel();
+      } else {
+        job = task === 'exit' ? await runner.submit('exit', [1]) : await runner.submit(task, []);
+      }
+      await job.result.catch(() => undefined);
+      await runner.close();
+      expect(runner.stats().threads).toBe(0);
+      runners.expectNoLiveThreads();
+    });
+
+    it('resolves at once on a runner that never ran a job', async () => {
+      const runner = runners.runner();
+      const closed = nextEvent(runner, 'closed');
+      await runner.close();
+      await closed;
+      expect(runner.stats().threads).toBe(0);
+    });
+  });
+
+  describe('close({ drain: false })', () => {
+    it('cancels queued jobs with a RunnerClosedError cause and stops a running spin', async () => {
+      const runner = runners.runner({ maxThreads: 1 });
+      const cancelledEvents: unknown[] = [];
+      runner.on('cancelled', ({ job }) => cancelledEvents.push(job));
+      const running = nextEvent(runner, 'running');
+      const spinning = await runner.submit('spin', []);
+      await running;
+      const queued = await Promise.all([runner.submit('add', [1, 1]), runner.submit('sleep', [10])]);
+      expect(queued.map((job) => job.state)).toEqual(['queued', 'queued']);
+
+      await runner.close({ drain: false });
+
+      for (const job of queued) {
+        const error = await rejectionOf(job.result);
+        expect(error).toBeInstanceOf(CancelledError);
+        expect(error.code).toBe('BAOZI_CANCELLED');
+        expect(error.cause).toBeInstanceOf(RunnerClosedError);
+        expect(error.jobId).toBe(job.id);
+        expect(job.state).toBe('cancelled');
+        expect(job.startedAt).toBeUndefined();
+      }
+      const error = await rejectionOf(spinning.result);
+      expect(error).toBeInstanceOf(CancelledError);
+      expect(error.cause).toBeInstanceOf(RunnerClosedError);
+      expect(spinning.state).toBe('cancelled');
+      expect(cancelledEvents).toEqual([queued[0], queued[1], spinning]);
+      expect(runner.stats()).toMatchObject({ cancelled: 3, running: 0, queued: 0, threads: 0 });
+      runners.expectNoLiveThreads();
+    });
+
+    it('stops a cancelled job still in its grace period at once', async () => {
+      const runner = runners.runner({ maxThreads: 1, cancelGraceMs: 30_000 });
+      const controller = new AbortController();
+      const running = nextEvent(runner, 'running');
+      const spinning = await runner.submit('spin', [], { signal: controller.signal });
+      await running;
+      controller.abort('stop');
+      expect(await rejectionOf(spinning.result)).toBeInstanceOf(CancelledError);
+      // The spin ignores its signal: only termination frees the slot.
+      expect(runner.stats().running).toBe(1);
+
+      const started = Date.now();
+      await runner.close({ drain: false });
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect((await rejectionOf(spinning.result)).cause).toBe('stop');
+      expect(runner.stats()).toMatchObject({ running: 0, threads: 0, cancelled: 1 });
+      runners.expectNoLiveThreads();
+    });
+  });
+
+  describe('await using', () => {
+    it('closes the runner at the end of the scope', async () => {
+      let outside: Runner<TestTasks> | undefined;
+      let closedEvents = 0;
+      {
+        await using runner = runners.runner();
+        outside = runner;
+        runner.on('closed', () => closedEvents++);
+        expect(await runner.run('add', 1, 2)).toBe(3);
+        expect(closedEvents).toBe(0);
+      }
+      expect(closedEvents).toBe(1);
+      expect(outside.stats().threads).toBe(0);
+      expectClosedError(await rejectionOf(outside.submit('add', [1, 1])));
+    });
+  });
+
+  describe('when nobody awaits a failing job', () => {
+    it('causes no unhandled rejection', async () => {
+      const host = hostProcess();
+      expect(host).not.toBe(process);
+      expect(host.pid).toBe(process.pid);
+      const unhandled = jest.fn();
+      host.on('unhandledRejection', unhandled);
+      try {
+        const runner = runners.runner({ maxThreads: 1 });
+        await runner.submit('throwError', ['nobody listens']);
+        runner.trySubmit('rejectAsync', ['nobody listens either']);
+        runner.trySubmit('exit', [1]);
+        await runner.onIdle();
+        expect(runner.stats()).toMatchObject({ failed: 3 });
+        // Jobs cancelled by a hard close, which nobody awaits either.
+        await runner.submit('spin', []);
+        await runner.submit('add', [1, 1]);
+        await runner.close({ drain: false });
+        expect(runner.stats()).toMatchObject({ cancelled: 2 });
+        await flush();
+        expect(unhandled).not.toHaveBeenCalled();
+      } finally {
+        host.off('unhandledRejection', unhandled);
+      }
+    });
+  });
+});

@@ -1,0 +1,323 @@
+import { describe, expect, it } from '@jest/globals';
+import {
+  createRunner,
+  InvalidOptionError,
+  SerializationError,
+  TaskError,
+  TaskLoadError,
+  UnknownTaskError,
+  WorkerCrashedError,
+} from 'baozi';
+import { recordJobEvents, rejectionOf, useRunners } from '../helpers/e2e.js';
+
+const runners = useRunners();
+
+const BROKEN = new URL('../fixtures/broken-tasks.js', import.meta.url);
+const FLAKY = new URL('../fixtures/flaky-tasks.js', import.meta.url);
+
+describe('Runner', () => {
+  describe('when a task throws an Error', () => {
+    it('rejects with TaskError whose cause is a faithful copy of the error', async () => {
+      const runner = runners.runner();
+      const job = await runner.submit('throwError', ['out of range', 'E_RANGE']);
+      const error = await rejectionOf(job.result);
+
+      expect(error).toBeInstanceOf(TaskError);
+      expect(error.code).toBe('BAOZI_TASK_FAILED');
+      expect(error.task).toBe('throwError');
+      expect(error.jobId).toBe(job.id);
+      expect(error.attempt).toBe(1);
+      expect(job.state).toBe('failed');
+
+      const cause = error.cause;
+      expect(cause).toBeInstanceOf(RangeError);
+      expect(cause.name).toBe('RangeError');
+      expect(cause.message).toBe('out of range');
+      expect(cause.code).toBe('E_RANGE');
+      expect(cause.detail).toEqual({ retryable: false });
+      expect(cause.cause).toBeInstanceOf(Error);
+      expect(cause.cause.message).toBe('the root cause');
+      expect(cause.stack).toContain('RangeError');
+      expect(cause.stack).toContain('fixtures/tasks.js');
+      await runner.close();
+    });
+
+    it('rejects with TaskError when an async task rejects', async () => {
+      const runner = runners.runner();
+      const job = await runner.submit('rejectAsync', ['later']);
+      const error = await rejectionOf(job.result);
+      expect(error).toBeInstanceOf(TaskError);
+      expect(error.code).toBe('BAOZI_TASK_FAILED');
+      expect(error.jobId).toBe(job.id);
+      expect(error.cause).toBeInstanceOf(TypeError);
+      expect(error.cause.message).toBe('later');
+      expect(error.cause.stack).toContain('fixtures/tasks.js');
+      await runner.close();
+    });
+
+    it('keeps the thread: the next job runs on the same one', async () => {
+      const runner = runners.runner({ maxThreads: 1 });
+      const before = await runner.run('threadId');
+      await expect(runner.run('throwError', 'sync')).rejects.toBeInstanceOf(TaskError);
+      await expect(runner.run('rejectAsync', 'async')).rejects.toBeInstanceOf(TaskError);
+      expect(await runner.run('threadId')).toBe(before);
+      await runner.close();
+    });
+  });
+
+  describe('when a task throws something that is not an Error', () => {
+    it.each([
+      ['a string', 'just a string'],
+      ['undefined', undefined],
+      ['a number', 42],
+      ['a plain object', { reason: 'no', nested: { list: [1, 2] } }],
+    ])('rejects with TaskError whose cause is %s', async (_, thrown) => {
+      const runner = runners.runner();
+      const job = await runner.submit('throwValue', [thrown]);
+      const error = await rejectionOf(job.result);
+      expect(error).toBeInstanceOf(TaskError);
+      expect(error.code).toBe('BAOZI_TASK_FAILED');
+      expect(error.jobId).toBe(job.id);
+      expect(error.cause).toEqual(thrown);
+      await runner.close();
+    });
+  });
+
+  describe('when a task throws an Error with a function field and a circular field', () => {
+    it('keeps the name and message, and the thread survives', async () => {
+      const runner = runners.runner({ maxThreads: 1 });
+      const before = await runner.run('threadId');
+      const error = await rejectionOf(runner.run('throwCustom', 'custom trouble'));
+      expect(error).toBeInstanceOf(TaskError);
+      expect(error.code).toBe('BAOZI_TASK_FAILED');
+      expect(error.cause).toBeInstanceOf(Error);
+      expect(error.cause.name).toBe('CustomError');
+      expect(error.cause.message).toBe('custom trouble');
+      expect(error.cause.stack).toContain('fixtures/tasks.js');
+      // The function field cannot cross threads; it comes back described, not lost silently.
+      expect(typeof error.cause.callback).toBe('string');
+      expect(await runner.run('threadId')).toBe(before);
+      await runner.close();
+    });
+  });
+
+  describe('when a task calls process.exit()', () => {
+    it.each([1, 3, 0])('rejects with WorkerCrashedError reason exit and exitCode %i, and the next job runs on a new thread', async (code) => {
+      const runner = runners.runner({ maxThreads: 1 });
+      const before = await runner.run('threadId');
+      const job = await runner.submit('exit', [code]);
+      const error = await rejectionOf(job.result);
+      expect(error).toBeInstanceOf(WorkerCrashedError);
+      expect(error.code).toBe('BAOZI_WORKER_CRASHED');
+      expect(error.reason).toBe('exit');
+      expect(error.exitCode).toBe(code);
+      expect(error.jobId).toBe(job.id);
+      expect(job.state).toBe('failed');
+      const after = await runner.run('threadId');
+      expect(after).not.toBe(before);
+      expect(await runner.run('add', 1, 1)).toBe(2);
+      await runner.close();
+    });
+  });
+
+  describe('when a task throws from a timer', () => {
+    it('rejects with WorkerCrashedError reason uncaught carrying the thrown error, and the pool goes on', async () => {
+      const runner = runners.runner({ maxThreads: 1 });
+      const before = await runner.run('threadId');
+      const error = await rejectionOf(runner.run('throwFromTimer'));
+      expect(error).toBeInstanceOf(WorkerCrashedError);
+      expect(error.code).toBe('BAOZI_WORKER_CRASHED');
+      expect(error.reason).toBe('uncaught');
+      // Node rebuilds the thread's error outside Jest's sandbox, so `instanceof` cannot tell.
+      expect(error.cause).toMatchObject({ name: 'Error', message: 'thrown from a timer' });
+      expect(error.cause.stack).toContain('fixtures/tasks.js');
+      expect(await runner.run('threadId')).not.toBe(before);
+      await runner.close();
+    });
+  });
+
+  describe('when a task runs out of memory under resourceLimits', () => {
+    it('rejects with WorkerCrashedError reason oom, and the next job succeeds', async () => {
+      const runner = runners.runner({ maxThreads: 1, resourceLimits: { maxOldGenerationSizeMb: 32 } });
+      const error = await rejectionOf(runner.run('allocateForever'));
+      expect(error).toBeInstanceOf(WorkerCrashedError);
+      expect(error.code).toBe('BAOZI_WORKER_CRASHED');
+      expect(error.reason).toBe('oom');
+      expect(error.cause.code).toBe('ERR_WORKER_OUT_OF_MEMORY');
+      expect(await runner.run('add', 2, 2)).toBe(4);
+      await runner.close();
+    });
+  });
+
+  describe('when a task returns what cannot be copied', () => {
+    it.each([
+      ['a function deep inside', 'returnFunction', 'result.nested.callback'],
+      ['a symbol', 'returnSymbol', 'result'],
+    ] as const)('rejects with SerializationError direction result naming where (%s), and the same thread serves the next job', async (_, task, path) => {
+      const runner = runners.runner({ maxThreads: 1 });
+      const before = await runner.run('threadId');
+      const job = await runner.submit(task, []);
+      const error = await rejectionOf(job.result);
+      expect(error).toBeInstanceOf(SerializationError);
+      expect(error.code).toBe('BAOZI_SERIALIZATION');
+      expect(error.direction).toBe('result');
+      expect(error.path).toBe(path);
+      expect(error.jobId).toBe(job.id);
+      expect(error.task).toBe(task);
+      expect(await runner.run('threadId')).toBe(before);
+      await runner.close();
+    });
+  });
+
+  describe('when arguments hold a function', () => {
+    it('rejects submit() with SerializationError direction argument and a path, queues nothing, and stays usable', async () => {
+      const runner = runners.runner();
+      await runner.run('add', 0, 0); // warm: the check must not depend on a cold pool
+      const records = recordJobEvents(runner);
+      const error = await rejectionOf(runner.submit('echo', [{ id: 1, onDone: () => 1 }]));
+      expect(error).toBeInstanceOf(SerializationError);
+      expect(error.code).toBe('BAOZI_SERIALIZATION');
+      expect(error.direction).toBe('argument');
+      expect(error.path).toBe('args[0].onDone');
+      expect(runner.stats()).toMatchObject({ queued: 0, running: 0, failed: 0 });
+      expect(records).toEqual([]);
+
+      const thrown = (() => {
+        try {
+          runner.trySubmit('echo', [[1, Symbol('s')]]);
+        } catch (e) {
+          return e as SerializationError;
+        }
+      })();
+      expect(thrown).toBeInstanceOf(SerializationError);
+      expect(thrown!.path).toBe('args[0][1]');
+      expect(records).toEqual([]);
+
+      expect(await runner.run('add', 1, 2)).toBe(3);
+      expect(runner.stats()).toMatchObject({ succeeded: 2, failed: 0, running: 0, queued: 0 });
+      await runner.close();
+    });
+  });
+
+  describe('when the task name is unknown', () => {
+    it.each(['nope', '__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf', 'notATask'])(
+      'rejects %j with UnknownTaskError listing the tasks, and pollutes nothing',
+      async (name) => {
+        const runner = runners.runner();
+        const job = await runner.submit(name as 'add', [] as never);
+        const error = await rejectionOf(job.result);
+        expect(error).toBeInstanceOf(UnknownTaskError);
+        expect(error.code).toBe('BAOZI_UNKNOWN_TASK');
+        expect(error.taskName).toBe(name);
+        expect(error.jobId).toBe(job.id);
+        expect(error.available).toContain('add');
+        expect(error.available).not.toContain('notATask');
+        expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+        expect(Object.getPrototypeOf({})).toBe(Object.prototype);
+        expect(await runner.run('add', 1, 1)).toBe(2);
+        await runner.close();
+      },
+    );
+
+    it.each([
+      ['an empty string', ''],
+      ['a number', 7],
+      ['undefined', undefined],
+      ['an object', { toString: () => 'add' }],
+    ])('rejects a name that is %s with InvalidOptionError before queueing', async (_, name) => {
+      const runner = runners.runner();
+      const records = recordJobEvents(runner);
+      const error = await rejectionOf(runner.submit(name as 'add', [1, 2]));
+      expect(error).toBeInstanceOf(InvalidOptionError);
+      expect(error.code).toBe('BAOZI_INVALID_OPTION');
+      expect(records).toEqual([]);
+      expect(runner.stats().queued).toBe(0);
+      await runner.close();
+    });
+  });
+
+  describe('when the task module throws while it loads', () => {
+    it('rejects job after job with TaskLoadError, quickly and without hanging', async () => {
+      const runner = runners.track(createRunner<typeof import('../fixtures/broken-tasks.js')>({ tasks: BROKEN, minThreads: 1, maxThreads: 2 }));
+      const started = Date.now();
+      for (let i = 0; i < 4; i++) {
+        const job = await runner.submit('never', []);
+        const error = await rejectionOf(job.result);
+        expect(error).toBeInstanceOf(TaskLoadError);
+        expect(error.code).toBe('BAOZI_TASK_LOAD');
+        expect(error.jobId).toBe(job.id);
+        expect(error.module).toContain('broken-tasks.js');
+        expect(error.cause).toBeInstanceOf(Error);
+        expect(error.cause.message).toBe('broken at load time');
+      }
+      const all = await Promise.allSettled(Array.from({ length: 4 }, () => runner.run('never')));
+      for (const outcome of all) {
+        expect(outcome.status).toBe('rejected');
+        expect((outcome as PromiseRejectedResult).reason).toBeInstanceOf(TaskLoadError);
+      }
+      expect(Date.now() - started).toBeLessThan(5000);
+      await runner.close();
+    });
+
+    it('recovers when the failure was transient: the next job loads the module', async () => {
+      const runner = runners.track(createRunner<typeof import('../fixtures/flaky-tasks.js')>({ tasks: FLAKY, minThreads: 1, maxThreads: 1 }));
+      const first = await rejectionOf(runner.run('ping'));
+      expect(first).toBeInstanceOf(TaskLoadError);
+      expect(first.code).toBe('BAOZI_TASK_LOAD');
+      expect(first.cause.message).toBe('transient load failure');
+      expect(await runner.run('ping')).toBe('pong');
+      expect(await runner.run('ping')).toBe('pong');
+      await runner.close();
+    });
+  });
+
+  describe('when some jobs fail while others run', () => {
+    it('settles each job with its own outcome', async () => {
+      const runner = runners.runner();
+      const plan = [
+        'good', 'throw', 'good', 'reject', 'good', 'exit', 'good', 'unknown', 'good', 'result',
+      ] as const;
+      const submitted = await Promise.all(
+        plan.map((kind, i) => {
+          switch (kind) {
+            case 'good':
+              return runner.submit('sleep', [10 + i]);
+            case 'throw':
+              return runner.submit('throwError', [`bad ${i}`]);
+            case 'reject':
+              return runner.submit('rejectAsync', [`bad ${i}`]);
+            case 'exit':
+              return runner.submit('exit', [2]);
+            case 'unknown':
+              return runner.submit('missing' as 'add', [] as never);
+            case 'result':
+              return runner.submit('returnFunction', []);
+          }
+        }),
+      );
+      const outcomes = await Promise.allSettled(submitted.map((job) => job.result));
+      const expected = {
+        good: undefined,
+        throw: TaskError,
+        reject: TaskError,
+        exit: WorkerCrashedError,
+        unknown: UnknownTaskError,
+        result: SerializationError,
+      } as const;
+      plan.forEach((kind, i) => {
+        const outcome = outcomes[i]!;
+        if (kind === 'good') {
+          expect(outcome).toEqual({ status: 'fulfilled', value: 10 + i });
+          expect(submitted[i]!.state).toBe('succeeded');
+        } else {
+          expect(outcome.status).toBe('rejected');
+          expect((outcome as PromiseRejectedResult).reason).toBeInstanceOf(expected[kind]);
+          expect((outcome as PromiseRejectedResult).reason.jobId).toBe(submitted[i]!.id);
+          expect(submitted[i]!.state).toBe('failed');
+        }
+      });
+      expect(runner.stats()).toMatchObject({ succeeded: 5, failed: 5, running: 0, queued: 0 });
+      await runner.close();
+    });
+  });
+});

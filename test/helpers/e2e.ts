@@ -1,0 +1,194 @@
+/**
+ * Helpers for the end-to-end tests: runners that are always closed, a check
+ * that no worker thread outlives its file, and small tools to observe
+ * promises and events without sleeping.
+ */
+import { readdirSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { runInThisContext } from 'node:vm';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { afterAll, afterEach, beforeAll, expect } from '@jest/globals';
+import type { JobHandle, Runner, RunnerOptions } from 'baozi';
+import { testRunner, type TestTasks } from './runner.js';
+
+/** OS threads of this process, or `undefined` where `/proc` is missing. Worker threads are OS threads. */
+export function osThreadCount(): number | undefined {
+  try {
+    return readdirSync('/proc/self/task').length;
+  } catch {
+    return undefined;
+  }
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyRunner = Runner<any>;
+
+/**
+ * Registers hooks for a file of end-to-end tests and returns a runner
+ * factory. Every runner it made is closed after each test (a safety net:
+ * tests close their own), must report 0 threads by then, and the file must
+ * end with no more OS threads than it started with.
+ */
+export function useRunners(): {
+  runner(options?: Partial<RunnerOptions>): Runner<TestTasks>;
+  track<R extends AnyRunner>(runner: R): R;
+  /** Asserts that no worker thread started by this file is still alive. */
+  expectNoLiveThreads(): void;
+} {
+  let baseline: number | undefined;
+  let runners: AnyRunner[] = [];
+
+  beforeAll(async () => {
+    // The libuv pool starts its threads on first use; start them now so they
+    // are part of the baseline.
+    await stat('.');
+    baseline = osThreadCount();
+  });
+
+  afterEach(async () => {
+    const made = runners;
+    runners = [];
+    await Promise.all(made.map((runner) => runner.close({ drain: false })));
+    for (const runner of made) expect(runner.stats().threads).toBe(0);
+    expectNoLiveThreads();
+  });
+
+  // close() resolves only once every thread of the runner has exited, so
+  // this holds right after it, not just eventually.
+  function expectNoLiveThreads(): void {
+    const now = osThreadCount();
+    if (baseline !== undefined && now !== undefined) expect(now).toBeLessThanOrEqual(baseline);
+  }
+
+  afterAll(expectNoLiveThreads);
+
+  const track = <R extends AnyRunner>(runner: R): R => {
+    runners.push(runner);
+    return runner;
+  };
+  return { runner: (options) => track(testRunner(options)), track, expectNoLiveThreads };
+}
+
+/** Lets every pending microtask and the callbacks already due run: one turn of the event loop, twice. */
+export async function flush(): Promise<void> {
+  for (let i = 0; i < 2; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+}
+
+/**
+ * Watches whether a promise has settled. It observes a rejection (so none is
+ * reported as unhandled); the caller still awaits `promise` for the outcome.
+ */
+export function track<T>(promise: Promise<T>): { readonly isSettled: boolean; readonly promise: Promise<T> } {
+  let isSettled = false;
+  promise.then(
+    () => (isSettled = true),
+    () => (isSettled = true),
+  );
+  return {
+    get isSettled() {
+      return isSettled;
+    },
+    promise,
+  };
+}
+
+/** Resolves with what `promise` rejects with; fails if it resolves. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export async function rejectionOf(promise: Promise<unknown>): Promise<any> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected the promise to reject, but it resolved');
+}
+
+/** What `rejectionOf` gives when a function throws synchronously instead. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function thrownBy(fn: () => unknown): any {
+  try {
+    fn();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected the function to throw, but it returned');
+}
+
+/**
+ * A gate a `waitForMessage` job waits behind: submit it with
+ * `[gate.port]` as arguments and `{ transferList: [gate.port] }`, then
+ * `open(value)` lets the job return `value`.
+ */
+export function gate(): { port: MessagePort; open(value?: unknown): void } {
+  const { port1, port2 } = new MessageChannel();
+  return { port: port2, open: (value = 'opened') => port1.postMessage(value) };
+}
+
+/**
+ * Occupies a thread of `runner` with a `waitForMessage` job until `open()`.
+ * The job must start at once: call it while a thread is free.
+ */
+export async function holdThread(runner: Runner<TestTasks>): Promise<{ job: JobHandle<unknown>; open(): void }> {
+  const { port, open } = gate();
+  const job = await runner.submit('waitForMessage', [port], { transferList: [port] });
+  expect(job.state).toBe('running');
+  return { job, open: () => open('released') };
+}
+
+/**
+ * Submits an `announceThenSpin` job and resolves once the task really spins
+ * in its thread (not merely dispatched).
+ */
+export async function startSpinning(runner: Runner<TestTasks>, options: { signal?: AbortSignal } = {}): Promise<JobHandle<unknown>> {
+  const { port1, port2 } = new MessageChannel();
+  const announced = new Promise((resolve) => port1.once('message', resolve));
+  const job = await runner.submit('announceThenSpin', [port2], { ...options, transferList: [port2] });
+  await announced;
+  port1.close();
+  return job;
+}
+
+/**
+ * Submits an `announceThenAwaitThreadPool` job and resolves once its thread
+ * is busy with thread-pool work, which makes terminating that thread slow.
+ */
+export async function startSlowToStop(runner: Runner<TestTasks>): Promise<JobHandle<unknown>> {
+  const { port1, port2 } = new MessageChannel();
+  const started = new Promise((resolve) => port1.once('message', resolve));
+  const job = await runner.submit('announceThenAwaitThreadPool', [port2, 400_000], { transferList: [port2] });
+  await started;
+  port1.close();
+  return job;
+}
+
+/** One line per job event, in the order the runner emitted them. */
+export interface EventRecord {
+  event: string;
+  jobId: string;
+  /** The job's state as the listener saw it. */
+  state: string;
+}
+
+const JOB_EVENTS = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
+
+/** Records every job event of `runner` into the returned array. */
+export function recordJobEvents(runner: AnyRunner): EventRecord[] {
+  const records: EventRecord[] = [];
+  for (const event of JOB_EVENTS) {
+    runner.on(event, ({ job }: { job: { id: string; state: string } }) => records.push({ event, jobId: job.id, state: job.state }));
+  }
+  return records;
+}
+
+/** Job ids of the `event` records, in order. */
+export function idsOf(records: readonly EventRecord[], event: string): string[] {
+  return records.filter((record) => record.event === event).map((record) => record.jobId);
+}
+
+/**
+ * The host process. Jest gives tests a copy of `process` whose listeners
+ * never hear process-wide events such as `unhandledRejection`.
+ */
+export function hostProcess(): NodeJS.Process {
+  return runInThisContext('process') as NodeJS.Process;
+}
