@@ -1,4 +1,5 @@
 import type { MessagePort } from 'node:worker_threads';
+import type { Job } from './job.js';
 
 /**
  * One run of a job on a thread: its stop switch and the timers and
@@ -19,6 +20,8 @@ export class Attempt {
   /** The soft time limit passed: an error thrown after it is a soft timeout. */
   isPastSoftLimit = false;
   private listener: (() => void) | undefined;
+
+  constructor(readonly job: Job) {}
 
   once(_event: 'abort', listener: () => void): void {
     this.listener = listener;

@@ -1,39 +1,67 @@
-import type { JobControl, JobMessage, JobReply } from '../workers/protocol.js';
+import type { JobControl, JobFailure, JobMessage, JobReply, JobReport } from '../workers/protocol.js';
+import { Attempt } from './attempt.js';
 import { decodeReply } from './codec.js';
-import { CancelledError, describeValue, SerializationError, WorkerCrashedError } from './errors.js';
+import { describeValue, SerializationError, TimeoutError, WorkerCrashedError } from './errors.js';
 import { now, type Job } from './job.js';
 import { classifyCrash, type Pool } from './pool.js';
+import { StartWindow, type RateLimit } from './rate-limit.js';
 import { failureToError, isJobFailure } from './remote-error.js';
 import type { Table } from './table.js';
 
-/** What the dispatcher tells the runner. */
+/** What the dispatcher tells the runner, which owns the jobs' states. */
 export interface DispatcherHooks {
   /** The job left the table and runs. */
   started(job: Job): void;
-  /** The job settled (it is in a terminal state). */
-  settled(job: Job, outcome: unknown): void;
-  /** A pool slot freed: nothing runs there any more. */
+  /** Its run returned a result. */
+  succeeded(job: Job, result: unknown): void;
+  /**
+   * Its run failed (or passed its hard time limit). `requestedDelay` is set
+   * when the task asked to be retried (`retry()` in the worker), to the
+   * delay it asked for, or `null` for "use the job's backoff".
+   */
+  failed(job: Job, error: unknown, requestedDelay: number | null | undefined): void;
+  /** It reached its `expiresAt` while on the table. */
+  expired(job: Job): void;
+  /** It reported progress. */
+  progress(job: Job, value: unknown): void;
+  /** Whether progress should flow back for jobs that did not ask for it (the runner has listeners). */
+  wantsProgress(): boolean;
+  /** A pool slot freed. */
   slotFreed(): void;
 }
 
+export interface DispatcherOptions {
+  slots: number;
+  /** Threads run one job at a time, so any run can be stopped by terminating its thread. */
+  isSingleJob: boolean;
+  cancelGraceMs: number;
+  rateLimits: Map<string, RateLimit>;
+}
+
 /**
- * Moves jobs from the table to the pool while a pool slot is free, and
- * turns what the pool answers into a settled job. Owns the running count:
- * it never exceeds `slots`, so Piscina's own queue stays empty.
+ * Moves jobs from the table to the pool while a pool slot is free, applies
+ * rate limits and time limits, and reports what each run ended with.
+ * Owns the running count: it never exceeds `slots`, so Piscina's own queue
+ * stays empty and priorities hold.
  */
 export class Dispatcher {
-  private readonly running = new Set<Job>();
+  private readonly running = new Set<Attempt>();
+  private readonly windows = new Map<string, StartWindow>();
   private isPumping = false;
+  private rateTimer: NodeJS.Timeout | undefined;
+  private readonly isStartable: ((job: Job) => boolean) | undefined;
 
   constructor(
     private readonly table: Table<Job>,
     private readonly pool: Pool,
-    private readonly slots: number,
-    private readonly cancelGraceMs: number,
+    private readonly options: DispatcherOptions,
     private readonly hooks: DispatcherHooks,
-  ) {}
+  ) {
+    for (const [task, limit] of options.rateLimits) this.windows.set(task, new StartWindow(limit));
+    if (this.windows.size > 0) this.isStartable = (job) => (this.windows.get(job.name)?.waitTime(now()) ?? 0) === 0;
+  }
 
-  /** Jobs holding a pool slot, including cancelled ones whose thread is still being stopped. */
+  /** Runs holding a pool slot, including stopped ones whose thread is still going. */
   get runningCount(): number {
     return this.running.size;
   }
@@ -43,81 +71,100 @@ export class Dispatcher {
     if (this.isPumping) return;
     this.isPumping = true;
     try {
-      while (this.running.size < this.slots) {
-        const job = this.table.shift();
+      while (this.running.size < this.options.slots) {
+        const job = this.table.shift(this.isStartable);
         if (!job) break;
-        this.start(job);
+        const expiresAt = job.options.expiresAt;
+        if (expiresAt !== undefined && expiresAt <= Date.now()) this.hooks.expired(job);
+        else this.start(job);
       }
+      if (this.windows.size > 0) this.wakeForRateLimits();
     } finally {
       this.isPumping = false;
     }
   }
 
   /**
-   * Cancels a running job: it settles now; its thread is told to stop and,
-   * after the grace period (or at once when `graceful` is false or the job
-   * has no stop channel), terminated. The slot frees when the thread is gone.
+   * Stops a running job's thread, whose job the runner has already settled.
+   * With `graceful`, a job that has a stop channel is told first (its
+   * in-thread signal aborts with `reason`) and its thread terminated only
+   * after `cancelGraceMs`; a second, forced stop terminates it at once.
    */
-  cancelRunning(job: Job, error: CancelledError, graceful: boolean): boolean {
-    if (!job.reject('cancelled', error, now())) {
-      // Already cancelled and in its grace period: a forced stop ends the wait.
-      if (!graceful) job.abortController?.abort(error);
-      return false;
-    }
-    this.hooks.settled(job, error);
-    const controller = job.abortController!;
-    if (graceful && job.control && this.cancelGraceMs > 0) {
-      job.control.postMessage({ type: 'abort', reason: reasonText(error.cause) } satisfies JobControl);
-      // Cleared when the job's pool promise settles: the thread stopped on its own.
-      job.graceTimer = setTimeout(() => controller.abort(error), this.cancelGraceMs);
+  stop(job: Job, reason: unknown, graceful: boolean): void {
+    const run = job.run;
+    if (!run) return;
+    if (graceful && run.control && this.options.cancelGraceMs > 0 && !run.graceTimer) {
+      run.control.postMessage({ type: 'abort', reason: reasonText(reason) } satisfies JobControl);
+      run.graceTimer = setTimeout(() => run.abort(reason), this.options.cancelGraceMs);
     } else {
-      controller.abort(error);
+      run.abort(reason);
     }
-    return true;
   }
 
-  /** Every job that holds a slot now. */
-  runningJobs(): Job[] {
-    return [...this.running];
+  /** Terminates every run's thread now, also runs already cancelled and in their grace period. */
+  stopAll(reason: unknown): void {
+    for (const run of this.running) run.abort(reason);
+  }
+
+  /** Clears the rate-limit timer (the runner is closing). */
+  dispose(): void {
+    clearTimeout(this.rateTimer);
+    this.rateTimer = undefined;
   }
 
   private start(job: Job): void {
-    const controller = new AbortController();
-    job.abortController = controller;
-    job.start(now());
-    this.running.add(job);
+    const { options } = job;
+    const run = new Attempt(job);
+    job.run = run;
+    job.state = 'running';
+    job.startedAt = now();
+    this.windows.get(job.name)?.record(job.startedAt);
+    this.running.add(run);
     const message: JobMessage = { type: 'job', id: job.id, task: job.name, attempt: job.attempt, args: job.args, isEncoded: job.isEncoded };
-    let transferList = job.transferList;
-    if (job.signal) {
-      // A stop channel only for jobs that can be cancelled while they run.
+    let transferList = options.transferList;
+    // A channel only for runs that can be told to stop, or whose progress someone wants.
+    if (options.signal || options.softTimeout || options.onProgress || this.hooks.wantsProgress()) {
       const channel = new MessageChannel();
-      job.control = channel.port1;
+      run.control = channel.port1;
+      channel.port1.on('message', (report: JobReport) => {
+        if (job.run === run && report.type === 'progress') this.hooks.progress(job, report.value);
+      });
       message.control = channel.port2;
       transferList = [...(transferList ?? []), channel.port2];
     }
+    if (options.timeout) run.hardTimer = setTimeout(() => this.timeOut(job, run), options.timeout);
+    if (options.softTimeout) run.softTimer = setTimeout(() => this.warnSoftTimeout(run), options.softTimeout);
+    // A thread that shares jobs cannot be terminated for one of them, and
+    // Piscina never gives a run with a signal a shared thread: only runs
+    // that may need stopping get one there.
+    const isStoppable = this.options.isSingleJob || options.signal || options.timeout || options.softTimeout;
     this.hooks.started(job);
     let reply: Promise<JobReply>;
     try {
-      reply = this.pool.run(message, controller.signal, transferList);
+      reply = this.pool.run(message, isStoppable ? run : undefined, transferList);
     } catch (error) {
       reply = Promise.reject(error);
     }
     reply.then(
-      (value) => this.finish(job, () => this.succeed(job, value)),
-      (error: unknown) => this.finish(job, () => this.fail(job, error)),
+      (value) => this.finish(run, value, undefined),
+      (error: unknown) => this.finish(run, undefined, error ?? new Error('The pool rejected without a reason.')),
     );
   }
 
-  // Settle before freeing the slot: a listener that submits on `succeeded`
+  // Reports before freeing the slot: a listener that submits on `succeeded`
   // must find the job already settled and the counts already right.
-  private finish(job: Job, settle: () => void): void {
-    if (!job.isSettled) settle();
-    if (job.graceTimer) clearTimeout(job.graceTimer);
-    job.graceTimer = undefined;
-    job.abortController = undefined;
-    job.control?.close();
-    job.control = undefined;
-    this.running.delete(job);
+  private finish(run: Attempt, reply: JobReply | undefined, error: unknown): void {
+    const { job } = run;
+    run.dispose();
+    // A stale run (its job settled, timed out or retried meanwhile) reports nothing.
+    if (job.run === run) {
+      job.run = undefined;
+      if (job.state === 'running') {
+        if (error === undefined) this.succeed(job, reply as JobReply);
+        else this.fail(job, run, error);
+      }
+    }
+    this.running.delete(run);
     this.hooks.slotFreed();
     this.pump();
   }
@@ -127,25 +174,63 @@ export class Dispatcher {
     try {
       result = decodeReply(reply);
     } catch (error) {
-      this.fail(job, error);
+      this.hooks.failed(job, new SerializationError('result', undefined, describeValue(error), { cause: error, job: job.info }), undefined);
       return;
     }
-    if (job.succeed(result, now())) this.hooks.settled(job, result);
+    this.hooks.succeeded(job, result);
   }
 
-  private fail(job: Job, error: unknown): void {
-    const settledWith = isJobFailure(error) ? failureToError(error, job.info) : this.crashError(job, error);
-    if (job.reject('failed', settledWith, now())) this.hooks.settled(job, settledWith);
+  private fail(job: Job, run: Attempt, error: unknown): void {
+    if (!isJobFailure(error)) {
+      this.hooks.failed(job, this.crashError(job, error), undefined);
+      return;
+    }
+    const failure: JobFailure = error;
+    let settledWith = failureToError(failure, job.info);
+    if (run.isPastSoftLimit && failure.type === 'task-error') {
+      settledWith = new TimeoutError('soft', job.options.softTimeout!, { cause: settledWith, job: job.info });
+    }
+    this.hooks.failed(job, settledWith, failure.type === 'retry-requested' ? (failure.delay ?? null) : undefined);
+  }
+
+  private timeOut(job: Job, run: Attempt): void {
+    if (job.run !== run || job.state !== 'running') return;
+    const error = new TimeoutError('hard', job.options.timeout!, { job: job.info });
+    job.run = undefined;
+    this.hooks.failed(job, error, undefined);
+    run.abort(error);
+  }
+
+  private warnSoftTimeout(run: Attempt): void {
+    run.isPastSoftLimit = true;
+    run.control?.postMessage({ type: 'abort', reason: `soft timeout of ${run.job.options.softTimeout} ms` } satisfies JobControl);
   }
 
   private crashError(job: Job, error: unknown): Error {
     // Piscina throws DataCloneError synchronously when arguments sent with a
     // transferList cannot be cloned.
     if ((error as { name?: unknown } | null)?.name === 'DataCloneError') {
-      return new SerializationError('argument', undefined, (error as Error).message, { cause: error, job: job.info });
+      return new SerializationError('argument', undefined, String((error as Error).message), { cause: error, job: job.info });
     }
     const { reason, exitCode } = classifyCrash(error);
     return new WorkerCrashedError(reason, exitCode, { cause: error, job: job.info });
+  }
+
+  // Jobs held back by a rate limit stay on the table; wake when the first
+  // of them may start.
+  private wakeForRateLimits(): void {
+    if (this.rateTimer || this.table.size === 0 || this.running.size >= this.options.slots) return;
+    const at = now();
+    let wait = Infinity;
+    for (const window of this.windows.values()) {
+      const ms = window.waitTime(at);
+      if (ms > 0) wait = Math.min(wait, ms);
+    }
+    if (wait === Infinity) return;
+    this.rateTimer = setTimeout(() => {
+      this.rateTimer = undefined;
+      this.pump();
+    }, Math.ceil(wait));
   }
 }
 
@@ -154,7 +239,7 @@ export class Dispatcher {
 function reasonText(reason: unknown): string {
   if (reason === undefined || reason === null) return 'cancelled';
   try {
-    return String(reason);
+    return reason instanceof Error ? reason.message : String(reason);
   } catch {
     return describeValue(reason);
   }

@@ -7,21 +7,29 @@ import type { JobHandle } from './job.js';
  * promise too: events only report it.
  */
 export interface RunnerEvents {
-  /** A job was put on the table. */
+  /** A job with a `delay`/`runAt` was accepted; it enters the table at `runAt`. */
+  scheduled: (event: { job: JobHandle; runAt: Date }) => void;
+  /** A job was put on the table (also again, after a delay or a retry backoff). */
   queued: (event: { job: JobHandle }) => void;
   /** A job left the table and started on a thread. */
   running: (event: { job: JobHandle }) => void;
+  /** A running job reported progress (only sent while someone listens, or for jobs with `onProgress`). */
+  progress: (event: { job: JobHandle; value: unknown }) => void;
+  /** A run failed and the job will run again after `delay` ms (its `attempt` already counts the next run). */
+  retrying: (event: { job: JobHandle; error: unknown; delay: number }) => void;
   /** A job's task returned. */
   succeeded: (event: { job: JobHandle; result: unknown }) => void;
   /** A job failed: its task threw, its thread died, or its data could not be copied. */
   failed: (event: { job: JobHandle; error: unknown }) => void;
-  /** A job was cancelled (by its signal, `cancel()` or `close({ drain: false })`). */
+  /** A job was cancelled (by its signal, `cancel()` or `close()`). */
   cancelled: (event: { job: JobHandle; reason: unknown }) => void;
+  /** A job reached its `expiresAt` before it could start; it did not run. */
+  expired: (event: { job: JobHandle }) => void;
   /** The table just became full: producers now wait. */
   full: () => void;
   /** The table has room again after being full. */
   drained: () => void;
-  /** Nothing is queued, running or waiting for room. */
+  /** No job is live and nothing waits for room. */
   idle: () => void;
   /** `close()` finished: every thread is stopped. */
   closed: () => void;

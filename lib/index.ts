@@ -3,8 +3,12 @@
  * result a promise.
  */
 export { createRunner, Runner } from './runner.js';
-export type { RunnerStats, TaskArgs, TaskModule, TaskName, TaskResult } from './runner.js';
-export type { CloseOptions, RunnerOptions, SubmitOptions } from './options.js';
+export type { RunnerStats } from './runner.js';
+export type { TaskArgs, TaskModule, TaskName, TaskResult } from './task-types.js';
+export type { CloseOptions, RunnerOptions, SubmitOptions, TaskDefaults } from './options.js';
+export type { RetryOptions } from './retry.js';
+export type { RateLimit } from './rate-limit.js';
+export type { ScheduleHandle, ScheduleOptions, ScheduleOverlap } from './schedule.js';
 export type { JobHandle, JobState } from './job.js';
 export type { RunnerEvents } from './events.js';
 export type { DurationSummary } from './summary.js';
@@ -12,11 +16,15 @@ export {
   BaoziError,
   CancelledError,
   InvalidOptionError,
+  JobExpiredError,
+  RetriesExhaustedError,
   RunnerClosedError,
+  ScheduleFullError,
   SerializationError,
   TableFullError,
   TaskError,
   TaskLoadError,
+  TimeoutError,
   UnknownTaskError,
   WorkerCrashedError,
 } from './errors.js';

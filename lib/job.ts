@@ -1,20 +1,23 @@
-import type { MessagePort } from 'node:worker_threads';
+import type { Attempt } from './attempt.js';
 import type { JobInfo } from './errors.js';
+import type { ResolvedSubmitOptions } from './validate.js';
 
 /**
- * Where a job is in its life. `queued` and `running` are live; the others
- * are terminal: a job reaches exactly one of them, once.
+ * Where a job is in its life. The first four are live; the last four are
+ * terminal: a job reaches exactly one of them, once, and never leaves it.
  *
  * ```
- * queued ──▶ running ──▶ succeeded | failed | cancelled
- *    └──────────────────▶ failed | cancelled
+ * scheduled ─▶ queued ─▶ running ─▶ succeeded | failed
+ *                 ▲          │
+ *                 └─ retrying ◀┘   (a failure the retry policy allows)
+ * any live state ─▶ cancelled;  scheduled | queued | retrying ─▶ expired
  * ```
  */
-export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+export type JobState = 'scheduled' | 'queued' | 'running' | 'retrying' | 'succeeded' | 'failed' | 'cancelled' | 'expired';
 
 /** What a producer holds for a job it submitted. */
 export interface JobHandle<Result = unknown> {
-  /** Unique within the runner. */
+  /** Unique within the runner: generated, or the `jobId` the producer gave. */
   readonly id: string;
   /** The task the job runs. */
   readonly name: string;
@@ -25,23 +28,29 @@ export interface JobHandle<Result = unknown> {
    * awaiting it is safe: a rejection nobody awaits is not "unhandled".
    */
   readonly result: Promise<Result>;
-  /** 1 for the first run. */
+  /** 1 for the first run; counts up with each retry. */
   readonly attempt: number;
-  /** When the job was put on the table (epoch ms, fractional). */
-  readonly queuedAt: number;
-  /** When it started running, once it has. */
+  /** Each failed run's error, first to last (retries keep them all). */
+  readonly errors: readonly unknown[];
+  /** The last progress value the task reported, if any. */
+  readonly progress: unknown;
+  /** When the job was submitted (epoch ms, fractional). */
+  readonly submittedAt: number;
+  /** When it last entered the table (epoch ms), once it has. */
+  readonly queuedAt: number | undefined;
+  /** When its latest run started, once it has. */
   readonly startedAt: number | undefined;
   /** When it settled, once it has. */
   readonly finishedAt: number | undefined;
   /**
-   * Cancels the job: a queued job leaves the table, a running one is
-   * stopped. Returns `false` when the job had already settled (its result
-   * stands), `true` when this call cancelled it.
+   * Cancels the job wherever it is: scheduled, queued, waiting to retry or
+   * running (its thread is stopped). Returns `false` when the job had
+   * already settled (its result stands), `true` when this call cancelled it.
    */
   cancel(reason?: unknown): boolean;
 }
 
-const TERMINAL: ReadonlySet<JobState> = new Set(['succeeded', 'failed', 'cancelled']);
+const TERMINAL: ReadonlySet<JobState> = new Set(['succeeded', 'failed', 'cancelled', 'expired']);
 
 export function isTerminal(state: JobState): boolean {
   return TERMINAL.has(state);
@@ -63,16 +72,19 @@ export function now(): number {
 export class Job<Result = unknown> implements JobHandle<Result> {
   state: JobState = 'queued';
   attempt = 1;
-  queuedAt = 0;
+  readonly errors: unknown[] = [];
+  progress: unknown;
+  readonly submittedAt: number;
+  queuedAt: number | undefined;
   startedAt: number | undefined;
   finishedAt: number | undefined;
   readonly result: Promise<Result>;
-  /** Stops the job's thread; present while it runs. */
-  abortController: AbortController | undefined;
-  /** Cooperative stop channel; present while it runs, for jobs that have one. */
-  control: MessagePort | undefined;
-  /** Terminates the thread of a cancelled job that did not stop in time. */
-  graceTimer: NodeJS.Timeout | undefined;
+  /** The current run, while it runs. */
+  run: Attempt | undefined;
+  /** Fires when a scheduled job is due or a retrying one's backoff ends. */
+  waitTimer: NodeJS.Timeout | undefined;
+  /** Fires at `expiresAt` while the job has not started. */
+  expiryTimer: NodeJS.Timeout | undefined;
   /** Removes this job's listener from the producer's signal. */
   releaseSignal: (() => void) | undefined;
   private resolveResult!: (value: unknown) => void;
@@ -85,15 +97,19 @@ export class Job<Result = unknown> implements JobHandle<Result> {
     /** Arguments as they travel: as given, or v8-serialized bytes. */
     readonly args: unknown[] | Uint8Array,
     readonly isEncoded: boolean,
-    readonly priority: number,
-    readonly signal: AbortSignal | undefined,
-    readonly transferList: (ArrayBuffer | MessagePort)[] | undefined,
+    readonly options: ResolvedSubmitOptions,
+    at: number,
   ) {
+    this.submittedAt = at;
     this.result = new Promise<Result>((resolve, reject) => {
       this.resolveResult = resolve as (value: unknown) => void;
       this.rejectResult = reject;
     });
     this.result.catch(ignoreRejection);
+  }
+
+  get priority(): number {
+    return this.options.priority;
   }
 
   get info(): JobInfo {
@@ -108,11 +124,6 @@ export class Job<Result = unknown> implements JobHandle<Result> {
     return this.owner.cancelJob(this, reason);
   }
 
-  start(at: number): void {
-    this.state = 'running';
-    this.startedAt = at;
-  }
-
   /** Settles the job. Returns `false`, changing nothing, when it was already settled. */
   succeed(value: Result, at: number): boolean {
     if (!this.finish('succeeded', at)) return false;
@@ -120,8 +131,8 @@ export class Job<Result = unknown> implements JobHandle<Result> {
     return true;
   }
 
-  /** Settles the job as `failed` or `cancelled`. Returns `false` when it was already settled. */
-  reject(state: 'failed' | 'cancelled', error: unknown, at: number): boolean {
+  /** Settles the job as failed, cancelled or expired. Returns `false` when it was already settled. */
+  reject(state: 'failed' | 'cancelled' | 'expired', error: unknown, at: number): boolean {
     if (!this.finish(state, at)) return false;
     this.rejectResult(error);
     return true;
@@ -131,6 +142,9 @@ export class Job<Result = unknown> implements JobHandle<Result> {
     if (this.isSettled) return false;
     this.state = state;
     this.finishedAt = at;
+    clearTimeout(this.waitTimer);
+    clearTimeout(this.expiryTimer);
+    this.waitTimer = this.expiryTimer = undefined;
     this.releaseSignal?.();
     this.releaseSignal = undefined;
     return true;

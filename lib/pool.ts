@@ -1,11 +1,20 @@
 import type { MessagePort, Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import type { JobMessage, JobReply, TasksArgvFlag } from '../workers/protocol.js';
+import type { JobMessage, JobReply, SingleJobArgvFlag, TasksArgvFlag } from '../workers/protocol.js';
 import type { CrashReason } from './errors.js';
 import type { ResolvedRunnerOptions } from './validate.js';
 
 const ENTRY = new URL('../workers/entry.js', import.meta.url).href;
 const TASKS_ARGV_FLAG: TasksArgvFlag = '--baozi-tasks';
+const SINGLE_JOB_ARGV_FLAG: SingleJobArgvFlag = '--baozi-single-job';
+
+/** What Piscina accepts as a task's abort signal, short of an AbortSignal. */
+export interface StopSignal {
+  readonly aborted: boolean;
+  readonly reason: unknown;
+  once(event: 'abort', listener: () => void): void;
+  removeListener(event: 'abort', listener: () => void): void;
+}
 
 /**
  * The only file that talks to Piscina. It runs one message on a thread
@@ -25,7 +34,7 @@ export class Pool {
       concurrentTasksPerWorker: options.concurrentTasksPerWorker,
       // 'sync' freezes a task's leftover timers until the next task arrives.
       atomics: 'async',
-      argv: [TASKS_ARGV_FLAG, options.tasksUrl],
+      argv: [TASKS_ARGV_FLAG, options.tasksUrl, ...(options.concurrentTasksPerWorker === 1 ? [SINGLE_JOB_ARGV_FLAG] : [])],
       ...(options.resourceLimits && { resourceLimits: options.resourceLimits }),
       ...(options.env && { env: options.env }),
       ...(options.workerData !== undefined && { workerData: options.workerData }),
@@ -37,9 +46,13 @@ export class Pool {
     this.noteThreads();
   }
 
-  /** Runs one job message. `signal` aborting terminates the job's thread. */
-  run(message: JobMessage, signal: AbortSignal, transferList: readonly (ArrayBuffer | MessagePort)[] | undefined): Promise<JobReply> {
-    const reply = this.piscina.run(message, { signal, transferList: transferList as never }) as Promise<JobReply>;
+  /**
+   * Runs one job message. `stop` aborting terminates the job's thread;
+   * without it the job cannot be stopped, but may share a thread when
+   * `concurrentTasksPerWorker` is above 1.
+   */
+  run(message: JobMessage, stop: StopSignal | undefined, transferList: readonly (ArrayBuffer | MessagePort)[] | undefined): Promise<JobReply> {
+    const reply = this.piscina.run(message, { signal: stop as never, transferList: transferList as never }) as Promise<JobReply>;
     this.noteThreads();
     return reply;
   }

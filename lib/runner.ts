@@ -2,26 +2,19 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
 import { encodeArgs } from './codec.js';
 import { Dispatcher } from './dispatcher.js';
-import { BaoziError, CancelledError, InvalidOptionError, RunnerClosedError, TableFullError } from './errors.js';
+import { CancelledError, InvalidOptionError, RunnerClosedError, TableFullError } from './errors.js';
 import type { RunnerEvents } from './events.js';
-import { Job, now, type JobHandle, type JobOwner } from './job.js';
+import { Job, now, type JobHandle } from './job.js';
+import { Lifecycle } from './lifecycle.js';
 import type { CloseOptions, RunnerOptions, SubmitOptions } from './options.js';
 import { Pool } from './pool.js';
-import { DurationRecorder, type DurationSummary } from './summary.js';
+import { PeriodicSchedule, resolveScheduleOptions, type ScheduleHandle, type ScheduleOptions } from './schedule.js';
+import type { DurationSummary } from './summary.js';
 import { MemoryTable } from './table.js';
-import { resolveCloseOptions, resolveRunnerOptions, resolveSubmitOptions, type ResolvedRunnerOptions } from './validate.js';
+import type { TaskArgs, TaskModule, TaskName, TaskResult } from './task-types.js';
 
-/** Any task module: its exported functions are the tasks. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type TaskModule = Record<string, any>;
-/** The names of the functions a task module exports. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type TaskName<Tasks> = { [K in keyof Tasks]-?: Tasks[K] extends (...args: any[]) => unknown ? K : never }[keyof Tasks] & string;
-/** The arguments of a task, as a tuple. */
-export type TaskArgs<Tasks, Name extends TaskName<Tasks>> = Tasks[Name] extends (...args: infer Args) => unknown ? Args : never;
-/** What a task's job resolves to (its return value, awaited). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type TaskResult<Tasks, Name extends TaskName<Tasks>> = Tasks[Name] extends (...args: any[]) => infer R ? Awaited<R> : never;
+export type { TaskArgs, TaskModule, TaskName, TaskResult };
+import { resolveCloseOptions, resolveRunnerOptions, resolveSubmitOptions, type ResolvedRunnerOptions } from './validate.js';
 
 /** A snapshot of the runner. Durations in milliseconds. */
 export interface RunnerStats {
@@ -29,20 +22,28 @@ export interface RunnerStats {
   queued: number;
   /** Jobs holding a pool slot. */
   running: number;
-  /** Producers waiting for room on the table. */
+  /** Producers (and due jobs) waiting for room on the table. */
   blocked: number;
+  /** Jobs waiting for a `delay`/`runAt` or a retry backoff. */
+  scheduled: number;
   succeeded: number;
   failed: number;
   cancelled: number;
+  expired: number;
+  /** Runs that failed and were retried. */
+  retried: number;
   /** Live worker threads. */
   threads: number;
   /** Share of the pool's slot time spent running jobs since the runner was created, 0 to 1. */
   utilization: number;
-  /** From being put on the table to starting. */
+  /** From entering the table to starting. */
   waitTime: DurationSummary;
-  /** From starting to settling. */
+  /** From starting to settling (the last run of each job). */
   runTime: DurationSummary;
 }
+
+// setTimeout fires at once for longer delays.
+const MAX_DELAY_MS = 2 ** 31 - 1;
 
 /**
  * Creates a runner for a task module. Give the module's type to check task
@@ -57,73 +58,91 @@ export interface RunnerStats {
  *
  * Throws `InvalidOptionError` for a bad option; starts no thread then.
  */
-export function createRunner<Tasks extends object = TaskModule>(options: RunnerOptions): Runner<Tasks> {
-  return new Runner<Tasks>(resolveRunnerOptions(options));
+export function createRunner<Tasks extends object = TaskModule>(options: RunnerOptions<Tasks>): Runner<Tasks> {
+  return new Runner<Tasks>(resolveRunnerOptions(options as RunnerOptions<never>));
 }
 
 /** Runs jobs on a pool of worker threads, fed from a bounded table. Create it with `createRunner()`. */
-export class Runner<Tasks extends object = TaskModule> extends EventEmitter<RunnerEvents> implements JobOwner {
+export class Runner<Tasks extends object = TaskModule> extends EventEmitter<RunnerEvents> {
+  readonly #options: ResolvedRunnerOptions;
   readonly #table: MemoryTable<Job>;
   readonly #pool: Pool;
+  readonly #lifecycle: Lifecycle;
   readonly #dispatcher: Dispatcher;
+  readonly #schedules = new Set<PeriodicSchedule>();
   readonly #idPrefix = randomBytes(4).toString('hex');
   #nextId = 0;
   readonly #createdAt = now();
-  readonly #slots: number;
   #closing: Promise<void> | undefined;
-  #idleWaiters: (() => void)[] = [];
-  readonly #counts = { succeeded: 0, failed: 0, cancelled: 0 };
-  readonly #waitTime = new DurationRecorder();
-  readonly #runTime = new DurationRecorder();
 
   /** @internal Use `createRunner()`. */
   constructor(options: ResolvedRunnerOptions) {
     super();
+    this.#options = options;
+    let lifecycle: Lifecycle | undefined;
     this.#table = new MemoryTable<Job>(options.capacity, {
-      added: (job) => this.#accepted(job),
-      full: () => this.emit('full'),
-      drained: () => this.emit('drained'),
+      added: (job) => lifecycle!.added(job),
+      full: () => lifecycle!.full(),
+      drained: () => lifecycle!.drained(),
     });
+    lifecycle = this.#lifecycle = new Lifecycle(this.#table, this, options);
     this.#pool = new Pool(options, (error) => this.emit('workerError', { error }));
-    this.#slots = options.maxThreads * options.concurrentTasksPerWorker;
-    this.#dispatcher = new Dispatcher(this.#table, this.#pool, this.#slots, options.cancelGraceMs, {
-      started: (job) => {
-        this.#waitTime.record(job.startedAt! - job.queuedAt);
-        this.emit('running', { job });
+    this.#dispatcher = new Dispatcher(
+      this.#table,
+      this.#pool,
+      {
+        slots: options.maxThreads * options.concurrentTasksPerWorker,
+        isSingleJob: options.concurrentTasksPerWorker === 1,
+        cancelGraceMs: options.cancelGraceMs,
+        rateLimits: options.rateLimits,
       },
-      settled: (job, outcome) => this.#settled(job, outcome),
-      slotFreed: () => this.#checkIdle(),
-    });
+      this.#lifecycle,
+    );
+    this.#lifecycle.attach(this.#dispatcher);
+  }
+
+  /** Most jobs the table holds (the `capacity` option). */
+  get capacity(): number {
+    return this.#options.capacity;
   }
 
   /**
    * Puts a job on the table and resolves with its handle. When the table is
-   * full it waits for room; waiting producers are admitted in arrival
-   * order. Never throws: every problem (bad options, arguments that cannot
-   * be cloned, a closed runner, `signal` aborting while waiting) rejects.
+   * full it waits for room; waiting producers are admitted in arrival order.
+   * A job with `delay`/`runAt` resolves at once, `scheduled`. A `jobId` that
+   * is live or still kept resolves with that job instead. Never throws:
+   * every problem (bad options, arguments that cannot be cloned, a closed
+   * runner, `signal` aborting while waiting) rejects.
    */
   async submit<Name extends TaskName<Tasks>>(
     name: Name,
     args: TaskArgs<Tasks, Name>,
     options?: SubmitOptions,
   ): Promise<JobHandle<TaskResult<Tasks, Name>>> {
-    const job = this.#createJob(name, args, options);
-    const admitted = this.#table.push(job, job.signal);
+    const job = this.#prepare(name, args, options);
+    if (job.isExisting) return job.job as Job<TaskResult<Tasks, Name>>;
+    if (job.runAt !== undefined) {
+      this.#lifecycle.schedule(job.job, job.runAt);
+      return job.job as Job<TaskResult<Tasks, Name>>;
+    }
+    const admitted = this.#table.push(job.job, job.job.options.signal);
     this.#dispatcher.pump();
     await admitted;
-    return job as Job<TaskResult<Tasks, Name>>;
+    return job.job as Job<TaskResult<Tasks, Name>>;
   }
 
   /**
    * Puts a job on the table now or throws: `TableFullError`
-   * (`BAOZI_TABLE_FULL`) when there is no room or producers are already
-   * waiting, and the errors `submit()` would reject with. Never waits.
+   * (`BAOZI_TABLE_FULL`) when there is no room or producers already wait,
+   * and every error `submit()` would reject with. Never waits.
    */
   trySubmit<Name extends TaskName<Tasks>>(name: Name, args: TaskArgs<Tasks, Name>, options?: SubmitOptions): JobHandle<TaskResult<Tasks, Name>> {
-    const job = this.#createJob(name, args, options);
-    if (!this.#table.tryPush(job)) throw new TableFullError(this.#table.capacity);
+    const job = this.#prepare(name, args, options);
+    if (job.isExisting) return job.job as Job<TaskResult<Tasks, Name>>;
+    if (job.runAt !== undefined) this.#lifecycle.schedule(job.job, job.runAt);
+    else if (!this.#table.tryPush(job.job)) throw new TableFullError(this.#table.capacity);
     this.#dispatcher.pump();
-    return job as Job<TaskResult<Tasks, Name>>;
+    return job.job as Job<TaskResult<Tasks, Name>>;
   }
 
   /** Submits a job and resolves with its result: `submit()` then `result`. */
@@ -132,31 +151,58 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     return job.result;
   }
 
-  /** Resolves when nothing is queued, running or waiting for room (at once if so now). */
+  /**
+   * A job by id while it is live, and for `resultTtl` (at most `maxResults`
+   * jobs) after it settled; `undefined` otherwise.
+   */
+  getJob(id: string): JobHandle | undefined {
+    return this.#lifecycle.find(id);
+  }
+
+  /**
+   * Submits `name(...args)` periodically (Celery beat): `{ every: ms }` or
+   * `{ cron: '*\/5 * * * *', timezone? }`. Each tick is a normal job through
+   * the table. A tick whose previous job is still live is skipped (and
+   * counted) unless `overlap: 'queue'`. Stops on `stop()` or `close()`.
+   * Throws `InvalidOptionError` for bad options.
+   */
+  schedule<Name extends TaskName<Tasks>>(name: Name, args: TaskArgs<Tasks, Name>, options: ScheduleOptions): ScheduleHandle<TaskResult<Tasks, Name>> {
+    if (this.#closing) throw new RunnerClosedError();
+    const spec = resolveScheduleOptions(options);
+    const schedule: PeriodicSchedule<TaskResult<Tasks, Name>> = new PeriodicSchedule((signal) => this.submit(name, args, { signal }), spec, {
+      stopped: () => this.#schedules.delete(schedule as PeriodicSchedule),
+    });
+    this.#schedules.add(schedule as PeriodicSchedule);
+    return schedule;
+  }
+
+  /** Resolves when no job is live and nothing waits for room (at once if so now). */
   onIdle(): Promise<void> {
-    if (this.#isIdle()) return Promise.resolve();
-    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+    return this.#lifecycle.onIdle();
   }
 
   stats(): RunnerStats {
+    const slots = this.#options.maxThreads * this.#options.concurrentTasksPerWorker;
     return {
       queued: this.#table.size,
       running: this.#dispatcher.runningCount,
       blocked: this.#table.blocked,
-      ...this.#counts,
+      scheduled: this.#lifecycle.scheduledCount,
+      ...this.#lifecycle.counts,
       threads: this.#pool.threads,
-      utilization: Math.min(1, this.#runTime.totalMs / ((now() - this.#createdAt) * this.#slots)),
-      waitTime: this.#waitTime.summary(),
-      runTime: this.#runTime.summary(),
+      utilization: Math.min(1, this.#lifecycle.runTime.totalMs / ((now() - this.#createdAt) * slots)),
+      waitTime: this.#lifecycle.waitTime.summary(),
+      runTime: this.#lifecycle.runTime.summary(),
     };
   }
 
   /**
-   * Stops the runner. At once, new jobs are refused (`BAOZI_RUNNER_CLOSED`)
-   * and producers still waiting for room are rejected the same way. With
+   * Stops the runner. At once: new jobs are refused (`BAOZI_RUNNER_CLOSED`),
+   * producers still waiting for room are rejected the same way, schedules
+   * stop, and jobs waiting for a delay or a retry are cancelled. With
    * `drain: true` (default) queued and running jobs finish; with `false`
-   * they are cancelled. Resolves once every thread has stopped. Calling it
-   * again returns the same promise.
+   * they are cancelled and their threads stopped. Resolves once every
+   * thread has stopped. Calling it again returns the same promise.
    */
   close(options?: CloseOptions): Promise<void> {
     if (this.#closing) return this.#closing;
@@ -175,85 +221,34 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     return this.close();
   }
 
-  /** @internal Called by `JobHandle.cancel()`. */
-  cancelJob(job: Job, reason: unknown): boolean {
-    if (job.isSettled) return false;
-    const error = new CancelledError(`Job ${job.id} (${job.name}) was cancelled.`, { cause: reason, job: job.info });
-    if (job.state === 'running') return this.#dispatcher.cancelRunning(job, error, true);
-    if (!this.#table.remove(job)) return false;
-    job.reject('cancelled', error, now());
-    this.#settled(job, error);
-    this.#checkIdle();
-    return true;
-  }
-
-  #createJob(name: unknown, args: unknown, options: SubmitOptions | undefined): Job {
+  #prepare(name: unknown, args: unknown, options: SubmitOptions | undefined): { job: Job; isExisting: boolean; runAt: number | undefined } {
     if (this.#closing) throw new RunnerClosedError();
     if (typeof name !== 'string' || name === '') throw new InvalidOptionError('name', name, 'a task name: a non-empty string');
     if (!Array.isArray(args)) throw new InvalidOptionError('args', args, "the task's arguments as an array");
-    const { signal, transferList, priority } = resolveSubmitOptions(options);
-    if (signal?.aborted) throw new CancelledError('The job was not submitted: its signal had already aborted.', { cause: signal.reason });
-    const encoded = encodeArgs(args, transferList);
-    const id = `${this.#idPrefix}-${(this.#nextId++).toString(36)}`;
-    return new Job(this, id, name, encoded.args, encoded.isEncoded, priority, signal, transferList);
-  }
-
-  #accepted(job: Job): void {
-    job.queuedAt = now();
-    const { signal } = job;
-    if (signal) {
-      const onAbort = (): void => void job.cancel(signal.reason);
-      signal.addEventListener('abort', onAbort, { once: true });
-      job.releaseSignal = () => signal.removeEventListener('abort', onAbort);
+    const at = Date.now();
+    const resolved = resolveSubmitOptions(options, this.#options.defaults.get(name), at);
+    if (resolved.jobId !== undefined) {
+      const existing = this.#lifecycle.find(resolved.jobId);
+      if (existing) return { job: existing as Job, isExisting: true, runAt: undefined };
     }
-    this.emit('queued', { job });
-  }
-
-  #settled(job: Job, outcome: unknown): void {
-    if (job.startedAt !== undefined) this.#runTime.record(job.finishedAt! - job.startedAt);
-    switch (job.state) {
-      case 'succeeded':
-        this.#counts.succeeded++;
-        this.emit('succeeded', { job, result: outcome });
-        break;
-      case 'failed':
-        this.#counts.failed++;
-        this.emit('failed', { job, error: outcome });
-        break;
-      case 'cancelled':
-        this.#counts.cancelled++;
-        this.emit('cancelled', { job, reason: (outcome as BaoziError).cause });
-        break;
+    if (resolved.signal?.aborted) throw new CancelledError('The job was not submitted: its signal had already aborted.', { cause: resolved.signal.reason });
+    const runAt = resolved.runAt !== undefined && resolved.runAt > at ? resolved.runAt : undefined;
+    if (runAt !== undefined && runAt - at > MAX_DELAY_MS) {
+      throw new InvalidOptionError(options?.delay !== undefined ? 'delay' : 'runAt', options?.delay ?? options?.runAt, `at most ${MAX_DELAY_MS} ms (about 24.8 days) ahead`);
     }
-  }
-
-  #isIdle(): boolean {
-    return this.#table.size === 0 && this.#table.blocked === 0 && this.#dispatcher.runningCount === 0;
-  }
-
-  #checkIdle(): void {
-    if (!this.#isIdle()) return;
-    const waiters = this.#idleWaiters;
-    this.#idleWaiters = [];
-    for (const resolve of waiters) resolve();
-    this.emit('idle');
+    const encoded = encodeArgs(args, resolved.transferList);
+    const id = resolved.jobId ?? `${this.#idPrefix}-${(this.#nextId++).toString(36)}`;
+    return { job: new Job(this.#lifecycle, id, name, encoded.args, encoded.isEncoded, resolved, now()), isExisting: false, runAt };
   }
 
   async #shutDown(drain: boolean): Promise<void> {
+    this.#lifecycle.isClosing = true;
+    for (const schedule of [...this.#schedules]) schedule.stop();
     this.#table.rejectBlocked(new RunnerClosedError());
-    if (!drain) {
-      const reason = new RunnerClosedError();
-      for (let job = this.#table.shift(); job; job = this.#table.shift()) {
-        const error = new CancelledError(`Job ${job.id} (${job.name}) was cancelled: the runner closed without draining.`, { cause: reason, job: job.info });
-        if (job.reject('cancelled', error, now())) this.#settled(job, error);
-      }
-      for (const job of this.#dispatcher.runningJobs()) {
-        const error = new CancelledError(`Job ${job.id} (${job.name}) was stopped: the runner closed without draining.`, { cause: reason, job: job.info });
-        this.#dispatcher.cancelRunning(job, error, false);
-      }
-    }
-    this.#checkIdle();
-    await this.onIdle();
+    this.#lifecycle.cancelForClose(drain);
+    this.#lifecycle.checkIdle();
+    await this.#lifecycle.onIdle();
+    this.#dispatcher.dispose();
     await this.#pool.destroy();
     this.emit('closed');
   }

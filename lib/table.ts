@@ -24,9 +24,17 @@ export interface Table<Entry extends TableEntry> {
    * `signal` aborts first, leaving no reservation behind.
    */
   push(entry: Entry, signal?: AbortSignal): Promise<void>;
-  /** Takes the next entry: highest priority first, first in first out within one. */
-  shift(): Entry | undefined;
-  /** Takes a given entry off the table. Returns whether it was there. */
+  /**
+   * Takes the next entry: highest priority first, first in first out within
+   * one. With `isStartable`, the first such entry that may start now (the
+   * others keep their places).
+   */
+  shift(isStartable?: (entry: Entry) => boolean): Entry | undefined;
+  /**
+   * Takes a given entry off the table, or out of the line of entries
+   * waiting for room (its `push` then rejects with `CancelledError`).
+   * Returns whether it was in either place.
+   */
   remove(entry: Entry): boolean;
   /** Rejects every waiting producer with `error`; their entries never join. */
   rejectBlocked(error: unknown): void;
@@ -63,8 +71,9 @@ class Lane<Entry> {
     this.items.push(entry);
   }
 
-  shift(): Entry | undefined {
+  shift(isStartable?: (entry: Entry) => boolean): Entry | undefined {
     if (this.head === this.items.length) return undefined;
+    if (isStartable) return this.takeFirst(isStartable);
     const entry = this.items[this.head];
     this.items[this.head++] = undefined as Entry;
     // Compact now and then so the array does not grow with every job ever seen.
@@ -73,6 +82,17 @@ class Lane<Entry> {
       this.head = 0;
     }
     return entry;
+  }
+
+  private takeFirst(isStartable: (entry: Entry) => boolean): Entry | undefined {
+    for (let index = this.head; index < this.items.length; index++) {
+      const entry = this.items[index]!;
+      if (!isStartable(entry)) continue;
+      if (index === this.head) return this.shift();
+      this.items.splice(index, 1);
+      return entry;
+    }
+    return undefined;
   }
 
   remove(entry: Entry): boolean {
@@ -128,9 +148,9 @@ export class MemoryTable<Entry extends TableEntry> implements Table<Entry> {
     });
   }
 
-  shift(): Entry | undefined {
+  shift(isStartable?: (entry: Entry) => boolean): Entry | undefined {
     for (const priority of this.priorities) {
-      const entry = this.lanes.get(priority)!.shift();
+      const entry = this.lanes.get(priority)!.shift(isStartable);
       if (entry !== undefined) {
         this.left();
         return entry;
@@ -140,8 +160,15 @@ export class MemoryTable<Entry extends TableEntry> implements Table<Entry> {
   }
 
   remove(entry: Entry): boolean {
-    if (!this.lanes.get(entry.priority)?.remove(entry)) return false;
-    this.left();
+    if (this.lanes.get(entry.priority)?.remove(entry)) {
+      this.left();
+      return true;
+    }
+    const waiter = this.waiters.find((candidate) => candidate.entry === entry);
+    if (!waiter) return false;
+    this.waiters.splice(this.waiters.indexOf(waiter), 1);
+    this.release(waiter);
+    waiter.reject(new CancelledError('The entry was taken out of the line for room on the table.'));
     return true;
   }
 

@@ -235,16 +235,14 @@ describe('MemoryTable', () => {
       expect(drain(memory)).toEqual([2, 3, 4, 5]);
     });
 
-    it('returns false for an entry that is not on the table, and frees nothing', () => {
+    it('returns false for an entry that is neither on the table nor waiting, and frees nothing', () => {
       const memory = table(1);
       const entry = plate(1);
       memory.tryPush(entry);
-      const waiting = plate(2);
-      void memory.push(waiting);
+      void memory.push(plate(2));
 
       expect(memory.remove(plate(3))).toBe(false);
       expect(memory.remove(plate(4, 9))).toBe(false);
-      expect(memory.remove(waiting)).toBe(false);
       expect(memory.size).toBe(1);
       expect(memory.blocked).toBe(1);
 
@@ -252,6 +250,22 @@ describe('MemoryTable', () => {
       expect(memory.remove(entry)).toBe(false);
       expect(memory.size).toBe(1);
       expect(drain(memory)).toEqual([2]);
+    });
+
+    it('takes an entry out of the line of waiters, rejecting its push with CancelledError', async () => {
+      const memory = table(1);
+      memory.tryPush(plate(1));
+      const waiting = plate(2);
+      const pushed = memory.push(waiting);
+      const behind = plate(3);
+      void memory.push(behind);
+
+      expect(memory.remove(waiting)).toBe(true);
+      await expect(pushed).rejects.toMatchObject({ code: 'BAOZI_CANCELLED' });
+      expect(memory.blocked).toBe(1);
+      expect(memory.shift()).toEqual(plate(1));
+      // The room went to the waiter behind the removed one.
+      expect(drain(memory)).toEqual([3]);
     });
   });
 

@@ -84,7 +84,8 @@ describe('Runner', () => {
       await job.result;
       expect(job.attempt).toBe(1);
       expect(typeof job.queuedAt).toBe('number');
-      expect(job.startedAt).toBeGreaterThanOrEqual(job.queuedAt);
+      expect(job.queuedAt).toBeGreaterThanOrEqual(job.submittedAt);
+      expect(job.startedAt).toBeGreaterThanOrEqual(job.queuedAt!);
       expect(job.finishedAt).toBeGreaterThanOrEqual(job.startedAt!);
       // The task slept 10 ms between start and finish.
       expect(job.finishedAt! - job.startedAt!).toBeGreaterThanOrEqual(5);

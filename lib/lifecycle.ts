@@ -1,0 +1,311 @@
+import type { EventEmitter } from 'eventemitter3';
+import type { Dispatcher, DispatcherHooks } from './dispatcher.js';
+import {
+  CancelledError,
+  JobExpiredError,
+  RetriesExhaustedError,
+  RunnerClosedError,
+  ScheduleFullError,
+  TaskError,
+} from './errors.js';
+import type { RunnerEvents } from './events.js';
+import { now, type Job, type JobOwner } from './job.js';
+import { ResultStore } from './results.js';
+import { computeBackoff, REQUESTED_RETRY_MAX, RETRY_DEFAULTS } from './retry.js';
+import { DurationRecorder } from './summary.js';
+import type { Table, TableObserver } from './table.js';
+import type { ResolvedRunnerOptions } from './validate.js';
+
+/** Counts of settled jobs and retries since the runner started. */
+export interface JobCounts {
+  succeeded: number;
+  failed: number;
+  cancelled: number;
+  expired: number;
+  /** Runs that failed and were retried. */
+  retried: number;
+}
+
+const ignore = (): void => {};
+
+/**
+ * Every state change of every job, in one place: accepting, scheduling,
+ * retrying, expiring, cancelling and settling, each with its one event.
+ * Keeps the live jobs by id, the finished ones for `getJob()`, and the
+ * counts. The dispatcher reports runs to it; the runner hands it jobs.
+ */
+export class Lifecycle implements DispatcherHooks, JobOwner, TableObserver<Job> {
+  readonly counts: JobCounts = { succeeded: 0, failed: 0, cancelled: 0, expired: 0, retried: 0 };
+  readonly waitTime = new DurationRecorder();
+  readonly runTime = new DurationRecorder();
+  /** Accepted jobs that have not settled, by id. */
+  private readonly live = new Map<string, Job>();
+  private readonly results: ResultStore<Job>;
+  /** Jobs waiting for a delay or a retry backoff (bounded by `maxScheduled`). */
+  private waitingCount = 0;
+  private idleWaiters: (() => void)[] = [];
+  private dispatcher!: Dispatcher;
+  isClosing = false;
+
+  constructor(
+    private readonly table: Table<Job>,
+    private readonly events: EventEmitter<RunnerEvents>,
+    private readonly options: ResolvedRunnerOptions,
+  ) {
+    this.results = new ResultStore(options.maxResults, options.resultTtl);
+  }
+
+  attach(dispatcher: Dispatcher): void {
+    this.dispatcher = dispatcher;
+  }
+
+  get scheduledCount(): number {
+    return this.waitingCount;
+  }
+
+  /** A live or recently finished job. */
+  find(id: string): Job | undefined {
+    return this.live.get(id) ?? this.results.get(id, Date.now());
+  }
+
+  isIdle(): boolean {
+    return this.live.size === 0 && this.table.size === 0 && this.table.blocked === 0 && this.dispatcher.runningCount === 0;
+  }
+
+  onIdle(): Promise<void> {
+    if (this.isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Holds a job until its `runAt`. Throws `ScheduleFullError` past `maxScheduled`. */
+  schedule(job: Job, runAt: number): void {
+    if (this.waitingCount >= this.options.maxScheduled) throw new ScheduleFullError(this.options.maxScheduled);
+    this.accept(job);
+    this.wait(job, 'scheduled', runAt - Date.now());
+    this.emit('scheduled', { job, runAt: new Date(runAt) });
+  }
+
+  // ── table observer ──────────────────────────────────────────────────
+
+  added(job: Job): void {
+    if (!this.live.has(job.id)) this.accept(job);
+    job.state = 'queued';
+    job.queuedAt = now();
+    this.emit('queued', { job });
+  }
+
+  full(): void {
+    this.emit('full');
+  }
+
+  drained(): void {
+    this.emit('drained');
+  }
+
+  // ── dispatcher hooks ────────────────────────────────────────────────
+
+  started(job: Job): void {
+    this.waitTime.record(job.startedAt! - job.queuedAt!);
+    this.emit('running', { job });
+  }
+
+  succeeded(job: Job, result: unknown): void {
+    if (job.succeed(result, now())) this.settled(job, result);
+  }
+
+  failed(job: Job, error: unknown, requestedDelay: number | null | undefined): void {
+    job.errors.push(error);
+    const decision = this.retryDecision(job, error, requestedDelay);
+    if (decision.delay !== undefined) {
+      this.counts.retried++;
+      job.attempt++;
+      this.wait(job, 'retrying', decision.delay);
+      this.emit('retrying', { job, error, delay: decision.delay });
+      return;
+    }
+    const settledWith = decision.isExhausted ? new RetriesExhaustedError(job.attempt, [...job.errors], { job: job.info }) : error;
+    if (job.reject('failed', settledWith, now())) this.settled(job, settledWith);
+  }
+
+  expired(job: Job): void {
+    const error = new JobExpiredError({ job: job.info, expiredAt: job.options.expiresAt! });
+    if (job.reject('expired', error, now())) this.settled(job, error);
+  }
+
+  progress(job: Job, value: unknown): void {
+    job.progress = value;
+    const { onProgress } = job.options;
+    if (onProgress) this.guard(() => onProgress(value));
+    this.emit('progress', { job, value });
+  }
+
+  wantsProgress(): boolean {
+    return this.events.listenerCount('progress') > 0;
+  }
+
+  slotFreed(): void {
+    this.checkIdle();
+  }
+
+  // ── cancelling ──────────────────────────────────────────────────────
+
+  cancelJob(job: Job, reason: unknown): boolean {
+    return this.cancel(job, new CancelledError(`Job ${job.id} (${job.name}) was cancelled.`, { cause: reason, job: job.info }), true);
+  }
+
+  /** Cancels a job wherever it is. `graceful`: a running job with a stop channel gets `cancelGraceMs` to stop. */
+  cancel(job: Job, error: CancelledError, graceful: boolean): boolean {
+    if (job.isSettled) return false;
+    const wasRunning = job.state === 'running';
+    this.leaveWaitingPlace(job);
+    if (!job.reject('cancelled', error, now())) return false;
+    this.settled(job, error);
+    if (wasRunning) this.dispatcher.stop(job, error.cause, graceful);
+    return true;
+  }
+
+  /** Stops what `close()` does not wait for: scheduled and retrying jobs, and (without drain) every other. */
+  cancelForClose(drain: boolean): void {
+    const reason = new RunnerClosedError();
+    // Jobs that have not started go first, so none of them starts meanwhile.
+    const jobs = [...this.live.values()].sort((a, b) => Number(a.state === 'running') - Number(b.state === 'running'));
+    for (const job of jobs) {
+      const isWaiting = job.state === 'scheduled' || job.state === 'retrying';
+      if (!drain || isWaiting) {
+        const what = isWaiting ? 'its delay or retry had not come' : 'the runner closed without draining';
+        this.cancel(job, new CancelledError(`Job ${job.id} (${job.name}) was cancelled at close: ${what}.`, { cause: reason, job: job.info }), false);
+      }
+    }
+    if (!drain) this.dispatcher.stopAll(reason);
+  }
+
+  // ── internals ───────────────────────────────────────────────────────
+
+  private accept(job: Job): void {
+    this.live.set(job.id, job);
+    const { signal, expiresAt } = job.options;
+    if (signal) {
+      const onAbort = (): void => void job.cancel(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      job.releaseSignal = () => signal.removeEventListener('abort', onAbort);
+    }
+    if (expiresAt !== undefined) {
+      job.expiryTimer = setTimeout(() => {
+        job.expiryTimer = undefined;
+        if (job.state === 'running' || job.isSettled) return;
+        this.leaveWaitingPlace(job);
+        this.expired(job);
+      }, Math.max(0, expiresAt - Date.now()));
+    }
+  }
+
+  /** Takes a job that has not started out of its timer or the table. */
+  private leaveWaitingPlace(job: Job): void {
+    if (job.waitTimer) {
+      clearTimeout(job.waitTimer);
+      job.waitTimer = undefined;
+      this.waitingCount--;
+    } else if (job.state !== 'running') {
+      this.table.remove(job);
+    }
+  }
+
+  private wait(job: Job, state: 'scheduled' | 'retrying', delay: number): void {
+    job.state = state;
+    this.waitingCount++;
+    job.waitTimer = setTimeout(() => {
+      job.waitTimer = undefined;
+      this.waitingCount--;
+      this.enqueue(job);
+    }, Math.max(0, delay));
+  }
+
+  /** Puts an accepted job (due, or retrying) back on the table, waiting for room behind producers. */
+  private enqueue(job: Job): void {
+    this.table.push(job).then(ignore, (error: unknown) => {
+      // Rejected as the runner closed; taken out by cancel() or expiry, it is already settled.
+      if (!job.isSettled) {
+        this.cancel(job, new CancelledError(`Job ${job.id} (${job.name}) was cancelled: the runner closed before it could run again.`, { cause: error, job: job.info }), false);
+      }
+    });
+    this.dispatcher.pump();
+  }
+
+  private retryDecision(job: Job, error: unknown, requestedDelay: number | null | undefined): { delay?: number; isExhausted: boolean } {
+    const policy = job.options.retry;
+    if (requestedDelay !== undefined) {
+      // The task asked for it: only the count limits it.
+      const max = policy ? policy.max : REQUESTED_RETRY_MAX;
+      if (job.attempt > max) return { isExhausted: true };
+      return { delay: requestedDelay ?? computeBackoff(policy ?? RETRY_DEFAULTS, job.attempt), isExhausted: false };
+    }
+    if (!policy || policy.max === 0 || !this.isRetryable(error, job.attempt, policy.retryOn)) return { isExhausted: false };
+    if (job.attempt > policy.max) return { isExhausted: true };
+    return { delay: computeBackoff(policy, job.attempt), isExhausted: false };
+  }
+
+  private isRetryable(error: unknown, attempt: number, retryOn: ((error: unknown, attempt: number) => boolean) | undefined): boolean {
+    if (this.isClosing) return false;
+    if (!retryOn) return error instanceof TaskError;
+    try {
+      return retryOn(error, attempt) === true;
+    } catch (thrown) {
+      this.rethrowLater(thrown);
+      return false;
+    }
+  }
+
+  private settled(job: Job, outcome: unknown): void {
+    this.live.delete(job.id);
+    this.results.add(job.id, job, job.finishedAt!);
+    if (job.startedAt !== undefined && job.state !== 'cancelled') this.runTime.record(job.finishedAt! - job.startedAt);
+    switch (job.state) {
+      case 'succeeded':
+        this.counts.succeeded++;
+        this.emit('succeeded', { job, result: outcome });
+        break;
+      case 'failed':
+        this.counts.failed++;
+        this.emit('failed', { job, error: outcome });
+        break;
+      case 'cancelled':
+        this.counts.cancelled++;
+        this.emit('cancelled', { job, reason: (outcome as CancelledError).cause });
+        break;
+      case 'expired':
+        this.counts.expired++;
+        this.emit('expired', { job });
+        break;
+    }
+    this.checkIdle();
+  }
+
+  checkIdle(): void {
+    if (!this.isIdle()) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
+    this.emit('idle');
+  }
+
+  private emit<Name extends keyof RunnerEvents>(name: Name, ...payload: Parameters<RunnerEvents[Name]>): void {
+    if (this.events.listenerCount(name) === 0) return;
+    this.guard(() => (this.events.emit as (name: string, ...args: unknown[]) => boolean)(name, ...payload));
+  }
+
+  // A throwing listener or callback must not leave a job half-settled or a
+  // slot taken: its error surfaces on its own, as a throwing timer's would.
+  private guard(call: () => void): void {
+    try {
+      call();
+    } catch (error) {
+      this.rethrowLater(error);
+    }
+  }
+
+  private rethrowLater(error: unknown): void {
+    queueMicrotask(() => {
+      throw error;
+    });
+  }
+}
