@@ -1,8 +1,8 @@
 import type { MessagePort } from 'node:worker_threads';
-import type { Job } from './job.js';
+import { now, type Job } from './job.js';
 
 /**
- * One run of a job on a thread: its stop switch and the timers and
+ * One run of a job (or of a transparent batch of jobs) on a thread: its stop switch and the timers and
  * channel that belong to that run only. Also the `signal` handed to
  * Piscina (which accepts any object with `aborted`, `once` and
  * `removeListener`): cheaper than an AbortController per job, and aborting
@@ -17,9 +17,14 @@ export class Attempt {
   softTimer: NodeJS.Timeout | undefined;
   /** Terminates the thread of a cancelled run that did not stop in time. */
   graceTimer: NodeJS.Timeout | undefined;
+  /** All the jobs of a transparent batch (the first is `job`); undefined for a run of one job. */
+  batch: Job[] | undefined;
   /** The soft time limit passed: an error thrown after it is a soft timeout. */
   isPastSoftLimit = false;
   private listener: (() => void) | undefined;
+
+  /** When the run was handed to the pool (epoch ms). */
+  readonly startedAt = now();
 
   constructor(readonly job: Job) {}
 

@@ -26,9 +26,12 @@ export function encodeArgs(args: unknown[], transferList: unknown[] | undefined)
   }
 }
 
+/** One job's result as it arrived (alone, or as an item of a batch reply). */
 export function decodeReply(reply: JobReply): unknown {
   if (reply === null || typeof reply !== 'object') return reply;
-  return reply.type === 'encoded' ? deserialize(reply.bytes) : reply.value;
+  if (reply.type === 'encoded') return deserialize(reply.bytes);
+  if (reply.type === 'moved') return reply.value;
+  throw new TypeError('A batch reply is not one result.');
 }
 
 function isPlainPrimitive(value: unknown): boolean {

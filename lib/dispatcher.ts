@@ -1,4 +1,6 @@
-import type { JobControl, JobFailure, JobMessage, JobReply, JobReport } from '../workers/protocol.js';
+import { receiveMessageOnPort } from 'node:worker_threads';
+import type { BatchMessage, BatchReply, JobControl, JobFailure, JobMessage, JobReply, JobReport } from '../workers/protocol.js';
+import type { MessagePort } from 'node:worker_threads';
 import { Attempt } from './attempt.js';
 import { decodeReply } from './codec.js';
 import { describeValue, SerializationError, TimeoutError, WorkerCrashedError } from './errors.js';
@@ -32,20 +34,39 @@ export interface DispatcherHooks {
 
 export interface DispatcherOptions {
   slots: number;
+  /** `auto`: jobs of a task measured to be tiny travel several to a message. */
+  batching: 'auto' | 'off';
   /** Threads run one job at a time, so any run can be stopped by terminating its thread. */
   isSingleJob: boolean;
   cancelGraceMs: number;
   rateLimits: Map<string, RateLimit>;
 }
 
+// A transparent batch aims at this much thread time, and at most this many jobs.
+const BATCH_TARGET_MS = 2;
+const MAX_BATCH = 256;
+// Weight of the newest run in a task's run-time estimate.
+const ESTIMATE_WEIGHT = 0.3;
+
 /**
  * Moves jobs from the table to the pool while a pool slot is free, applies
  * rate limits and time limits, and reports what each run ended with.
  * Owns the running count: it never exceeds `slots`, so Piscina's own queue
  * stays empty and priorities hold.
+ *
+ * Transparent batching: when jobs of a task whose runs are measured to be
+ * tiny (well under `BATCH_TARGET_MS`) wait next in line, several go to a
+ * thread in one message and come back in one, each settling on its own.
+ * Only jobs with nothing to stop or report mid-run are batched (no
+ * `signal`, time limit, progress listener, transfer list or rate limit),
+ * so cancellation, time limits, retries and priorities mean what they
+ * mean for single jobs.
  */
 export class Dispatcher {
   private readonly running = new Set<Attempt>();
+  private jobsRunning = 0;
+  /** Mean milliseconds per job of each task, from the pool's replies. */
+  private readonly runEstimates = new Map<string, number>();
   private readonly windows = new Map<string, StartWindow>();
   private isPumping = false;
   private rateTimer: NodeJS.Timeout | undefined;
@@ -61,9 +82,14 @@ export class Dispatcher {
     if (this.windows.size > 0) this.isStartable = (job) => (this.windows.get(job.name)?.waitTime(now()) ?? 0) === 0;
   }
 
-  /** Runs holding a pool slot, including stopped ones whose thread is still going. */
+  /** Pool slots taken, including by stopped runs whose thread is still going. */
   get runningCount(): number {
     return this.running.size;
+  }
+
+  /** Jobs running (a batch runs several in one slot). */
+  get runningJobCount(): number {
+    return this.jobsRunning;
   }
 
   /** Starts queued jobs while slots are free. Safe to call from any event listener. */
@@ -74,9 +100,16 @@ export class Dispatcher {
       while (this.running.size < this.options.slots) {
         const job = this.table.shift(this.isStartable);
         if (!job) break;
-        const expiresAt = job.options.expiresAt;
-        if (expiresAt !== undefined && expiresAt <= Date.now()) this.hooks.expired(job);
-        else this.start(job);
+        if (this.hasExpired(job)) continue;
+        const size = this.batchSize(job);
+        if (size <= 1) {
+          this.start(job);
+          continue;
+        }
+        const more = this.table.shiftWhile(job.priority, (next) => next.name === job.name && this.isBatchable(next), size - 1);
+        const batch = [job, ...more.filter((next) => !this.hasExpired(next))];
+        if (batch.length === 1) this.start(job);
+        else this.startBatch(batch);
       }
       if (this.windows.size > 0) this.wakeForRateLimits();
     } finally {
@@ -93,6 +126,9 @@ export class Dispatcher {
   stop(job: Job, reason: unknown, graceful: boolean): void {
     const run = job.run;
     if (!run) return;
+    // Terminating a batch's thread would fail the other jobs of the batch:
+    // the cancelled job has settled; the thread finishes the batch.
+    if (run.batch?.some((other) => other !== job && other.run === run && other.state === 'running')) return;
     if (graceful && run.control && this.options.cancelGraceMs > 0 && !run.graceTimer) {
       run.control.postMessage({ type: 'abort', reason: reasonText(reason) } satisfies JobControl);
       run.graceTimer = setTimeout(() => run.abort(reason), this.options.cancelGraceMs);
@@ -112,13 +148,61 @@ export class Dispatcher {
     this.rateTimer = undefined;
   }
 
+  private hasExpired(job: Job): boolean {
+    const { expiresAt } = job.options;
+    if (expiresAt === undefined || expiresAt > Date.now()) return false;
+    this.hooks.expired(job);
+    return true;
+  }
+
+  private isBatchable(job: Job): boolean {
+    const { options } = job;
+    return !(options.signal || options.timeout || options.softTimeout || options.onProgress || options.transferList) && !this.windows.has(job.name);
+  }
+
+  /** How many jobs of this job's task to send together, 1 for none. */
+  private batchSize(job: Job): number {
+    if (this.options.batching === 'off' || !this.isBatchable(job) || this.hooks.wantsProgress()) return 1;
+    const estimate = this.runEstimates.get(job.name);
+    if (estimate === undefined) return 1;
+    const byTime = Math.floor(BATCH_TARGET_MS / Math.max(estimate, 0.001));
+    // Leave work for the other slots: never more than a fair share of the line.
+    const fairShare = Math.ceil((this.table.size + 1) / this.options.slots);
+    return Math.max(1, Math.min(byTime, fairShare, MAX_BATCH));
+  }
+
+  private recordRunTime(task: string, msPerJob: number): void {
+    const estimate = this.runEstimates.get(task);
+    this.runEstimates.set(task, estimate === undefined ? msPerJob : estimate + ESTIMATE_WEIGHT * (msPerJob - estimate));
+  }
+
+  private begin(job: Job, run: Attempt, at: number): void {
+    job.run = run;
+    job.state = 'running';
+    job.startedAt = at;
+    this.jobsRunning++;
+  }
+
+  private startBatch(jobs: Job[]): void {
+    const run = new Attempt(jobs[0]!);
+    run.batch = jobs;
+    const at = now();
+    const message: BatchMessage = { type: 'batch', task: run.job.name, jobs: new Array(jobs.length) };
+    for (let i = 0; i < jobs.length; i++) {
+      const job = jobs[i]!;
+      this.begin(job, run, at);
+      message.jobs[i] = { id: job.id, attempt: job.attempt, args: job.args, isEncoded: job.isEncoded };
+    }
+    this.running.add(run);
+    for (const job of jobs) this.hooks.started(job);
+    this.send(run, message, undefined, this.options.isSingleJob);
+  }
+
   private start(job: Job): void {
     const { options } = job;
     const run = new Attempt(job);
-    job.run = run;
-    job.state = 'running';
-    job.startedAt = now();
-    this.windows.get(job.name)?.record(job.startedAt);
+    this.begin(job, run, now());
+    this.windows.get(job.name)?.record(job.startedAt!);
     this.running.add(run);
     const message: JobMessage = { type: 'job', id: job.id, task: job.name, attempt: job.attempt, args: job.args, isEncoded: job.isEncoded };
     let transferList = options.transferList;
@@ -126,9 +210,7 @@ export class Dispatcher {
     if (options.signal || options.softTimeout || options.onProgress || this.hooks.wantsProgress()) {
       const channel = new MessageChannel();
       run.control = channel.port1;
-      channel.port1.on('message', (report: JobReport) => {
-        if (job.run === run && report.type === 'progress') this.hooks.progress(job, report.value);
-      });
+      channel.port1.on('message', (report: JobReport) => this.report(run, report));
       message.control = channel.port2;
       transferList = [...(transferList ?? []), channel.port2];
     }
@@ -137,8 +219,12 @@ export class Dispatcher {
     // A thread that shares jobs cannot be terminated for one of them, and
     // Piscina never gives a run with a signal a shared thread: only runs
     // that may need stopping get one there.
-    const isStoppable = this.options.isSingleJob || options.signal || options.timeout || options.softTimeout;
+    const isStoppable = this.options.isSingleJob || options.signal !== undefined || options.timeout !== undefined || options.softTimeout !== undefined;
     this.hooks.started(job);
+    this.send(run, message, transferList, isStoppable);
+  }
+
+  private send(run: Attempt, message: JobMessage | BatchMessage, transferList: readonly (ArrayBuffer | MessagePort)[] | undefined, isStoppable: boolean): void {
     let reply: Promise<JobReply>;
     try {
       reply = this.pool.run(message, isStoppable ? run : undefined, transferList);
@@ -154,19 +240,37 @@ export class Dispatcher {
   // Reports before freeing the slot: a listener that submits on `succeeded`
   // must find the job already settled and the counts already right.
   private finish(run: Attempt, reply: JobReply | undefined, error: unknown): void {
-    const { job } = run;
+    // The reply and the reports travel on different ports, and Node may
+    // deliver the reply first: take the reports the task sent before it.
+    for (let left = run.control && receiveMessageOnPort(run.control); left; left = receiveMessageOnPort(run.control!)) {
+      this.report(run, left.message as JobReport);
+    }
     run.dispose();
-    // A stale run (its job settled, timed out or retried meanwhile) reports nothing.
-    if (job.run === run) {
+    const jobs = run.batch ?? [run.job];
+    this.jobsRunning -= jobs.length;
+    this.recordRunTime(run.job.name, (now() - run.startedAt) / jobs.length);
+    for (let i = 0; i < jobs.length; i++) {
+      const job = jobs[i]!;
+      // A stale run (its job settled, timed out or retried meanwhile) reports nothing.
+      if (job.run !== run) continue;
       job.run = undefined;
-      if (job.state === 'running') {
-        if (error === undefined) this.succeed(job, reply as JobReply);
-        else this.fail(job, run, error);
+      if (job.state !== 'running') continue;
+      if (error !== undefined) this.fail(job, run, error);
+      else if (!run.batch) this.succeed(job, reply as JobReply);
+      else {
+        const { values, failures } = reply as BatchReply;
+        const failure = failures?.[i];
+        if (failure) this.fail(job, run, failure);
+        else this.succeed(job, values[i]);
       }
     }
     this.running.delete(run);
     this.hooks.slotFreed();
     this.pump();
+  }
+
+  private report(run: Attempt, report: JobReport): void {
+    if (run.job.run === run && report.type === 'progress') this.hooks.progress(run.job, report.value);
   }
 
   private succeed(job: Job, reply: JobReply): void {

@@ -1,6 +1,6 @@
 import type { MessagePort, Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import type { JobMessage, JobReply, SingleJobArgvFlag, TasksArgvFlag } from '../workers/protocol.js';
+import type { JobReply, PoolMessage, SingleJobArgvFlag, TasksArgvFlag } from '../workers/protocol.js';
 import type { CrashReason } from './errors.js';
 import type { ResolvedRunnerOptions } from './validate.js';
 
@@ -51,7 +51,7 @@ export class Pool {
    * without it the job cannot be stopped, but may share a thread when
    * `concurrentTasksPerWorker` is above 1.
    */
-  run(message: JobMessage, stop: StopSignal | undefined, transferList: readonly (ArrayBuffer | MessagePort)[] | undefined): Promise<JobReply> {
+  run(message: PoolMessage, stop: StopSignal | undefined, transferList: readonly (ArrayBuffer | MessagePort)[] | undefined): Promise<JobReply> {
     const reply = this.piscina.run(message, { signal: stop as never, transferList: transferList as never }) as Promise<JobReply>;
     this.noteThreads();
     return reply;

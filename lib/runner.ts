@@ -20,7 +20,7 @@ import { resolveCloseOptions, resolveRunnerOptions, resolveSubmitOptions, type R
 export interface RunnerStats {
   /** Jobs on the table. */
   queued: number;
-  /** Jobs holding a pool slot. */
+  /** Jobs running (a transparent batch runs several on one thread). */
   running: number;
   /** Producers (and due jobs) waiting for room on the table. */
   blocked: number;
@@ -92,6 +92,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
       this.#pool,
       {
         slots: options.maxThreads * options.concurrentTasksPerWorker,
+        batching: options.batching,
         isSingleJob: options.concurrentTasksPerWorker === 1,
         cancelGraceMs: options.cancelGraceMs,
         rateLimits: options.rateLimits,
@@ -114,21 +115,19 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
    * every problem (bad options, arguments that cannot be cloned, a closed
    * runner, `signal` aborting while waiting) rejects.
    */
-  async submit<Name extends TaskName<Tasks>>(
+  submit<Name extends TaskName<Tasks>>(
     name: Name,
     args: TaskArgs<Tasks, Name>,
     options?: SubmitOptions,
   ): Promise<JobHandle<TaskResult<Tasks, Name>>> {
-    const job = this.#prepare(name, args, options);
-    if (job.isExisting) return job.job as Job<TaskResult<Tasks, Name>>;
-    if (job.runAt !== undefined) {
-      this.#lifecycle.schedule(job.job, job.runAt);
-      return job.job as Job<TaskResult<Tasks, Name>>;
+    let job: Job<TaskResult<Tasks, Name>>;
+    let admitted: Promise<void> | undefined;
+    try {
+      ({ job, admitted } = this.#admit<TaskResult<Tasks, Name>>(name, args, options));
+    } catch (error) {
+      return Promise.reject(error);
     }
-    const admitted = this.#table.push(job.job, job.job.options.signal);
-    this.#dispatcher.pump();
-    await admitted;
-    return job.job as Job<TaskResult<Tasks, Name>>;
+    return admitted ? admitted.then(() => job) : Promise.resolve(job);
   }
 
   /**
@@ -137,18 +136,19 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
    * and every error `submit()` would reject with. Never waits.
    */
   trySubmit<Name extends TaskName<Tasks>>(name: Name, args: TaskArgs<Tasks, Name>, options?: SubmitOptions): JobHandle<TaskResult<Tasks, Name>> {
-    const job = this.#prepare(name, args, options);
-    if (job.isExisting) return job.job as Job<TaskResult<Tasks, Name>>;
-    if (job.runAt !== undefined) this.#lifecycle.schedule(job.job, job.runAt);
-    else if (!this.#table.tryPush(job.job)) throw new TableFullError(this.#table.capacity);
-    this.#dispatcher.pump();
-    return job.job as Job<TaskResult<Tasks, Name>>;
+    return this.#admit<TaskResult<Tasks, Name>>(name, args, options, true).job;
   }
 
   /** Submits a job and resolves with its result: `submit()` then `result`. */
-  async run<Name extends TaskName<Tasks>>(name: Name, ...args: TaskArgs<Tasks, Name>): Promise<TaskResult<Tasks, Name>> {
-    const job = await this.submit(name, args);
-    return job.result;
+  run<Name extends TaskName<Tasks>>(name: Name, ...args: TaskArgs<Tasks, Name>): Promise<TaskResult<Tasks, Name>> {
+    let job: Job<TaskResult<Tasks, Name>>;
+    let admitted: Promise<void> | undefined;
+    try {
+      ({ job, admitted } = this.#admit<TaskResult<Tasks, Name>>(name, args, undefined));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return admitted ? admitted.then(() => job.result) : job.result;
   }
 
   /**
@@ -185,7 +185,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     const slots = this.#options.maxThreads * this.#options.concurrentTasksPerWorker;
     return {
       queued: this.#table.size,
-      running: this.#dispatcher.runningCount,
+      running: this.#dispatcher.runningJobCount,
       blocked: this.#table.blocked,
       scheduled: this.#lifecycle.scheduledCount,
       ...this.#lifecycle.counts,
@@ -221,7 +221,13 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     return this.close();
   }
 
-  #prepare(name: unknown, args: unknown, options: SubmitOptions | undefined): { job: Job; isExisting: boolean; runAt: number | undefined } {
+  /**
+   * Creates the job and puts it where it goes: on the table now (or, with
+   * `isNow`, nowhere but a TableFullError), in line for room (`admitted`
+   * then settles when it is on the table), or scheduled. A live or kept
+   * `jobId` returns that job instead. Throws for every refusal.
+   */
+  #admit<Result>(name: unknown, args: unknown, options: SubmitOptions | undefined, isNow = false): { job: Job<Result>; admitted?: Promise<void> } {
     if (this.#closing) throw new RunnerClosedError();
     if (typeof name !== 'string' || name === '') throw new InvalidOptionError('name', name, 'a task name: a non-empty string');
     if (!Array.isArray(args)) throw new InvalidOptionError('args', args, "the task's arguments as an array");
@@ -229,7 +235,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     const resolved = resolveSubmitOptions(options, this.#options.defaults.get(name), at);
     if (resolved.jobId !== undefined) {
       const existing = this.#lifecycle.find(resolved.jobId);
-      if (existing) return { job: existing as Job, isExisting: true, runAt: undefined };
+      if (existing) return { job: existing as Job<Result> };
     }
     if (resolved.signal?.aborted) throw new CancelledError('The job was not submitted: its signal had already aborted.', { cause: resolved.signal.reason });
     const runAt = resolved.runAt !== undefined && resolved.runAt > at ? resolved.runAt : undefined;
@@ -238,7 +244,18 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     }
     const encoded = encodeArgs(args, resolved.transferList);
     const id = resolved.jobId ?? `${this.#idPrefix}-${(this.#nextId++).toString(36)}`;
-    return { job: new Job(this.#lifecycle, id, name, encoded.args, encoded.isEncoded, resolved, now()), isExisting: false, runAt };
+    const job = new Job<Result>(this.#lifecycle, id, name, encoded.args, encoded.isEncoded, resolved, now());
+    if (runAt !== undefined) {
+      this.#lifecycle.schedule(job as Job, runAt);
+      return { job };
+    }
+    if (this.#table.tryPush(job as Job)) {
+      this.#dispatcher.pump();
+      return { job };
+    }
+    if (isNow) throw new TableFullError(this.#table.capacity);
+    // Waiting producers are admitted in arrival order: this one goes behind them.
+    return { job, admitted: this.#table.push(job as Job, resolved.signal) };
   }
 
   async #shutDown(drain: boolean): Promise<void> {

@@ -31,6 +31,11 @@ export interface Table<Entry extends TableEntry> {
    */
   shift(isStartable?: (entry: Entry) => boolean): Entry | undefined;
   /**
+   * Takes up to `max` more entries of `priority` while the next one in line
+   * passes `isWanted`: the entries a plain `shift()` would give next.
+   */
+  shiftWhile(priority: number, isWanted: (entry: Entry) => boolean, max: number): Entry[];
+  /**
    * Takes a given entry off the table, or out of the line of entries
    * waiting for room (its `push` then rejects with `CancelledError`).
    * Returns whether it was in either place.
@@ -82,6 +87,12 @@ class Lane<Entry> {
       this.head = 0;
     }
     return entry;
+  }
+
+  shiftWhile(isWanted: (entry: Entry) => boolean, max: number): Entry[] {
+    const taken: Entry[] = [];
+    while (taken.length < max && this.head < this.items.length && isWanted(this.items[this.head]!)) taken.push(this.shift()!);
+    return taken;
   }
 
   private takeFirst(isStartable: (entry: Entry) => boolean): Entry | undefined {
@@ -159,6 +170,12 @@ export class MemoryTable<Entry extends TableEntry> implements Table<Entry> {
     return undefined;
   }
 
+  shiftWhile(priority: number, isWanted: (entry: Entry) => boolean, max: number): Entry[] {
+    const taken = this.lanes.get(priority)?.shiftWhile(isWanted, max) ?? [];
+    if (taken.length > 0) this.left(taken.length);
+    return taken;
+  }
+
   remove(entry: Entry): boolean {
     if (this.lanes.get(entry.priority)?.remove(entry)) {
       this.left();
@@ -198,8 +215,8 @@ export class MemoryTable<Entry extends TableEntry> implements Table<Entry> {
     }
   }
 
-  private left(): void {
-    this.count--;
+  private left(count = 1): void {
+    this.count -= count;
     this.admitWaiters();
     if (this.isFull && this.count < this.capacity) {
       this.isFull = false;

@@ -18,6 +18,7 @@ export interface ResolvedRunnerOptions {
   env: Record<string, string> | undefined;
   workerData: unknown;
   cancelGraceMs: number;
+  batching: 'auto' | 'off';
   defaults: Map<string, TaskDefaults>;
   rateLimits: Map<string, RateLimit>;
   resultTtl: number;
@@ -27,7 +28,7 @@ export interface ResolvedRunnerOptions {
 
 const RUNNER_KEYS = [
   'tasks', 'minThreads', 'maxThreads', 'idleTimeout', 'capacity', 'concurrentTasksPerWorker',
-  'resourceLimits', 'env', 'workerData', 'cancelGraceMs', 'defaults', 'rateLimits', 'resultTtl', 'maxResults', 'maxScheduled',
+  'resourceLimits', 'env', 'workerData', 'cancelGraceMs', 'batching', 'defaults', 'rateLimits', 'resultTtl', 'maxResults', 'maxScheduled',
 ] as const satisfies readonly (keyof RunnerOptions)[];
 const TASK_DEFAULT_KEYS = ['priority', 'retries', 'timeout', 'softTimeout', 'expiresIn'] as const satisfies readonly (keyof TaskDefaults)[];
 const SUBMIT_KEYS = [
@@ -55,6 +56,7 @@ export function resolveRunnerOptions(options: RunnerOptions<never>): ResolvedRun
     env: env(options.env),
     workerData: cloneable('workerData', options.workerData),
     cancelGraceMs: integer('cancelGraceMs', options.cancelGraceMs, DEFAULTS.cancelGraceMs, 0),
+    batching: oneOf('batching', options.batching, ['auto', 'off'] as const, DEFAULTS.batching),
     defaults: resolveTaskDefaults(options.defaults),
     rateLimits: resolveRateLimits(options.rateLimits),
     resultTtl: integer('resultTtl', options.resultTtl, DEFAULTS.resultTtl, 0),
@@ -188,6 +190,12 @@ function retryPolicy(retries: unknown): RetryPolicy {
     jitter: options.jitter ?? RETRY_DEFAULTS.jitter,
     retryOn: options.retryOn,
   };
+}
+
+function oneOf<Value extends string>(name: string, value: unknown, allowed: readonly Value[], fallback: Value): Value {
+  if (value === undefined) return fallback;
+  if (!allowed.includes(value as Value)) throw new InvalidOptionError(name, value, `one of ${allowed.map((entry) => `'${entry}'`).join(', ')}`);
+  return value as Value;
 }
 
 function optionalInteger(name: string, value: unknown, min: number): number | undefined {

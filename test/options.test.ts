@@ -191,6 +191,7 @@ describe('resolveRunnerOptions()', () => {
       env: undefined,
       workerData: undefined,
       cancelGraceMs: DEFAULTS.cancelGraceMs,
+      batching: 'auto',
       defaults: new Map(),
       rateLimits: new Map(),
       resultTtl: DEFAULTS.resultTtl,

@@ -6,8 +6,8 @@ import { findUncloneablePath } from './clone-path.js';
 import type { JobFailure, JobMessage, JobReply } from './protocol.js';
 import { TransferredResult } from './transfer.js';
 
-export function decodeArgs(message: JobMessage): unknown[] {
-  return message.isEncoded ? (deserialize(message.args as Uint8Array) as unknown[]) : (message.args as unknown[]);
+export function decodeArgs(job: Pick<JobMessage, 'args' | 'isEncoded'>): unknown[] {
+  return job.isEncoded ? (deserialize(job.args as Uint8Array) as unknown[]) : (job.args as unknown[]);
 }
 
 /**
@@ -17,11 +17,36 @@ export function decodeArgs(message: JobMessage): unknown[] {
  * are then moved, not copied, so the result is still cloned only once.
  */
 export function encodeResult(result: unknown): JobReply {
+  const transferList: (ArrayBuffer | MessagePort)[] = [];
+  const reply = encodeValue(result, transferList);
+  return transferList.length > 0 ? movable(reply, transferList) : reply;
+}
+
+/** The replies of a batch, in one message; a value that cannot be cloned fails only its own job. */
+export function encodeBatch(values: unknown[], failures: (JobFailure | undefined)[] | undefined): JobReply {
+  const transferList: (ArrayBuffer | MessagePort)[] = [];
+  const replies: JobReply[] = new Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    if (failures?.[i]) continue;
+    try {
+      replies[i] = encodeValue(values[i], transferList);
+    } catch (failure) {
+      failures ??= new Array(values.length);
+      failures[i] = failure as JobFailure;
+    }
+  }
+  const reply: JobReply = { type: 'batch', values: replies, failures };
+  return transferList.length > 0 ? movable(reply, transferList) : reply;
+}
+
+/** A value as it travels, its buffers added to `transferList`. Throws a `JobFailure` when it cannot be cloned. */
+function encodeValue(result: unknown, transferList: (ArrayBuffer | MessagePort)[]): JobReply {
   if (result === null || (typeof result !== 'object' && typeof result !== 'function' && typeof result !== 'symbol')) {
     return result as JobReply;
   }
   if (result instanceof TransferredResult) {
-    return movable({ type: 'moved', value: result.value }, [...result.transferList]);
+    transferList.push(...result.transferList);
+    return { type: 'moved', value: result.value };
   }
   let bytes: Buffer;
   try {
@@ -36,7 +61,8 @@ export function encodeResult(result: unknown): JobReply {
   }
   // v8.serialize() returns a Buffer that owns its whole ArrayBuffer, so
   // moving that buffer detaches nothing else.
-  return movable({ type: 'encoded', bytes }, [bytes.buffer as ArrayBuffer]);
+  transferList.push(bytes.buffer as ArrayBuffer);
+  return { type: 'encoded', bytes };
 }
 
 interface PiscinaSymbols {

@@ -1,41 +1,71 @@
 /**
- * What each pool thread runs for a job: find the task, run it in its
- * context, return the result or throw a plain `JobFailure`. Thin on
- * purpose; the main thread owns time limits, retries and bookkeeping.
+ * What each pool thread runs for a job (or a batch of jobs of one task):
+ * find the task, run it in its context, return the result or throw a plain
+ * `JobFailure`. Thin on purpose; the main thread owns time limits, retries
+ * and bookkeeping.
  */
-import { decodeArgs, encodeResult } from './codec.js';
+import { decodeArgs, encodeBatch, encodeResult } from './codec.js';
 import { RunningJob } from './context.js';
 import { serializeError } from './errors.js';
-import { findTask, loadTaskModule, preloadTaskModule, taskModuleUrl, taskNames } from './loader.js';
-import type { JobFailure, JobMessage, JobReply } from './protocol.js';
+import { findTask, loadTaskModule, preloadTaskModule, taskModuleUrl, taskNames, type TaskFunction } from './loader.js';
+import type { BatchMessage, JobFailure, JobMessage, JobReply, PoolMessage } from './protocol.js';
 import { RetryRequest } from './retry.js';
 
 preloadTaskModule();
 
-export default async function runJob(message: JobMessage): Promise<JobReply> {
+export default async function runMessage(message: PoolMessage): Promise<JobReply> {
+  if (message.type === 'batch') return runBatch(message);
   const job = new RunningJob(message.id, message.task, message.attempt, message.control);
   try {
-    let module: Record<string, unknown>;
-    try {
-      module = await loadTaskModule();
-    } catch (error) {
-      throw { type: 'load-error', module: taskModuleUrl(), error: serializeError(error) } satisfies JobFailure;
-    }
-    const task = findTask(module, message.task);
-    if (!task) throw { type: 'unknown-task', task: message.task, available: taskNames(module) } satisfies JobFailure;
-    let result: unknown;
-    try {
-      const args = decodeArgs(message);
-      result = await job.run(() => task(...args));
-    } catch (error) {
-      if (error instanceof RetryRequest) {
-        const reason = error.cause === undefined ? undefined : serializeError(error.cause);
-        throw { type: 'retry-requested', delay: error.delay, reason } satisfies JobFailure;
-      }
-      throw { type: 'task-error', error: serializeError(error) } satisfies JobFailure;
-    }
-    return encodeResult(result);
+    const task = await resolveTask(message.task);
+    return encodeResult(await runTask(task, job, message));
   } finally {
     job.dispose();
+  }
+}
+
+async function runBatch(batch: BatchMessage): Promise<JobReply> {
+  const task = await resolveTask(batch.task);
+  const values: unknown[] = new Array(batch.jobs.length);
+  let failures: (JobFailure | undefined)[] | undefined;
+  for (let i = 0; i < batch.jobs.length; i++) {
+    const item = batch.jobs[i]!;
+    const job = new RunningJob(item.id, batch.task, item.attempt, undefined);
+    try {
+      values[i] = await runTask(task, job, item);
+    } catch (failure) {
+      failures ??= new Array(batch.jobs.length);
+      failures[i] = failure as JobFailure;
+    } finally {
+      job.dispose();
+    }
+  }
+  return encodeBatch(values, failures);
+}
+
+/** The task by name, or a thrown `JobFailure` (load error, unknown task). */
+async function resolveTask(name: string): Promise<TaskFunction> {
+  let module: Record<string, unknown>;
+  try {
+    module = await loadTaskModule();
+  } catch (error) {
+    throw { type: 'load-error', module: taskModuleUrl(), error: serializeError(error) } satisfies JobFailure;
+  }
+  const task = findTask(module, name);
+  if (!task) throw { type: 'unknown-task', task: name, available: taskNames(module) } satisfies JobFailure;
+  return task;
+}
+
+/** Runs the task in the job's context; what it throws becomes a `JobFailure`. */
+async function runTask(task: TaskFunction, job: RunningJob, input: Pick<JobMessage, 'args' | 'isEncoded'>): Promise<unknown> {
+  try {
+    const args = decodeArgs(input);
+    return await job.run(() => task(...args));
+  } catch (error) {
+    if (error instanceof RetryRequest) {
+      const reason = error.cause === undefined ? undefined : serializeError(error.cause);
+      throw { type: 'retry-requested', delay: error.delay, reason } satisfies JobFailure;
+    }
+    throw { type: 'task-error', error: serializeError(error) } satisfies JobFailure;
   }
 }

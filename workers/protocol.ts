@@ -6,6 +6,9 @@
 import type { MessagePort } from 'node:worker_threads';
 
 
+/** What the pool sends a thread: one job, or several of one task (a transparent batch). */
+export type PoolMessage = JobMessage | BatchMessage;
+
 /** A job as the worker thread receives it. */
 export interface JobMessage {
   type: 'job';
@@ -17,6 +20,24 @@ export interface JobMessage {
   isEncoded: boolean;
   /** Present when the job can be told to stop cooperatively (see JobControl). */
   control?: MessagePort;
+}
+
+/**
+ * Several jobs of one task, run one after another in one thread: tiny jobs
+ * then cost one message each way between them. Batched jobs have no control
+ * port (no signal, time limit or progress listener).
+ */
+export interface BatchMessage {
+  type: 'batch';
+  task: string;
+  jobs: { id: string; attempt: number; args: unknown[] | Uint8Array; isEncoded: boolean }[];
+}
+
+/** The outcome of each job of a batch, in order: a value (as in `JobReply`) or, where `failures[i]` is set, a failure. */
+export interface BatchReply {
+  type: 'batch';
+  values: JobReply[];
+  failures: (JobFailure | undefined)[] | undefined;
 }
 
 /** Sent to the thread on a job's control port. */
@@ -37,7 +58,8 @@ export type JobReply =
   | null
   | undefined
   | { type: 'encoded'; bytes: Uint8Array }
-  | { type: 'moved'; value: unknown };
+  | { type: 'moved'; value: unknown }
+  | BatchReply;
 
 /** A job that did not produce a result. The worker throws this plain object. */
 export type JobFailure =
