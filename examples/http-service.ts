@@ -2,17 +2,21 @@
  * An HTTP service that offloads a CPU-heavy route to baozi and stays
  * responsive on a cheap one meanwhile.
  *
- *   GET /fib?n=32  computed on a worker thread
- *   GET /ping      answered on the main thread at once
+ *   GET /fib?n=32         computed on a worker thread
+ *   GET /fib-inline?n=32  computed on the main thread, for comparison: every
+ *                         request waits behind it, /ping included
+ *   GET /ping             answered on the main thread at once
  *
  * When the table is full the heavy route answers 503 with Retry-After
  * (`trySubmit`) instead of queueing without bound. Run it with
- * `node dist/examples/http-service.js` after `npm run build`.
+ * `node dist/examples/http-service.js` after `npm run build`;
+ * `npm run example:http-load` measures both ways (examples/http-load.ts).
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { createRunner, TableFullError, type Runner } from 'baozi';
+import { fib } from './kitchen.js';
 
 type Kitchen = typeof import('./kitchen.js');
 
@@ -31,13 +35,17 @@ export async function startService(options: { port?: number; capacity?: number }
       response.end('pong');
       return;
     }
-    if (url.pathname !== '/fib') {
+    if (url.pathname !== '/fib' && url.pathname !== '/fib-inline') {
       response.writeHead(404).end('not found');
       return;
     }
     const n = Number(url.searchParams.get('n') ?? '30');
     if (!Number.isInteger(n) || n < 0 || n > 40) {
       response.writeHead(400).end('n must be an integer from 0 to 40');
+      return;
+    }
+    if (url.pathname === '/fib-inline') {
+      response.end(String(fib(n)));
       return;
     }
     let job;

@@ -1,50 +1,112 @@
 /**
- * The producer–consumer story baozi is named after: a fast cook steams buns
- * and puts each on a table with room for 4 plates; 2 eaters (worker
- * threads) take plates as they are free. When the table is full, the cook
- * waits. Run it with `npm start`.
+ * The producer–consumer story baozi is named after: three fast cooks steam
+ * buns and put each on a table with room for 4 plates; 2 eaters (worker
+ * threads) take plates as they are free. When the table is full, a cook
+ * waits. Run it with `npm start`: live bars on a terminal, plain lines
+ * otherwise, and a summary at the end.
  */
-import { createRunner } from 'baozi';
+import { MultiBar, Presets, type SingleBar } from 'cli-progress';
+import { createRunner, type RunnerMetrics } from 'baozi';
 
-const BUNS = 200;
+const BUNS = 600;
+const COOKS = 3;
+const PLATES = 4;
+const EATERS = 2;
 const ROUNDS = 6_000; // SHA-256 rounds per bun: a few ms of CPU each
 
 const runner = createRunner<typeof import('./kitchen.js')>({
   tasks: new URL('./kitchen.js', import.meta.url),
-  capacity: 4,
-  minThreads: 2,
-  maxThreads: 2,
+  capacity: PLATES,
+  minThreads: EATERS,
+  maxThreads: EATERS,
 });
 
-let cookWaitedMs = 0;
-const started = performance.now();
-const report = setInterval(() => {
-  const { queued, running, blocked, succeeded } = runner.stats();
-  console.log(`eaten ${String(succeeded).padStart(3)}/${BUNS}  plates on the table ${queued}/4  eaters busy ${running}/2  cook waiting ${blocked ? 'yes' : 'no'}`);
-}, 250);
+// ── the story ─────────────────────────────────────────────────────────
 
-const meals: Promise<string>[] = [];
-for (let bun = 1; bun <= BUNS; bun++) {
-  const before = performance.now();
-  const job = await runner.submit('eat', [bun, ROUNDS]); // waits while all 4 plates are taken
-  cookWaitedMs += performance.now() - before;
-  meals.push(job.result);
+let nextBun = 1;
+
+/** A cook steams buns until none are left to steam, keeping the promise of each meal. */
+async function cook(): Promise<{ meals: Promise<string>[]; waitedMs: number }> {
+  const meals: Promise<string>[] = [];
+  let waitedMs = 0;
+  while (nextBun <= BUNS) {
+    const bun = nextBun++;
+    const before = performance.now();
+    const job = await runner.submit('eat', [bun, ROUNDS]); // waits while all plates are taken
+    waitedMs += performance.now() - before;
+    meals.push(job.result);
+  }
+  return { meals, waitedMs };
 }
-const digests = await Promise.all(meals);
-clearInterval(report);
 
+const started = performance.now();
+const display = process.stdout.isTTY ? progressBars() : plainLines();
+const refresh = setInterval(() => display.update(runner.metrics()), process.stdout.isTTY ? 100 : 250);
+
+const cooks = await Promise.all(Array.from({ length: COOKS }, () => cook()));
+const digests = await Promise.all(cooks.flatMap(({ meals }) => meals));
+clearInterval(refresh);
 const seconds = (performance.now() - started) / 1000;
-const { succeeded, failed, waitTime, runTime, utilization } = runner.stats();
+const metrics = runner.metrics();
+display.update(metrics);
+display.stop();
+const { utilization } = runner.stats();
 await runner.close();
 
+// ── the summary ───────────────────────────────────────────────────────
+
+const { total } = metrics;
+const ms = (value: number): string => value.toFixed(1);
 console.log('\nAll buns eaten.');
 console.table({
-  buns: { value: succeeded },
-  failed: { value: failed },
-  'buns per second': { value: Math.round(succeeded / seconds) },
-  'plate wait p50 / p99 (ms)': { value: `${waitTime.p50.toFixed(1)} / ${waitTime.p99.toFixed(1)}` },
-  'eating time p50 / p99 (ms)': { value: `${runTime.p50.toFixed(1)} / ${runTime.p99.toFixed(1)}` },
-  'cook blocked (ms)': { value: Math.round(cookWaitedMs) },
+  buns: { value: total.succeeded },
+  failed: { value: total.failed },
+  'buns per second': { value: Math.round(total.succeeded / seconds) },
+  'plate wait p50 / p99 (ms)': { value: `${ms(total.waitTime.p50)} / ${ms(total.waitTime.p99)}` },
+  'eating time p50 / p99 (ms)': { value: `${ms(total.runTime.p50)} / ${ms(total.runTime.p99)}` },
+  'cooks blocked, each (ms)': { value: cooks.map(({ waitedMs }) => Math.round(waitedMs)).join(' / ') },
   'eaters busy': { value: `${Math.round(utilization * 100)}%` },
   'last digest': { value: digests.at(-1) },
 });
+
+// ── the displays ──────────────────────────────────────────────────────
+
+interface Display {
+  update(metrics: RunnerMetrics): void;
+  stop(): void;
+}
+
+/** Four live bars: buns eaten, plates on the table, eaters busy, cooks waiting. */
+function progressBars(): Display {
+  const bars = new MultiBar(
+    { format: ' {label} {bar} {value}/{total}', barsize: 30, clearOnComplete: false, stream: process.stdout },
+    Presets.shades_classic,
+  );
+  const bar = (label: string, total: number): SingleBar => bars.create(total, 0, { label: label.padEnd(20) });
+  const eaten = bar('buns eaten', BUNS);
+  const plates = bar('plates on the table', PLATES);
+  const eaters = bar('eaters busy', EATERS);
+  const cooks = bar('cooks waiting', COOKS);
+  return {
+    update({ total, gauges }) {
+      eaten.update(total.succeeded);
+      plates.update(gauges.queued);
+      eaters.update(gauges.running);
+      cooks.update(gauges.blocked);
+    },
+    stop: () => bars.stop(),
+  };
+}
+
+/** One line per refresh, for logs and pipes. */
+function plainLines(): Display {
+  return {
+    update({ total, gauges }) {
+      console.log(
+        `eaten ${String(total.succeeded).padStart(3)}/${BUNS}  plates on the table ${gauges.queued}/${PLATES}` +
+          `  eaters busy ${gauges.running}/${EATERS}  cooks waiting ${gauges.blocked}/${COOKS}`,
+      );
+    },
+    stop() {},
+  };
+}

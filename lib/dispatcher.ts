@@ -57,10 +57,11 @@ const ESTIMATE_WEIGHT = 0.3;
  * Transparent batching: when jobs of a task whose runs are measured to be
  * tiny (well under `BATCH_TARGET_MS`) wait next in line, several go to a
  * thread in one message and come back in one, each settling on its own.
- * Only jobs with nothing to stop or report mid-run are batched (no
- * `signal`, time limit, progress listener, transfer list or rate limit),
- * so cancellation, time limits, retries and priorities mean what they
- * mean for single jobs.
+ * Only jobs with nothing to stop or report mid-run are batched (no time
+ * limit, progress listener, transfer list or rate limit), so time limits,
+ * retries and priorities mean what they mean for single jobs. A batched
+ * job cancelled while its batch runs settles at once; its in-thread
+ * signal does not fire and its thread finishes the batch.
  */
 export class Dispatcher {
   private readonly running = new Set<Attempt>();
@@ -157,7 +158,8 @@ export class Dispatcher {
 
   private isBatchable(job: Job): boolean {
     const { options } = job;
-    return !(options.signal || options.timeout || options.softTimeout || options.onProgress || options.transferList) && !this.windows.has(job.name);
+    // A signal does not keep a job out: cancelling a batched job settles it at once.
+    return !(options.timeout || options.softTimeout || options.onProgress || options.transferList) && !this.windows.has(job.name);
   }
 
   /** How many jobs of this job's task to send together, 1 for none. */

@@ -3,7 +3,7 @@
  * result a promise.
  */
 export { createRunner, Runner } from './runner.js';
-export type { RunnerStats } from './runner.js';
+export type { CloseReport, RunnerStats } from './runner.js';
 export type { TaskArgs, TaskModule, TaskName, TaskResult } from './task-types.js';
 export type { CloseOptions, RunnerOptions, SubmitOptions, TaskDefaults } from './options.js';
 export type { RetryOptions } from './retry.js';
@@ -12,6 +12,8 @@ export type { ScheduleHandle, ScheduleOptions, ScheduleOverlap } from './schedul
 export type { JobHandle, JobState } from './job.js';
 export type { RunnerEvents } from './events.js';
 export type { DurationSummary } from './summary.js';
+export type { DurationHistogram, HistogramBucket, JobCounters, MetricsOptions, RunnerGauges, RunnerMetrics, TaskMetrics } from './metrics.js';
+export type { JobChannels } from './diagnostics.js';
 export {
   BaoziError,
   CancelledError,
@@ -28,4 +30,9 @@ export {
   UnknownTaskError,
   WorkerCrashedError,
 } from './errors.js';
-export type { CrashReason } from './errors.js';
+export type { CrashReason, WorkflowKind } from './errors.js';
+export { WorkflowStepError, StreamNullResultError } from './errors.js';
+export { sig } from './signature.js';
+export type { Signature } from './signature.js';
+export type { SettledResult, SettleMode, WorkflowHandle, WorkflowState } from './workflow-types.js';
+export type { GroupOptions, MapOptions, StreamOptions } from './workflow-options.js';

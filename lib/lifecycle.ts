@@ -12,6 +12,8 @@ import type { RunnerEvents } from './events.js';
 import { now, type Job, type JobOwner } from './job.js';
 import { ResultStore } from './results.js';
 import { computeBackoff, REQUESTED_RETRY_MAX, RETRY_DEFAULTS } from './retry.js';
+import { publishJobEvent } from './diagnostics.js';
+import { MetricsRecorder } from './metrics.js';
 import { DurationRecorder } from './summary.js';
 import type { Table, TableObserver } from './table.js';
 import type { ResolvedRunnerOptions } from './validate.js';
@@ -38,6 +40,7 @@ export class Lifecycle implements DispatcherHooks, JobOwner, TableObserver<Job> 
   readonly counts: JobCounts = { succeeded: 0, failed: 0, cancelled: 0, expired: 0, retried: 0 };
   readonly waitTime = new DurationRecorder();
   readonly runTime = new DurationRecorder();
+  readonly metrics = new MetricsRecorder();
   /** Accepted jobs that have not settled, by id. */
   private readonly live = new Map<string, Job>();
   private readonly results: ResultStore<Job>;
@@ -106,6 +109,7 @@ export class Lifecycle implements DispatcherHooks, JobOwner, TableObserver<Job> 
 
   started(job: Job): void {
     this.waitTime.record(job.startedAt! - job.queuedAt!);
+    this.metrics.started(job);
     this.emit('running', { job });
   }
 
@@ -118,6 +122,7 @@ export class Lifecycle implements DispatcherHooks, JobOwner, TableObserver<Job> 
     const decision = this.retryDecision(job, error, requestedDelay);
     if (decision.delay !== undefined) {
       this.counts.retried++;
+      this.metrics.retried(job);
       job.attempt++;
       this.wait(job, 'retrying', decision.delay);
       this.emit('retrying', { job, error, delay: decision.delay });
@@ -164,25 +169,26 @@ export class Lifecycle implements DispatcherHooks, JobOwner, TableObserver<Job> 
     return true;
   }
 
-  /** Stops what `close()` does not wait for: scheduled and retrying jobs, and (without drain) every other. */
-  cancelForClose(drain: boolean): void {
+  /**
+   * Cancels live jobs as the runner closes: `waiting` ones (scheduled or
+   * retrying: their time has not come) or `all`. With `graceful`, running
+   * jobs with a stop channel get `cancelGraceMs` to stop.
+   */
+  cancelForClose(which: 'waiting' | 'all', graceful: boolean, why: string): void {
     const reason = new RunnerClosedError();
     // Jobs that have not started go first, so none of them starts meanwhile.
     const jobs = [...this.live.values()].sort((a, b) => Number(a.state === 'running') - Number(b.state === 'running'));
     for (const job of jobs) {
-      const isWaiting = job.state === 'scheduled' || job.state === 'retrying';
-      if (!drain || isWaiting) {
-        const what = isWaiting ? 'its delay or retry had not come' : 'the runner closed without draining';
-        this.cancel(job, new CancelledError(`Job ${job.id} (${job.name}) was cancelled at close: ${what}.`, { cause: reason, job: job.info }), false);
-      }
+      if (which === 'waiting' && job.state !== 'scheduled' && job.state !== 'retrying') continue;
+      this.cancel(job, new CancelledError(`Job ${job.id} (${job.name}) was cancelled at close: ${why}.`, { cause: reason, job: job.info }), graceful);
     }
-    if (!drain) this.dispatcher.stopAll(reason);
   }
 
   // ── internals ───────────────────────────────────────────────────────
 
   private accept(job: Job): void {
     this.live.set(job.id, job);
+    this.metrics.submitted(job);
     const { signal, expiresAt } = job.options;
     if (signal) {
       const onAbort = (): void => void job.cancel(signal.reason);
@@ -234,7 +240,9 @@ export class Lifecycle implements DispatcherHooks, JobOwner, TableObserver<Job> 
   private retryDecision(job: Job, error: unknown, requestedDelay: number | null | undefined): { delay?: number; isExhausted: boolean } {
     const policy = job.options.retry;
     if (requestedDelay !== undefined) {
-      // The task asked for it: only the count limits it.
+      // The task asked for it: only the count limits it, and a closing
+      // runner, which must not wait for the delay the task asked for.
+      if (this.isClosing) return { isExhausted: false };
       const max = policy ? policy.max : REQUESTED_RETRY_MAX;
       if (job.attempt > max) return { isExhausted: true };
       return { delay: requestedDelay ?? computeBackoff(policy ?? RETRY_DEFAULTS, job.attempt), isExhausted: false };
@@ -257,6 +265,7 @@ export class Lifecycle implements DispatcherHooks, JobOwner, TableObserver<Job> 
 
   private settled(job: Job, outcome: unknown): void {
     this.live.delete(job.id);
+    this.metrics.settled(job);
     this.results.add(job.id, job, job.finishedAt!);
     if (job.startedAt !== undefined && job.state !== 'cancelled') this.runTime.record(job.finishedAt! - job.startedAt);
     switch (job.state) {
@@ -289,6 +298,7 @@ export class Lifecycle implements DispatcherHooks, JobOwner, TableObserver<Job> 
   }
 
   private emit<Name extends keyof RunnerEvents>(name: Name, ...payload: Parameters<RunnerEvents[Name]>): void {
+    publishJobEvent(this.events, name, payload[0]);
     if (this.events.listenerCount(name) === 0) return;
     this.guard(() => (this.events.emit as (name: string, ...args: unknown[]) => boolean)(name, ...payload));
   }

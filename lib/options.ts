@@ -72,11 +72,12 @@ export interface RunnerOptions<Tasks = TaskModule> {
    * `auto`: when jobs of a task measured to be tiny (well under 2 ms a run)
    * wait next in line, several travel to a thread in one message and come
    * back in one, each still settling on its own handle with its own events.
-   * Only jobs without `signal`, time limits, `onProgress`, `transferList`
-   * or a rate limit are batched. Two differences from single jobs: a
-   * batched job cancelled while its batch runs settles at once but its
-   * thread finishes the batch, and a thread that dies mid-batch fails every
-   * unfinished job of the batch. `off`: one job per message.
+   * Only jobs without time limits, `onProgress`, `transferList` or a rate
+   * limit are batched. Two differences from single jobs: a batched job
+   * cancelled while its batch runs settles at once, but its in-thread
+   * signal does not fire and its thread finishes the batch; and a thread
+   * that dies mid-batch fails every unfinished job of the batch. `off`: one
+   * job per message.
    * @default 'auto'
    */
   batching?: 'auto' | 'off';
@@ -198,6 +199,14 @@ export interface CloseOptions {
    * @default true
    */
   drain?: boolean;
+  /**
+   * With `drain`, milliseconds to wait for jobs to finish; then the ones
+   * still live are cancelled (`BAOZI_CANCELLED`, cause `BAOZI_RUNNER_CLOSED`):
+   * running ones see their in-thread signal abort and are terminated
+   * `cancelGraceMs` later. Integer, 0 or more.
+   * @default undefined (wait for every job)
+   */
+  deadlineMs?: number;
 }
 
 export const PRIORITY_RANGE = { min: -1000, max: 1000 } as const;

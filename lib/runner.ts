@@ -6,15 +6,43 @@ import { CancelledError, InvalidOptionError, RunnerClosedError, TableFullError }
 import type { RunnerEvents } from './events.js';
 import { Job, now, type JobHandle } from './job.js';
 import { Lifecycle } from './lifecycle.js';
+import { resolveMetricsOptions, type MetricsOptions, type RunnerMetrics } from './metrics.js';
 import type { CloseOptions, RunnerOptions, SubmitOptions } from './options.js';
 import { Pool } from './pool.js';
+import type { Duplex } from 'node:stream';
+import { chain, chord, group, type GroupOutput } from './canvas.js';
+import { mapJobs, type AnyIterable, type MapOutput } from './map.js';
 import { PeriodicSchedule, resolveScheduleOptions, type ScheduleHandle, type ScheduleOptions } from './schedule.js';
+import {
+  sig,
+  type AnySignature,
+  type ChainResult,
+  type ChainSteps,
+  type GroupMembers,
+  type GroupResults,
+  type NextSignature,
+  type SigArgs,
+  type Signature,
+  type SignatureResult,
+} from './signature.js';
+import { jobStream } from './stream.js';
+import type { GroupOptions, MapOptions, StreamOptions } from './workflow-options.js';
+import type { JobSubmitter, OneArgTaskName, OnlyArg, SettleMode, WorkflowHandle } from './workflow-types.js';
 import type { DurationSummary } from './summary.js';
 import { MemoryTable } from './table.js';
 import type { TaskArgs, TaskModule, TaskName, TaskResult } from './task-types.js';
 
 export type { TaskArgs, TaskModule, TaskName, TaskResult };
 import { resolveCloseOptions, resolveRunnerOptions, resolveSubmitOptions, type ResolvedRunnerOptions } from './validate.js';
+
+/** What happened to the jobs that were live when `close()` began (and to those that came due meanwhile). */
+export interface CloseReport {
+  succeeded: number;
+  failed: number;
+  /** Cancelled: not drained, waiting for a delay or retry, or stopped at the deadline. */
+  cancelled: number;
+  expired: number;
+}
 
 /** A snapshot of the runner. Durations in milliseconds. */
 export interface RunnerStats {
@@ -73,7 +101,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
   readonly #idPrefix = randomBytes(4).toString('hex');
   #nextId = 0;
   readonly #createdAt = now();
-  #closing: Promise<void> | undefined;
+  #closing: Promise<CloseReport> | undefined;
 
   /** @internal Use `createRunner()`. */
   constructor(options: ResolvedRunnerOptions) {
@@ -176,6 +204,75 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     return schedule;
   }
 
+  /**
+   * A signature: a task with its arguments, not yet run, for `chain`,
+   * `group` and `chord`. A chain step after the first leaves out its first
+   * argument: the previous step's result takes its place.
+   */
+  sig<Name extends TaskName<Tasks>, Args extends SigArgs<Tasks, Name>>(name: Name, ...args: Args): Signature<Name, Args> {
+    return sig(name, args) as Signature<Name, Args>;
+  }
+
+  /** Runs the steps one after another, each result the next step's first argument; resolves with the last result. */
+  chain<Steps extends readonly AnySignature[]>(...steps: Steps & ChainSteps<Tasks, Steps>): WorkflowHandle<ChainResult<Tasks, Steps>> {
+    // Spreading a generic tuple into a generic function needs this cast.
+    const run = chain as (submitter: JobSubmitter<Tasks>, ...steps: readonly AnySignature[]) => WorkflowHandle<ChainResult<Tasks, Steps>>;
+    return run(this, ...steps);
+  }
+
+  /** Runs the members in parallel; resolves with their results in order (or settled results with `settle: 'all'`). */
+  group<const Members extends readonly AnySignature[], Settle extends SettleMode = 'fail-fast'>(
+    members: Members & GroupMembers<Tasks, Members>,
+    options?: GroupOptions<Settle>,
+  ): WorkflowHandle<GroupOutput<GroupResults<Tasks, Members>, Settle>> {
+    return group<Tasks, Members, Settle>(this, members, options);
+  }
+
+  /** Runs the group, then `callback` with the list of its results as first argument. */
+  chord<const Members extends readonly AnySignature[], Callback extends AnySignature>(
+    members: Members & GroupMembers<Tasks, Members>,
+    callback: Callback & NextSignature<Tasks, Callback, GroupResults<Tasks, Members>>,
+  ): WorkflowHandle<SignatureResult<Tasks, Callback>> {
+    return chord<Tasks, Members, Callback>(this, members, callback);
+  }
+
+  /**
+   * Runs `name` once per input, reading `inputs` lazily (at most `capacity`
+   * in flight), and yields the results, in input order unless
+   * `ordered: false`. Each input is the task's one argument, or give
+   * `args: (item, index) => [...]`. See `MapOptions`.
+   */
+  map<Name extends TaskName<Tasks>, Item, Settle extends SettleMode = 'fail-fast'>(
+    name: Name,
+    inputs: AnyIterable<Item>,
+    options: Omit<MapOptions<Item, TaskArgs<Tasks, Name>, Settle>, 'args'> & { args: (item: Item, index: number) => [...TaskArgs<Tasks, Name>] },
+  ): AsyncIterableIterator<MapOutput<TaskResult<Tasks, Name>, Settle>>;
+  map<Name extends OneArgTaskName<Tasks>, Settle extends SettleMode = 'fail-fast'>(
+    name: Name,
+    inputs: AnyIterable<OnlyArg<TaskArgs<Tasks, Name>>>,
+    options?: Omit<MapOptions<never, TaskArgs<Tasks, Name>, Settle>, 'args'> & { args?: undefined },
+  ): AsyncIterableIterator<MapOutput<TaskResult<Tasks, Name>, Settle>>;
+  map(name: string, inputs: AnyIterable<unknown>, options?: MapOptions<unknown>): AsyncIterableIterator<unknown> {
+    return mapJobs(this as never, name as never, inputs as never, options as never);
+  }
+
+  /**
+   * A Duplex in object mode: each chunk written becomes a job, results come
+   * out (in order unless `ordered: false`). In a `pipeline()`, a full table
+   * stops the stream reading its source. See `StreamOptions`.
+   */
+  stream<Name extends TaskName<Tasks>, Item, Settle extends SettleMode = 'fail-fast'>(
+    name: Name,
+    options: Omit<StreamOptions<Item, TaskArgs<Tasks, Name>, Settle>, 'args'> & { args: (chunk: Item, index: number) => [...TaskArgs<Tasks, Name>] },
+  ): Duplex;
+  stream<Name extends OneArgTaskName<Tasks>, Settle extends SettleMode = 'fail-fast'>(
+    name: Name,
+    options?: Omit<StreamOptions<never, TaskArgs<Tasks, Name>, Settle>, 'args'> & { args?: undefined },
+  ): Duplex;
+  stream(name: string, options?: StreamOptions<unknown>): Duplex {
+    return jobStream(this as never, name as never, options as never);
+  }
+
   /** Resolves when no job is live and nothing waits for room (at once if so now). */
   onIdle(): Promise<void> {
     return this.#lifecycle.onIdle();
@@ -197,28 +294,54 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
   }
 
   /**
+   * Counters per task name (submitted, succeeded, failed, retried,
+   * cancelled, expired), wait and run time histograms with percentiles,
+   * and gauges of the table and the pool, for one period: since the runner
+   * was created or since the last `metrics({ reset: true })`, which returns
+   * the ending period and starts a new one. Cheap enough to call every
+   * second; jobs pay a few increments for it whether it is called or not.
+   * Throws `InvalidOptionError` for bad options.
+   */
+  metrics(options?: MetricsOptions): RunnerMetrics {
+    const { reset } = resolveMetricsOptions(options);
+    const slots = this.#options.maxThreads * this.#options.concurrentTasksPerWorker;
+    const gauges = {
+      queued: this.#table.size,
+      running: this.#dispatcher.runningJobCount,
+      blocked: this.#table.blocked,
+      scheduled: this.#lifecycle.scheduledCount,
+      threads: this.#pool.threads,
+      utilization: Math.min(1, this.#dispatcher.runningCount / slots),
+    };
+    return this.#lifecycle.metrics.snapshot(gauges, reset);
+  }
+
+  /**
    * Stops the runner. At once: new jobs are refused (`BAOZI_RUNNER_CLOSED`),
    * producers still waiting for room are rejected the same way, schedules
    * stop, and jobs waiting for a delay or a retry are cancelled. With
    * `drain: true` (default) queued and running jobs finish; with `false`
-   * they are cancelled and their threads stopped. Resolves once every
-   * thread has stopped. Calling it again returns the same promise.
+   * they are cancelled and their threads stopped. With `deadlineMs`, jobs
+   * still live at the deadline are cancelled: running ones are told to stop
+   * (their in-thread signal), then terminated after `cancelGraceMs`.
+   * Resolves, once every thread has stopped, with a report of what became
+   * of the jobs. Calling it again returns the same promise.
    */
-  close(options?: CloseOptions): Promise<void> {
+  close(options?: CloseOptions): Promise<CloseReport> {
     if (this.#closing) return this.#closing;
-    let drain: boolean;
+    let resolved: ReturnType<typeof resolveCloseOptions>;
     try {
-      drain = resolveCloseOptions(options).drain;
+      resolved = resolveCloseOptions(options);
     } catch (error) {
       return Promise.reject(error);
     }
-    this.#closing = this.#shutDown(drain);
+    this.#closing = this.#shutDown(resolved.drain, resolved.deadlineMs);
     return this.#closing;
   }
 
   /** `await using runner = createRunner(...)` closes it (draining) at the end of the scope. */
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
   }
 
   /**
@@ -258,15 +381,33 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     return { job, admitted: this.#table.push(job as Job, resolved.signal) };
   }
 
-  async #shutDown(drain: boolean): Promise<void> {
+  async #shutDown(drain: boolean, deadlineMs: number | undefined): Promise<CloseReport> {
+    const before = { ...this.#lifecycle.counts };
     this.#lifecycle.isClosing = true;
     for (const schedule of [...this.#schedules]) schedule.stop();
     this.#table.rejectBlocked(new RunnerClosedError());
-    this.#lifecycle.cancelForClose(drain);
+    this.#lifecycle.cancelForClose('waiting', false, 'its delay or retry had not come');
+    if (!drain) {
+      this.#lifecycle.cancelForClose('all', false, 'the runner closed without draining');
+      this.#dispatcher.stopAll(new RunnerClosedError());
+    }
+    // Past the deadline, what still runs is told to stop, then terminated after cancelGraceMs.
+    const deadline =
+      drain && deadlineMs !== undefined
+        ? setTimeout(() => this.#lifecycle.cancelForClose('all', true, `the close deadline of ${deadlineMs} ms passed`), deadlineMs)
+        : undefined;
     this.#lifecycle.checkIdle();
     await this.#lifecycle.onIdle();
+    clearTimeout(deadline);
     this.#dispatcher.dispose();
     await this.#pool.destroy();
     this.emit('closed');
+    const after = this.#lifecycle.counts;
+    return {
+      succeeded: after.succeeded - before.succeeded,
+      failed: after.failed - before.failed,
+      cancelled: after.cancelled - before.cancelled,
+      expired: after.expired - before.expired,
+    };
   }
 }

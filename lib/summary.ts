@@ -10,13 +10,16 @@ export interface DurationSummary {
 }
 
 const WINDOW = 1024;
+// The window grows to WINDOW as samples arrive, so a recorder that sees few
+// (one per task name in the metrics) stays small.
+const FIRST_WINDOW = 64;
 
 /**
  * Records durations in constant memory: exact count, mean, min and max over
  * all samples; percentiles over the last 1024.
  */
 export class DurationRecorder {
-  private readonly window = new Float64Array(WINDOW);
+  private window = new Float64Array(FIRST_WINDOW);
   private count = 0;
   private total = 0;
   private min = Infinity;
@@ -28,6 +31,11 @@ export class DurationRecorder {
   }
 
   record(ms: number): void {
+    if (this.count === this.window.length && this.count < WINDOW) {
+      const grown = new Float64Array(Math.min(WINDOW, this.count * 2));
+      grown.set(this.window);
+      this.window = grown;
+    }
     this.window[this.count % WINDOW] = ms;
     this.count++;
     this.total += ms;

@@ -35,7 +35,7 @@ const SUBMIT_KEYS = [
   ...TASK_DEFAULT_KEYS, 'signal', 'transferList', 'jobId', 'delay', 'runAt', 'expiresAt', 'onProgress',
 ] as const satisfies readonly (keyof SubmitOptions)[];
 const RETRY_KEYS = ['max', 'backoff', 'delay', 'maxDelay', 'jitter', 'retryOn'] as const satisfies readonly (keyof RetryOptions)[];
-const CLOSE_KEYS = ['drain'] as const satisfies readonly (keyof CloseOptions)[];
+const CLOSE_KEYS = ['drain', 'deadlineMs'] as const satisfies readonly (keyof CloseOptions)[];
 const RESOURCE_LIMIT_KEYS = [
   'maxOldGenerationSizeMb', 'maxYoungGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb',
 ] as const satisfies readonly (keyof ResourceLimits)[];
@@ -207,13 +207,13 @@ function date(name: string, value: unknown): number {
   return value.getTime();
 }
 
-export function resolveCloseOptions(options: CloseOptions | undefined): Required<CloseOptions> {
-  if (options === undefined) return { drain: DEFAULTS.drain };
+export function resolveCloseOptions(options: CloseOptions | undefined): { drain: boolean; deadlineMs: number | undefined } {
+  if (options === undefined) return { drain: DEFAULTS.drain, deadlineMs: undefined };
   checkObject('close options', options, CLOSE_KEYS);
   if (options.drain !== undefined && typeof options.drain !== 'boolean') {
     throw new InvalidOptionError('drain', options.drain, 'true or false');
   }
-  return { drain: options.drain ?? DEFAULTS.drain };
+  return { drain: options.drain ?? DEFAULTS.drain, deadlineMs: optionalInteger('deadlineMs', options.deadlineMs, 0) };
 }
 
 /** Checks that `value` is an object whose keys are all `known`; `prefix` makes option names dotted. */

@@ -275,12 +275,13 @@ describe('resolveSubmitOptions()', () => {
 
 describe('resolveCloseOptions()', () => {
   it('drains by default', () => {
-    expect(resolveCloseOptions(undefined)).toEqual({ drain: true });
-    expect(resolveCloseOptions({})).toEqual({ drain: true });
+    expect(resolveCloseOptions(undefined)).toEqual({ drain: true, deadlineMs: undefined });
+    expect(resolveCloseOptions({})).toEqual({ drain: true, deadlineMs: undefined });
   });
 
   it('keeps drain: false', () => {
-    expect(resolveCloseOptions(deepFreeze({ drain: false }))).toEqual({ drain: false });
+    expect(resolveCloseOptions(deepFreeze({ drain: false }))).toEqual({ drain: false, deadlineMs: undefined });
+    expect(resolveCloseOptions({ deadlineMs: 300 })).toEqual({ drain: true, deadlineMs: 300 });
   });
 
   it.each([0, 1, 'false', null])('rejects drain set to %p, naming it', (value) => {
@@ -289,6 +290,9 @@ describe('resolveCloseOptions()', () => {
 
   it('rejects an unknown key, naming it', () => {
     expectInvalidOption(() => resolveCloseOptions({ drian: true } as CloseOptions), 'drian');
+    for (const deadlineMs of [-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expectInvalidOption(() => resolveCloseOptions({ deadlineMs }), 'deadlineMs');
+    }
   });
 
   it.each([null, true, ['drain']])('rejects %p as the options object', (value) => {

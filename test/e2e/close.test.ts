@@ -168,6 +168,26 @@ describe('Runner', () => {
     });
   });
 
+  describe('close({ deadlineMs })', () => {
+    it('lets jobs finish until the deadline, then stops the rest and reports what became of each', async () => {
+      const runner = runners.runner({ minThreads: 3, maxThreads: 3, cancelGraceMs: 50 });
+      const cooperative = await runner.submit('waitForAbort', [], { signal: new AbortController().signal });
+      const spinning = await startSpinning(runner);
+      const quick = await runner.submit('sleep', [50]);
+
+      const report = await runner.close({ deadlineMs: 500 });
+
+      expect(await quick.result).toBe(50);
+      for (const stopped of [cooperative, spinning]) {
+        const error = await rejectionOf(stopped.result);
+        expect(error).toBeInstanceOf(CancelledError);
+        expect((error as CancelledError).cause).toBeInstanceOf(RunnerClosedError);
+      }
+      expect(report).toEqual({ succeeded: 1, failed: 0, cancelled: 2, expired: 0 });
+      expect(runner.stats().threads).toBe(0);
+    });
+  });
+
   describe('await using', () => {
     it('closes the runner at the end of the scope', async () => {
       let outside: Runner<TestTasks> | undefined;

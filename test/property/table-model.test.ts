@@ -1,0 +1,995 @@
+/**
+ * Model-based property test of the table, the lifecycle and the dispatcher
+ * (RELIABILITY.md, LS1 and invariants 1 to 10), over the real MemoryTable,
+ * Lifecycle and Dispatcher and a fake pool whose runs the commands settle.
+ *
+ * fast-check generates command sequences (submit, trySubmit, cancel,
+ * complete, fail, crash, advance the clock, close); `fc.scheduledModelRun`
+ * runs them through a scheduler that also delivers every reply of the fake
+ * pool, so replies, aborts and commands interleave in every order it picks.
+ * After every command the invariants are checked against a model of the
+ * table (priority lanes and the line of blocked producers) kept from what
+ * the table reports.
+ *
+ * Replay a failure with the seed and path it prints:
+ *   BAOZI_PROPERTY_SEED=<seed> BAOZI_PROPERTY_PATH=<path> npm test -- table-model
+ * More runs: BAOZI_PROPERTY_RUNS=2000.
+ */
+import { getEventListeners } from 'node:events';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { EventEmitter } from 'eventemitter3';
+import fc, { type Arbitrary, type AsyncCommand, type Scheduler } from 'fast-check';
+import type { BatchReply, JobFailure, JobReply, PoolMessage } from '../../workers/protocol.js';
+import type { Attempt } from '../../lib/attempt.js';
+import { Dispatcher } from '../../lib/dispatcher.js';
+import {
+  BaoziError,
+  CancelledError,
+  JobExpiredError,
+  RetriesExhaustedError,
+  RunnerClosedError,
+  TableFullError,
+  TaskError,
+  TimeoutError,
+  WorkerCrashedError,
+} from '../../lib/errors.js';
+import type { RunnerEvents } from '../../lib/events.js';
+import { isTerminal, Job, now, type JobState } from '../../lib/job.js';
+import { Lifecycle } from '../../lib/lifecycle.js';
+import type { Pool } from '../../lib/pool.js';
+import { MemoryTable, type TableObserver } from '../../lib/table.js';
+import { resolveRunnerOptions, resolveSubmitOptions } from '../../lib/validate.js';
+import { hostProcess } from '../helpers/e2e.js';
+
+const SEED = Number(process.env.BAOZI_PROPERTY_SEED ?? 20_240_611);
+const RUNS = Number(process.env.BAOZI_PROPERTY_RUNS ?? 100);
+const PATH = process.env.BAOZI_PROPERTY_PATH;
+const REPLAY = process.env.BAOZI_PROPERTY_REPLAY;
+
+// ── the model of the table ────────────────────────────────────────────
+
+/**
+ * What the table should hold, kept from what it reports: the entries of
+ * each priority in arrival order, and the line of entries waiting for room.
+ */
+class TableModel {
+  readonly lanes = new Map<number, Job[]>();
+  waiters: Job[] = [];
+
+  get size(): number {
+    let size = 0;
+    for (const lane of this.lanes.values()) size += lane.length;
+    return size;
+  }
+
+  has(job: Job): boolean {
+    return this.lanes.get(job.priority)?.includes(job) ?? false;
+  }
+
+  append(job: Job): void {
+    const lane = this.lanes.get(job.priority) ?? [];
+    lane.push(job);
+    this.lanes.set(job.priority, lane);
+  }
+
+  /** The entry that must leave next: the oldest of the highest priority. */
+  head(): Job | undefined {
+    const priorities = [...this.lanes.keys()].sort((a, b) => b - a);
+    for (const priority of priorities) {
+      const first = this.lanes.get(priority)![0];
+      if (first) return first;
+    }
+    return undefined;
+  }
+
+  take(job: Job): boolean {
+    const lane = this.lanes.get(job.priority);
+    const index = lane?.indexOf(job) ?? -1;
+    if (index === -1) return false;
+    lane!.splice(index, 1);
+    return true;
+  }
+
+  withdraw(job: Job): boolean {
+    const index = this.waiters.indexOf(job);
+    if (index === -1) return false;
+    this.waiters.splice(index, 1);
+    return true;
+  }
+}
+
+/** The real MemoryTable, each operation also checked against the model. */
+class ObservedTable extends MemoryTable<Job> {
+  constructor(
+    capacity: number,
+    observer: TableObserver<Job>,
+    private readonly world: World,
+  ) {
+    super(capacity, observer);
+  }
+
+  override push(entry: Job, signal?: AbortSignal): Promise<void> {
+    const blockedBefore = this.blocked;
+    const pushed = super.push(entry, signal);
+    if (this.blocked > blockedBefore) this.world.model.waiters.push(entry);
+    return pushed;
+  }
+
+  override shift(isStartable?: (entry: Job) => boolean): Job | undefined {
+    const expected = this.world.model.head();
+    const entry = super.shift(isStartable);
+    const { world } = this;
+    if (entry !== expected) {
+      world.fail(`ordering: the table gave ${world.label(entry)} where the model says ${world.label(expected)} must leave first`);
+    }
+    if (entry) world.model.take(entry);
+    return entry;
+  }
+
+  override shiftWhile(priority: number, isWanted: (entry: Job) => boolean, max: number): Job[] {
+    const { model } = this.world;
+    const lane = [...(model.lanes.get(priority) ?? [])];
+    const taken = super.shiftWhile(priority, isWanted, max);
+    this.world.shiftWhileCalls++;
+    const expected = lane.slice(0, taken.length);
+    if (taken.some((entry, index) => entry !== expected[index])) {
+      this.world.fail(`ordering: a batch took ${taken.map((entry) => entry.id).join()} from lane ${priority}, whose head is ${expected.map((entry) => entry.id).join()}`);
+    }
+    for (const entry of taken) model.take(entry);
+    return taken;
+  }
+
+  override remove(entry: Job): boolean {
+    const { model } = this.world;
+    const expected = model.take(entry) || model.withdraw(entry);
+    const removed = super.remove(entry);
+    if (removed !== expected) this.world.fail(`remove(${this.world.label(entry)}) returned ${removed}, the model says ${expected}`);
+    return removed;
+  }
+
+  override rejectBlocked(error: unknown): void {
+    this.world.model.waiters = [];
+    super.rejectBlocked(error);
+  }
+}
+
+// ── the fake pool ─────────────────────────────────────────────────────
+
+/** Same shape as lib/pool.ts's StopSignal; the dispatcher passes its Attempt. */
+type Stop = Attempt;
+
+/** How a run ends. `fail` of a batch fails the jobs whose bit is set in `mask | 1`, and the others succeed. */
+type Outcome = { kind: 'complete' } | { kind: 'fail'; mask: number } | { kind: 'crash' } | { kind: 'abort' };
+
+interface FakeRun {
+  readonly id: number;
+  readonly message: PoolMessage;
+  readonly attempt: Attempt;
+  /** The jobs the run carries: one, or a transparent batch. */
+  readonly jobs: readonly Job[];
+  readonly promise: Promise<JobReply>;
+  resolve(value: JobReply): void;
+  reject(error: unknown): void;
+  isSettled: boolean;
+}
+
+/** What one job of a run ends with under `outcome`. */
+function jobOutcome(run: FakeRun, index: number, outcome: Outcome): { kind: 'succeed'; value: string } | { kind: 'fail' | 'crash' | 'abort' } {
+  const value = `result of run ${run.id} #${index}`;
+  if (outcome.kind === 'complete') return { kind: 'succeed', value };
+  if (outcome.kind === 'fail') return ((outcome.mask | 1) >> index % 31) & 1 ? { kind: 'fail' } : { kind: 'succeed', value };
+  return { kind: outcome.kind };
+}
+
+/**
+ * Stands in for lib/pool.ts: `run()` returns a promise that only the
+ * commands (complete, fail, crash) or an abort of its stop signal settle,
+ * each through the scheduler, as Piscina settles a run once its thread
+ * answers or has been terminated.
+ */
+class FakePool {
+  readonly inFlight: FakeRun[] = [];
+  isDestroyed = false;
+  private nextRun = 0;
+
+  constructor(
+    readonly threads: number,
+    private readonly world: World,
+  ) {}
+
+  run(message: PoolMessage, stop: Stop | undefined, _transferList: unknown): Promise<JobReply> {
+    if (this.isDestroyed) this.world.fail(`a run was sent to the pool after it was destroyed`);
+    if (!stop) {
+      this.world.fail(`a run was sent without a stop signal, though every thread runs one job`);
+      return new Promise(() => {});
+    }
+    let resolve!: (value: JobReply) => void;
+    let reject!: (error: unknown) => void;
+    const promise = new Promise<JobReply>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    const jobs = stop.batch ?? [stop.job];
+    const ids = message.type === 'batch' ? message.jobs.map((job) => job.id) : [message.id];
+    if (ids.join() !== jobs.map((job) => job.id).join()) this.world.fail(`the message carries ${ids.join()}, the run ${jobs.map((job) => job.id).join()}`);
+    const run: FakeRun = { id: this.nextRun++, message, attempt: stop, jobs, promise, resolve, reject, isSettled: false };
+    if (jobs.length > 1) this.world.batchRuns++;
+    this.inFlight.push(run);
+    if (stop.aborted) this.world.schedule(run, { kind: 'abort' });
+    else stop.once('abort', () => this.world.schedule(run, { kind: 'abort' }));
+    return promise;
+  }
+
+  settle(run: FakeRun, outcome: Outcome): void {
+    run.isSettled = true;
+    this.inFlight.splice(this.inFlight.indexOf(run), 1);
+    // Piscina forgets the abort listener once a run settles.
+    run.attempt.removeListener('abort', () => {});
+    if (run.message.type === 'job') run.message.control?.close();
+    if (outcome.kind === 'crash') return run.reject(new Error('worker exited with code: 1'));
+    if (outcome.kind === 'abort') return run.reject(Object.assign(new Error('The task has been aborted'), { name: 'AbortError' }));
+    const ends = run.jobs.map((_, index) => jobOutcome(run, index, outcome));
+    if (run.message.type === 'job') {
+      const [end] = ends;
+      return end!.kind === 'succeed' ? run.resolve(end!.value) : run.reject(FAILURE);
+    }
+    const reply: BatchReply = {
+      type: 'batch',
+      values: ends.map((end) => (end.kind === 'succeed' ? end.value : undefined)),
+      failures: outcome.kind === 'fail' ? ends.map((end) => (end.kind === 'fail' ? FAILURE : undefined)) : undefined,
+    };
+    run.resolve(reply);
+  }
+
+  destroy(): Promise<void> {
+    this.isDestroyed = true;
+    return Promise.resolve();
+  }
+}
+
+// ── the world: the parts wired as lib/runner.ts wires them ────────────
+
+interface JobOptions {
+  priority: number;
+  hasSignal: boolean;
+  retries: { max: number; delay: number } | undefined;
+  timeout: number | undefined;
+  expiresIn: number | undefined;
+}
+
+/** What the test knows of one job it created, accepted or not. */
+interface JobRecord {
+  readonly job: Job;
+  readonly controller: AbortController | undefined;
+  /** The producer's `submit()` promise, for jobs submitted (not tried). */
+  submitted: 'pending' | 'admitted' | 'rejected' | 'none';
+  submitError: unknown;
+  isAccepted: boolean;
+  /** Job states in the order the events announced them. */
+  states: JobState[];
+  terminalEvents: number;
+  settleCount: number;
+  outcome: { isOk: true; value: unknown } | { isOk: false; error: unknown } | undefined;
+  maxAttempt: number;
+  /** What the job must settle with, when a command decided it. */
+  expected: { value: string } | { errorClass: new (...args: never[]) => Error; cause?: unknown } | undefined;
+}
+
+const JOB_EVENTS = ['scheduled', 'queued', 'running', 'retrying', 'succeeded', 'failed', 'cancelled', 'expired'] as const;
+type JobEvent = (typeof JOB_EVENTS)[number];
+
+/** Which state a job may be in right before each event. */
+const ALLOWED_BEFORE: Record<JobEvent, readonly (JobState | 'new')[]> = {
+  scheduled: ['new'],
+  queued: ['new', 'scheduled', 'retrying'],
+  running: ['queued'],
+  retrying: ['running'],
+  succeeded: ['running'],
+  failed: ['running'],
+  cancelled: ['queued', 'running', 'retrying', 'scheduled'],
+  expired: ['queued', 'retrying', 'scheduled'],
+};
+
+const FAILURE: JobFailure = {
+  type: 'task-error',
+  error: { type: 'error', name: 'RangeError', message: 'boom', stack: 'RangeError: boom\n    at task (worker.js:1:1)', code: 'E_BOOM', props: {} },
+};
+
+const tick = async (times = 20): Promise<void> => {
+  for (let i = 0; i < times; i++) await Promise.resolve();
+};
+
+class World {
+  readonly model = new TableModel();
+  readonly events = new EventEmitter<RunnerEvents>();
+  readonly table: ObservedTable;
+  readonly lifecycle: Lifecycle;
+  readonly dispatcher: Dispatcher;
+  readonly pool: FakePool;
+  readonly records = new Map<Job, JobRecord>();
+  readonly violations: string[] = [];
+  closing: Promise<void> | undefined;
+  isClosed = false;
+  staleReplies = 0;
+  batchRuns = 0;
+  shiftWhileCalls = 0;
+  private nextId = 0;
+
+  constructor(
+    readonly capacity: number,
+    readonly slots: number,
+    cancelGraceMs: number,
+    batching: 'auto' | 'off',
+    private readonly scheduler: Scheduler,
+  ) {
+    const options = resolveRunnerOptions({ tasks: 'file:///fake-tasks.js', capacity, maxThreads: slots, minThreads: 0, cancelGraceMs });
+    let lifecycle: Lifecycle | undefined;
+    this.table = new ObservedTable(
+      capacity,
+      {
+        added: (job) => {
+          this.onAdded(job);
+          lifecycle!.added(job);
+        },
+        full: () => lifecycle!.full(),
+        drained: () => lifecycle!.drained(),
+      },
+      this,
+    );
+    lifecycle = this.lifecycle = new Lifecycle(this.table, this.events, options);
+    this.pool = new FakePool(slots, this);
+    this.dispatcher = new Dispatcher(
+      this.table,
+      this.pool as unknown as Pool,
+      { slots, batching, isSingleJob: true, cancelGraceMs, rateLimits: new Map() },
+      this.lifecycle,
+    );
+    this.lifecycle.attach(this.dispatcher);
+    const untyped = this.events as unknown as EventEmitter;
+    for (const name of JOB_EVENTS) {
+      untyped.on(name, (payload: { job: Job; error?: unknown }) => this.onJobEvent(name, payload.job, payload.error));
+    }
+  }
+
+  fail(message: string): void {
+    this.violations.push(message);
+  }
+
+  label(job: Job | undefined): string {
+    return job ? `${job.id}(p${job.priority})` : 'nothing';
+  }
+
+  throwIfViolated(where: string): void {
+    if (this.violations.length > 0) throw new Error(`after ${where}:\n  ${this.violations.join('\n  ')}`);
+  }
+
+  // ── producing, as Runner#admit does ──
+
+  /** `submit()` (isNow false) or `trySubmit()` (true). Returns what a producer would get. */
+  admit(options: JobOptions, isNow: boolean): { record?: JobRecord; error?: unknown } {
+    if (this.closing) return { error: new RunnerClosedError() };
+    const controller = options.hasSignal ? new AbortController() : undefined;
+    const resolved = resolveSubmitOptions(
+      {
+        priority: options.priority,
+        ...(controller && { signal: controller.signal }),
+        ...(options.retries && { retries: { max: options.retries.max, delay: options.retries.delay, backoff: 'fixed', jitter: 'none' } }),
+        ...(options.timeout !== undefined && { timeout: options.timeout }),
+        ...(options.expiresIn !== undefined && { expiresIn: options.expiresIn }),
+      },
+      undefined,
+      Date.now(),
+    );
+    const id = `j${this.nextId++}`;
+    const job = new Job(this.lifecycle, id, 'task', [id], false, resolved, now());
+    const record: JobRecord = {
+      job,
+      controller,
+      submitted: 'none',
+      submitError: undefined,
+      isAccepted: false,
+      states: [],
+      terminalEvents: 0,
+      settleCount: 0,
+      outcome: undefined,
+      maxAttempt: 1,
+      expected: undefined,
+    };
+    this.records.set(job, record);
+    job.result.then(
+      (value) => {
+        record.settleCount++;
+        record.outcome = { isOk: true, value };
+      },
+      (error: unknown) => {
+        record.settleCount++;
+        record.outcome = { isOk: false, error };
+      },
+    );
+    if (this.table.tryPush(job)) {
+      this.dispatcher.pump();
+      if (!isNow) record.submitted = 'admitted';
+      return { record };
+    }
+    if (isNow) {
+      this.records.delete(job);
+      return { error: new TableFullError(this.capacity) };
+    }
+    record.submitted = 'pending';
+    this.table.push(job, resolved.signal).then(
+      () => {
+        record.submitted = 'admitted';
+      },
+      (error: unknown) => {
+        record.submitted = 'rejected';
+        record.submitError = error;
+      },
+    );
+    return { record };
+  }
+
+  /**
+   * As Runner#shutDown (keep in step with it): refuse, reject the blocked,
+   * cancel the waiting (and, without drain, every job), cancel gracefully
+   * what is left at the deadline, wait for idle, stop the pool.
+   */
+  close(drain: boolean, deadlineMs: number | undefined): void {
+    if (this.closing) return;
+    this.lifecycle.isClosing = true;
+    this.closing = (async () => {
+      this.table.rejectBlocked(new RunnerClosedError());
+      this.lifecycle.cancelForClose('waiting', false, 'its delay or retry had not come');
+      if (!drain) {
+        this.lifecycle.cancelForClose('all', false, 'the runner closed without draining');
+        this.dispatcher.stopAll(new RunnerClosedError());
+      }
+      const deadline =
+        drain && deadlineMs !== undefined ? setTimeout(() => this.lifecycle.cancelForClose('all', true, 'the close deadline passed'), deadlineMs) : undefined;
+      this.lifecycle.checkIdle();
+      await this.lifecycle.onIdle();
+      clearTimeout(deadline);
+      this.dispatcher.dispose();
+      await this.pool.destroy();
+      this.isClosed = true;
+    })();
+  }
+
+  /**
+   * Runs one job that replies at once. The dispatcher measures it as
+   * taking no time (the clock is fake), so with `batching: 'auto'` the
+   * next jobs of the task may travel in batches.
+   */
+  async warmUp(): Promise<void> {
+    const { record } = this.admit({ priority: 0, hasSignal: false, retries: undefined, timeout: undefined, expiresIn: undefined }, false);
+    const run = this.pool.inFlight.find((candidate) => candidate.jobs.includes(record!.job));
+    if (!run) return this.fail('the first job did not start on an idle pool');
+    this.deliver(run, { kind: 'complete' });
+    await tick();
+  }
+
+  // ── the pool's replies ──
+
+  /** Delivers `outcome` to `run` when the scheduler picks it. */
+  schedule(run: FakeRun, outcome: Outcome): void {
+    const label = `${outcome.kind} run ${run.id} (${run.jobs.map((job) => job.id).join(',')})`;
+    void this.scheduler.schedule(Promise.resolve(), label).then(() => this.deliver(run, outcome));
+  }
+
+  deliver(run: FakeRun, outcome: Outcome): void {
+    if (run.isSettled) return;
+    const isClosing = this.lifecycle.isClosing;
+    const before = run.jobs.map((job) => ({
+      job,
+      isCurrent: job.run === run.attempt && job.state === 'running',
+      state: job.state,
+      terminalEvents: this.records.get(job)!.terminalEvents,
+      attempt: job.attempt,
+    }));
+    if (before.every((job) => !job.isCurrent)) this.staleReplies++;
+    if (outcome.kind === 'abort' && before.some((job) => job.isCurrent)) {
+      this.fail(`run ${run.id} was aborted while ${before.filter((job) => job.isCurrent).map((job) => job.job.id).join()} still counted on it`);
+    }
+    this.pool.settle(run, outcome);
+    // Registered after the dispatcher's own reaction to the same promise, so it runs right after it.
+    const afterReply = (): void => {
+      before.forEach((snapshot, index) => this.afterReply(run, jobOutcome(run, index, outcome), snapshot, isClosing));
+      this.checkSlots(`after ${outcome.kind} of run ${run.id}`);
+    };
+    run.promise.then(afterReply, afterReply);
+  }
+
+  private afterReply(
+    run: FakeRun,
+    end: ReturnType<typeof jobOutcome>,
+    before: { job: Job; isCurrent: boolean; state: JobState; terminalEvents: number; attempt: number },
+    isClosing: boolean,
+  ): void {
+    const { job } = before;
+    const record = this.records.get(job)!;
+    const what = `${end.kind} of ${job.id} in run ${run.id}`;
+    if (!before.isCurrent) {
+      // A late reply from a run already stopped or replaced: dropped.
+      if (job.state !== before.state || record.terminalEvents !== before.terminalEvents) {
+        this.fail(`settle once: the stale ${what} moved it from ${before.state} to ${job.state}`);
+      }
+    } else if (end.kind === 'succeed') {
+      if (job.state !== 'succeeded') this.fail(`${what}: the job is ${job.state}, not succeeded`);
+      record.expected = { value: end.value };
+    } else if (end.kind === 'crash') {
+      if (job.state !== 'failed') this.fail(`${what}: the job is ${job.state}, not failed`);
+      record.expected = { errorClass: WorkerCrashedError };
+    } else if (end.kind === 'fail') {
+      const policy = job.options.retry;
+      const canRetry = policy !== undefined && !isClosing && before.attempt <= policy.max;
+      if (canRetry) {
+        if (job.state !== 'retrying' || job.attempt !== before.attempt + 1) {
+          this.fail(`${what}: expected retrying at attempt ${before.attempt + 1}, got ${job.state} at ${job.attempt}`);
+        }
+      } else {
+        if (job.state !== 'failed') this.fail(`${what}: the job is ${job.state}, not failed`);
+        record.expected = { errorClass: policy && !isClosing ? RetriesExhaustedError : TaskError };
+      }
+    }
+  }
+
+  // ── what the table and the lifecycle report ──
+
+  private onAdded(job: Job): void {
+    const record = this.records.get(job);
+    if (!record) return this.fail(`the table added ${job.id}, which nobody submitted`);
+    const { model } = this;
+    const index = model.waiters.indexOf(job);
+    if (index > 0) {
+      this.fail(`fair admission: ${job.id} was admitted before ${model.waiters.slice(0, index).map((j) => j.id).join(', ')}, who waited longer`);
+    }
+    if (index === -1 && model.waiters.length > 0) this.fail(`fair admission: ${job.id} went onto the table past ${model.waiters.length} waiting`);
+    if (index !== -1) model.waiters.splice(index, 1);
+    model.append(job);
+    if (this.table.size > this.capacity) this.fail(`capacity: ${this.table.size} on a table of ${this.capacity}`);
+  }
+
+  private onJobEvent(name: JobEvent, job: Job, error: unknown): void {
+    const record = this.records.get(job);
+    if (!record) return this.fail(`${name} for ${job.id}, which nobody submitted`);
+    const previous = record.states.at(-1) ?? 'new';
+    if (isTerminal(previous as JobState)) {
+      this.fail(`state machine: ${name} for ${job.id} after it was ${previous}`);
+    } else if (!ALLOWED_BEFORE[name].includes(previous)) {
+      this.fail(`state machine: ${job.id} went from ${previous} to ${name}`);
+    }
+    if (job.state !== name) this.fail(`${name} event for ${job.id}, whose state is ${job.state}`);
+    if (job.attempt < record.maxAttempt) this.fail(`attempt of ${job.id} went down from ${record.maxAttempt} to ${job.attempt}`);
+    record.maxAttempt = job.attempt;
+    record.states.push(name);
+    if (name === 'queued') record.isAccepted = true;
+    if (isTerminal(name)) record.terminalEvents++;
+    if (name === 'failed' && !(error instanceof BaoziError)) this.fail(`${job.id} failed with something that is not a BaoziError`);
+    if (name === 'failed') {
+      const isKnown = [TaskError, WorkerCrashedError, TimeoutError, RetriesExhaustedError].some((kind) => error instanceof kind);
+      if (!isKnown) this.fail(`${job.id} failed with ${(error as Error).name}, which no command or limit causes`);
+    }
+    if (name === 'expired' && this.pool.inFlight.some((run) => run.attempt.job === job && job.run === run.attempt)) {
+      this.fail(`${job.id} expired while it ran`);
+    }
+    if (this.table.size > this.capacity || this.dispatcher.runningCount > this.slots) {
+      this.fail(`capacity at ${name} of ${job.id}: ${this.table.size}/${this.capacity} queued, ${this.dispatcher.runningCount}/${this.slots} running`);
+    }
+  }
+
+  // ── invariants ──
+
+  /** Slots: running never over the pool's size, the dispatcher and the pool agree, no slot is orphaned. */
+  checkSlots(where: string): void {
+    const running = this.dispatcher.runningCount;
+    if (running > this.slots) this.fail(`${where}: ${running} running on ${this.slots} slots`);
+    if (running !== this.pool.inFlight.length) this.fail(`${where}: the dispatcher counts ${running} running, the pool has ${this.pool.inFlight.length}`);
+    let jobRuns = 0;
+    for (const run of this.pool.inFlight) {
+      jobRuns += run.jobs.length;
+      const isLive = run.jobs.some((job) => job.run === run.attempt && job.state === 'running');
+      if (!isLive && !run.attempt.aborted && run.attempt.graceTimer === undefined) {
+        this.fail(`${where}: run ${run.id} of ${run.jobs.map((job) => `${job.id} (${job.state})`).join(', ')} holds a slot that nothing will ever free`);
+      }
+    }
+    if (this.dispatcher.runningJobCount !== jobRuns) this.fail(`${where}: the dispatcher counts ${this.dispatcher.runningJobCount} jobs running, the pool carries ${jobRuns}`);
+  }
+
+  /**
+   * Every invariant that must hold between two commands. `isSettling`: called
+   * right after a command, before promise reactions ran, so results and
+   * producers' promises are not looked at.
+   */
+  check(where: string, isSettling = false): void {
+    const { table, model, lifecycle } = this;
+    // 1. Capacity.
+    if (table.size < 0 || table.size > this.capacity) this.fail(`${where}: capacity: ${table.size} queued on a table of ${this.capacity}`);
+    this.checkSlots(where);
+    // 5. No lost wake-up: room on the table means nobody waits for it.
+    if (table.size < this.capacity && table.blocked > 0) this.fail(`${where}: lost wake-up: ${table.blocked} blocked with ${table.size}/${this.capacity} queued`);
+    // The dispatcher never leaves a slot idle while jobs wait on the table.
+    if (table.size > 0 && this.dispatcher.runningCount < this.slots) {
+      this.fail(`${where}: ${table.size} queued while only ${this.dispatcher.runningCount}/${this.slots} slots are busy`);
+    }
+    if (model.size !== table.size) this.fail(`${where}: the table holds ${table.size}, the model ${model.size}`);
+    if (model.waiters.length !== table.blocked) this.fail(`${where}: ${table.blocked} blocked, the model has ${model.waiters.length}`);
+    // 2. Conservation: every accepted job is in exactly one place.
+    let queued = 0;
+    let running = 0;
+    let timed = 0;
+    let inLine = 0;
+    let settled = 0;
+    let accepted = 0;
+    for (const record of this.records.values()) {
+      const { job } = record;
+      const isInLine = model.waiters.includes(job);
+      if (!isSettling && record.submitted === 'pending' && !isInLine) this.fail(`${where}: the producer of ${job.id} waits, but not in the line for room`);
+      if (!record.isAccepted) continue;
+      accepted++;
+      const places = [model.has(job), isInLine, job.waitTimer !== undefined, job.state === 'running', job.isSettled].filter(Boolean).length;
+      if (places !== 1) this.fail(`${where}: conservation: ${job.id} (${job.state}) is in ${places} places`);
+      switch (job.state) {
+        case 'queued':
+          if (!model.has(job)) this.fail(`${where}: ${job.id} is queued but not on the table`);
+          queued++;
+          break;
+        case 'running':
+          if (!this.pool.inFlight.some((run) => run.attempt === job.run)) this.fail(`${where}: ${job.id} is running without a run in the pool`);
+          running++;
+          break;
+        case 'retrying':
+        case 'scheduled':
+          if (job.waitTimer !== undefined) timed++;
+          else if (isInLine) inLine++;
+          else this.fail(`${where}: ${job.id} is ${job.state} with neither a timer nor a place in line`);
+          break;
+        default:
+          settled++;
+          if (record.terminalEvents !== 1) this.fail(`${where}: settle once: ${job.id} had ${record.terminalEvents} terminal events`);
+          if (job.expiryTimer !== undefined || job.waitTimer !== undefined) this.fail(`${where}: settled ${job.id} still has a timer`);
+      }
+      // 3. Settle exactly once, and only when terminal (reactions have run by now).
+      if (!isSettling && record.settleCount !== (job.isSettled ? 1 : 0)) this.fail(`${where}: ${job.id} is ${job.state} and its result settled ${record.settleCount} times`);
+    }
+    if (accepted !== queued + running + timed + inLine + settled) this.fail(`${where}: conservation: ${accepted} accepted ≠ ${queued}+${running}+${timed}+${inLine}+${settled}`);
+    if (queued !== table.size) this.fail(`${where}: ${queued} jobs queued, the table holds ${table.size}`);
+    if (timed !== lifecycle.scheduledCount) this.fail(`${where}: ${timed} jobs wait on a timer, the lifecycle counts ${lifecycle.scheduledCount}`);
+    const { succeeded, failed, cancelled, expired } = lifecycle.counts;
+    if (succeeded + failed + cancelled + expired !== settled) this.fail(`${where}: counts say ${succeeded + failed + cancelled + expired} settled, ${settled} did`);
+  }
+
+  /** 10. Quiet after close, and every accepted job settled with what the commands decided. */
+  checkEnd(): void {
+    this.check('the end');
+    if (!this.isClosed) this.fail('close() never resolved');
+    if (this.table.size !== 0 || this.table.blocked !== 0 || this.dispatcher.runningCount !== 0) {
+      this.fail(`after close: ${this.table.size} queued, ${this.table.blocked} blocked, ${this.dispatcher.runningCount} running`);
+    }
+    if (!this.pool.isDestroyed) this.fail('after close: the pool was not destroyed');
+    const timers = jest.getTimerCount();
+    if (timers !== 0) this.fail(`after close: ${timers} timers left`);
+    for (const record of this.records.values()) {
+      const { job } = record;
+      if (record.submitted === 'pending') this.fail(`after close: the producer of ${job.id} still waits`);
+      if (record.controller && getEventListeners(record.controller.signal, 'abort').length !== 0) {
+        this.fail(`after close: ${job.id}'s signal still has listeners`);
+      }
+      if (!record.isAccepted) {
+        const { submitError } = record;
+        if (record.submitted !== 'rejected' || !(submitError instanceof CancelledError || submitError instanceof RunnerClosedError)) {
+          this.fail(`the producer of ${job.id} was never admitted, and its submit() ${record.submitted === 'rejected' ? `rejected with ${String(submitError)}` : 'did not reject'}`);
+        }
+        if (record.settleCount !== 0 || record.terminalEvents !== 0) this.fail(`${job.id} was never accepted, yet settled`);
+        continue;
+      }
+      if (!job.isSettled || record.settleCount !== 1 || record.terminalEvents !== 1) {
+        this.fail(`settle once: ${job.id} is ${job.state}, settled ${record.settleCount} times, ${record.terminalEvents} terminal events`);
+      }
+      const { expected, outcome } = record;
+      if (!expected || !outcome) continue;
+      if ('value' in expected) {
+        if (!outcome.isOk || outcome.value !== expected.value) this.fail(`${job.id} should have succeeded with ${expected.value}`);
+      } else if (outcome.isOk || !(outcome.error instanceof expected.errorClass)) {
+        this.fail(`${job.id} should have rejected with ${expected.errorClass.name}, got ${outcome.isOk ? 'a value' : (outcome.error as Error).name}`);
+      } else if ('cause' in expected && (outcome.error as Error).cause !== expected.cause) {
+        this.fail(`${job.id} was cancelled without its reason as cause`);
+      }
+    }
+  }
+}
+
+// ── commands ──────────────────────────────────────────────────────────
+
+type Model = object;
+type Command = AsyncCommand<Model, World>;
+
+abstract class WorldCommand implements Command {
+  check(): boolean {
+    return true;
+  }
+
+  async run(_model: Model, world: World): Promise<void> {
+    await tick();
+    world.check(`the command before ${this.toString()}`);
+    world.throwIfViolated(`the command before ${this.toString()}`);
+    this.apply(world);
+    world.check(this.toString(), true);
+    world.throwIfViolated(this.toString());
+  }
+
+  abstract apply(world: World): void;
+  abstract toString(): string;
+}
+
+function describeOptions(options: JobOptions): string {
+  const parts = [`p${options.priority}`];
+  if (options.hasSignal) parts.push('signal');
+  if (options.retries) parts.push(`retries=${options.retries.max}/${options.retries.delay}ms`);
+  if (options.timeout !== undefined) parts.push(`timeout=${options.timeout}`);
+  if (options.expiresIn !== undefined) parts.push(`expiresIn=${options.expiresIn}`);
+  return parts.join(',');
+}
+
+class SubmitCommand extends WorldCommand {
+  constructor(
+    private readonly options: JobOptions,
+    private readonly isNow: boolean,
+    /** Jobs submitted one after the other, as a producer loop does. */
+    private readonly count = 1,
+  ) {
+    super();
+  }
+
+  apply(world: World): void {
+    for (let i = 0; i < this.count; i++) this.submitOne(world);
+  }
+
+  private submitOne(world: World): void {
+    const { table, dispatcher } = world;
+    const hadRoom = table.size < world.capacity && table.blocked === 0;
+    const before = { size: table.size, blocked: table.blocked, running: dispatcher.runningCount, records: world.records.size };
+    const { record, error } = world.admit(this.options, this.isNow);
+    if (world.closing) {
+      if (!(error instanceof RunnerClosedError)) world.fail('a closed runner accepted a job');
+      return;
+    }
+    if (this.isNow && !hadRoom) {
+      if (!(error instanceof TableFullError)) world.fail('trySubmit on a full table did not throw TableFullError');
+      const after = { size: table.size, blocked: table.blocked, running: dispatcher.runningCount, records: world.records.size };
+      if (JSON.stringify(after) !== JSON.stringify(before)) world.fail(`trySubmit that threw changed ${JSON.stringify(before)} to ${JSON.stringify(after)}`);
+      return;
+    }
+    if (!record) return world.fail(`${this.toString()} was refused with ${String(error)} though the table had room`);
+    if (hadRoom !== record.isAccepted) world.fail(`${record.job.id}: room ${hadRoom} but accepted ${record.isAccepted}`);
+    if (!hadRoom && !world.model.waiters.includes(record.job)) world.fail(`${record.job.id} found no room and is not waiting for it`);
+  }
+
+  toString(): string {
+    return `${this.isNow ? 'trySubmit' : 'submit'}(${describeOptions(this.options)})${this.count > 1 ? ` × ${this.count}` : ''}`;
+  }
+}
+
+class CancelCommand extends WorldCommand {
+  constructor(
+    private readonly pick: number,
+    private readonly via: 'handle' | 'signal',
+  ) {
+    super();
+  }
+
+  apply(world: World): void {
+    // Live jobs, and blocked producers that can withdraw (through their signal).
+    const candidates = [...world.records.values()].filter(
+      (record) => (record.isAccepted && !record.job.isSettled) || (record.submitted === 'pending' && record.controller),
+    );
+    if (candidates.length === 0) return;
+    const target = candidates[this.pick % candidates.length]!;
+    const { job } = target;
+    const wasOnTable = world.model.has(job);
+    const statesBefore = new Map([...world.records.values()].map((record) => [record, record.job.state]));
+    const inLineBefore = new Set(world.model.waiters);
+    const reason = new Error(`cancel ${job.id}`);
+    const blockedBefore = world.table.blocked;
+    if (this.via === 'signal' && target.controller) {
+      target.controller.abort(reason);
+    } else if (target.isAccepted) {
+      if (!job.cancel(reason)) world.fail(`cancel() of live ${job.id} returned false`);
+      if (job.cancel('again')) world.fail(`a second cancel() of ${job.id} returned true`);
+    } else {
+      return;
+    }
+    if (target.isAccepted) {
+      if (job.state !== 'cancelled') world.fail(`${job.id} is ${job.state} after being cancelled`);
+      target.expected = { errorClass: CancelledError, cause: reason };
+    } else {
+      // 6. A producer that stops waiting leaves no reservation behind.
+      if (world.table.blocked !== blockedBefore - 1) world.fail(`${job.id}'s producer withdrew, yet ${world.table.blocked} of ${blockedBefore} still wait`);
+      world.model.withdraw(job);
+    }
+    // 7. Cancellation precision: only the target changed, except one producer let in by the room it left.
+    let admitted = 0;
+    for (const [record, state] of statesBefore) {
+      if (record === target) continue;
+      if (inLineBefore.has(record.job) && world.model.has(record.job)) {
+        admitted++;
+        continue;
+      }
+      if (record.job.state !== state) world.fail(`cancelling ${job.id} moved ${record.job.id} from ${state} to ${record.job.state}`);
+    }
+    if (admitted > (wasOnTable ? 1 : 0)) world.fail(`cancelling ${job.id} let ${admitted} producers in`);
+  }
+
+  toString(): string {
+    return `cancel(#${this.pick}, ${this.via})`;
+  }
+}
+
+class ReplyCommand extends WorldCommand {
+  constructor(
+    private readonly pick: number,
+    private readonly kind: 'complete' | 'fail' | 'crash',
+    /** Which jobs of a batch fail (bit i for job i; job 0 always does). */
+    private readonly mask = 0,
+  ) {
+    super();
+  }
+
+  apply(world: World): void {
+    const runs = world.pool.inFlight;
+    if (runs.length === 0) return;
+    const run = runs[this.pick % runs.length]!;
+    world.schedule(run, this.kind === 'fail' ? { kind: 'fail', mask: this.mask } : { kind: this.kind });
+  }
+
+  toString(): string {
+    return `${this.kind}(run #${this.pick}${this.kind === 'fail' ? `, mask ${this.mask}` : ''})`;
+  }
+}
+
+class AdvanceCommand extends WorldCommand {
+  constructor(private readonly ms: number) {
+    super();
+  }
+
+  apply(): void {
+    jest.advanceTimersByTime(this.ms);
+  }
+
+  toString(): string {
+    return `advance(${this.ms}ms)`;
+  }
+}
+
+class CloseCommand extends WorldCommand {
+  constructor(
+    private readonly drain: boolean,
+    private readonly deadlineMs: number | undefined,
+  ) {
+    super();
+  }
+
+  apply(world: World): void {
+    const wasClosing = world.closing !== undefined;
+    world.close(this.drain, this.deadlineMs);
+    if (wasClosing) return;
+    if (world.table.blocked !== 0) world.fail(`close left ${world.table.blocked} producers blocked`);
+    for (const record of world.records.values()) {
+      const { job } = record;
+      if (!record.isAccepted || job.isSettled) continue;
+      if (job.state === 'retrying' || job.state === 'scheduled') world.fail(`close left ${job.id} ${job.state}`);
+      if (!this.drain) world.fail(`close({ drain: false }) left ${job.id} ${job.state}`);
+    }
+  }
+
+  toString(): string {
+    return `close({ drain: ${this.drain}${this.deadlineMs === undefined ? '' : `, deadlineMs: ${this.deadlineMs}`} })`;
+  }
+}
+
+const jobOptions: Arbitrary<JobOptions> = fc.record({
+  priority: fc.constantFrom(0, 0, 1, -1),
+  hasSignal: fc.oneof({ weight: 2, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+  retries: fc.option(fc.record({ max: fc.integer({ min: 1, max: 2 }), delay: fc.integer({ min: 0, max: 30 }) }), { freq: 3, nil: undefined }),
+  timeout: fc.option(fc.integer({ min: 5, max: 60 }), { freq: 5, nil: undefined }),
+  expiresIn: fc.option(fc.integer({ min: 5, max: 80 }), { freq: 4, nil: undefined }),
+});
+
+/** Jobs with nothing to stop mid-run: the kind the dispatcher may batch. */
+const plainJobOptions: Arbitrary<JobOptions> = fc.record({
+  priority: fc.constantFrom(0, 1),
+  hasSignal: fc.constant(false),
+  retries: fc.constant(undefined),
+  timeout: fc.constant(undefined),
+  expiresIn: fc.constant(undefined),
+});
+
+// One arbitrary with weights, so that close comes late in most runs.
+const command: Arbitrary<Command> = fc.oneof(
+  { weight: 8, arbitrary: jobOptions.map((options) => new SubmitCommand(options, false)) },
+  { weight: 3, arbitrary: jobOptions.map((options) => new SubmitCommand(options, true)) },
+  { weight: 2, arbitrary: fc.tuple(plainJobOptions, fc.integer({ min: 2, max: 6 })).map(([options, count]) => new SubmitCommand(options, false, count)) },
+  { weight: 3, arbitrary: fc.tuple(fc.nat(), fc.constantFrom('handle' as const, 'signal' as const)).map(([pick, via]) => new CancelCommand(pick, via)) },
+  { weight: 6, arbitrary: fc.nat().map((pick) => new ReplyCommand(pick, 'complete')) },
+  { weight: 3, arbitrary: fc.tuple(fc.nat(), fc.nat()).map(([pick, mask]) => new ReplyCommand(pick, 'fail', mask)) },
+  { weight: 1, arbitrary: fc.nat().map((pick) => new ReplyCommand(pick, 'crash')) },
+  { weight: 3, arbitrary: fc.integer({ min: 0, max: 60 }).map((ms) => new AdvanceCommand(ms)) },
+  {
+    weight: 1,
+    arbitrary: fc.tuple(fc.boolean(), fc.option(fc.integer({ min: 0, max: 50 }), { nil: undefined })).map(([drain, deadlineMs]) => new CloseCommand(drain, deadlineMs)),
+  },
+);
+
+const commands = fc.commands<Model, World, false>([command], { maxCommands: 60, size: 'max', ...(REPLAY && { replayPath: REPLAY }) });
+
+const setup = fc.record({
+  capacity: fc.integer({ min: 1, max: 6 }),
+  slots: fc.integer({ min: 1, max: 3 }),
+  cancelGraceMs: fc.constantFrom(0, 20),
+  batching: fc.constantFrom('auto' as const, 'off' as const),
+  finalDrain: fc.boolean(),
+});
+
+/** Closes the world if the commands did not, and lets every run, timer and reply finish. */
+async function finish(world: World, scheduler: Scheduler, drain: boolean): Promise<void> {
+  world.close(drain, undefined);
+  for (let round = 0; round < 500 && !world.isClosed; round++) {
+    for (const run of [...world.pool.inFlight]) world.schedule(run, { kind: 'complete' });
+    await scheduler.waitAll();
+    jest.advanceTimersByTime(50);
+    await tick();
+    world.throwIfViolated('finishing');
+  }
+  await tick();
+}
+
+// ── the property ──────────────────────────────────────────────────────
+
+describe('MemoryTable, Lifecycle and Dispatcher over a fake pool', () => {
+  let unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+
+  beforeAll(() => {
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate', 'clearImmediate'] });
+    hostProcess().on('unhandledRejection', onUnhandled);
+  });
+
+  afterAll(() => {
+    hostProcess().off('unhandledRejection', onUnhandled);
+    jest.useRealTimers();
+  });
+
+  it('keep every invariant of the contract after every command, in every interleaving of replies', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.scheduler(), setup, commands, async (scheduler, config, cmds) => {
+        jest.clearAllTimers();
+        unhandled = [];
+        const world = new World(config.capacity, config.slots, config.cancelGraceMs, config.batching, scheduler);
+        await world.warmUp();
+        await fc.scheduledModelRun(scheduler, () => ({ model: {}, real: world }), cmds);
+        await finish(world, scheduler, config.finalDrain);
+        world.checkEnd();
+        if (process.env.BAOZI_PROPERTY_DEBUG) {
+          const states = [...world.records.values()].flatMap((record) => record.states);
+          (globalThis as { stats?: Record<string, number> }).stats ??= {};
+          const stats = (globalThis as unknown as { stats: Record<string, number> }).stats;
+          stats.runs = (stats.runs ?? 0) + 1;
+          stats.commands = (stats.commands ?? 0) + [...cmds].length;
+          stats.stale = (stats.stale ?? 0) + world.staleReplies;
+          for (const state of states) stats[state] = (stats[state] ?? 0) + 1;
+          stats.blocked = (stats.blocked ?? 0) + [...world.records.values()].filter((record) => record.submitted !== 'none').length;
+          stats.batchRuns = (stats.batchRuns ?? 0) + world.batchRuns;
+          const estimate = (world.dispatcher as unknown as { runEstimates: Map<string, number> }).runEstimates.get('task');
+          if (estimate !== undefined) stats.estimateSum = (stats.estimateSum ?? 0) + estimate;
+          stats.shiftWhile = (stats.shiftWhile ?? 0) + world.shiftWhileCalls; stats.auto = (stats.auto ?? 0) + Number(config.batching === 'auto');
+        }
+        world.throwIfViolated('close');
+        // Lets Node report rejections nobody handled during this run.
+        await new Promise((resolve) => setImmediate(resolve));
+        if (unhandled.length > 0) throw new Error(`${unhandled.length} unhandled rejections, the first: ${String(unhandled[0])}`);
+      }),
+      { seed: SEED, numRuns: RUNS, ...(PATH && { path: PATH }) },
+    );
+    expect(unhandled).toEqual([]);
+    if (process.env.BAOZI_PROPERTY_DEBUG) console.log((globalThis as { stats?: unknown }).stats);
+    // About 10 ms a run on a 2-core machine; more runs get more time.
+  }, 20_000 + RUNS * 30);
+});
