@@ -1,7 +1,8 @@
 import { deserialize, serialize } from 'node:v8';
 import type { JobReply } from '../workers/protocol.js';
 import { findUncloneablePath } from '../workers/clone-path.js';
-import { SerializationError } from './errors.js';
+import { PayloadTooLargeError, SerializationError } from './errors.js';
+import { DEFAULTS } from './options.js';
 
 /** Arguments as they travel to the thread. */
 export interface EncodedArgs {
@@ -15,15 +16,24 @@ export interface EncodedArgs {
  * cannot be cloned are rejected before the job is accepted, and the table
  * holds bytes rather than the caller's objects. Arguments with a
  * `transferList` travel as they are, so their buffers move without a copy.
+ * Throws `PayloadTooLargeError` past `maxPayloadBytes`: the serialized
+ * size, or an estimate for arguments that travel as they are.
  */
-export function encodeArgs(args: unknown[], transferList: unknown[] | undefined): EncodedArgs {
-  // A copy: the caller may reuse its array for the next job while this one waits.
-  if (transferList || args.every(isPlainPrimitive)) return { args: [...args], isEncoded: false };
+export function encodeArgs(args: unknown[], transferList: unknown[] | undefined, maxPayloadBytes: number = DEFAULTS.maxPayloadBytes): EncodedArgs {
+  if (transferList || args.every(isPlainPrimitive)) {
+    const size = transferList ? estimateSize(args, maxPayloadBytes) : primitivesSize(args);
+    if (size > maxPayloadBytes) throw new PayloadTooLargeError(size, maxPayloadBytes);
+    // A copy: the caller may reuse its array for the next job while this one waits.
+    return { args: [...args], isEncoded: false };
+  }
+  let bytes: Buffer;
   try {
-    return { args: serialize(args), isEncoded: true };
+    bytes = serialize(args);
   } catch (error) {
     throw new SerializationError('argument', findUncloneablePath(args, 'args'), error instanceof Error ? error.message : String(error), { cause: error });
   }
+  if (bytes.length > maxPayloadBytes) throw new PayloadTooLargeError(bytes.length, maxPayloadBytes);
+  return { args: bytes, isEncoded: true };
 }
 
 /** One job's result as it arrived (alone, or as an item of a batch reply). */
@@ -32,6 +42,56 @@ export function decodeReply(reply: JobReply): unknown {
   if (reply.type === 'encoded') return deserialize(reply.bytes);
   if (reply.type === 'moved') return reply.value;
   throw new TypeError('A batch reply is not one result.');
+}
+
+// Values of other types, and the header of each object, as serialization roughly counts them.
+const VALUE_BYTES = 8;
+// The walk stops there: the estimate is then a lower bound (the whole tree of a huge argument is not walked at submit).
+const MAX_NODES = 10_000;
+
+function primitivesSize(args: unknown[]): number {
+  let size = 0;
+  for (const arg of args) size += typeof arg === 'string' ? arg.length * 2 : VALUE_BYTES;
+  return size;
+}
+
+/**
+ * About how many bytes `value` takes on its way to a thread: 2 per string
+ * character, the bytes of each ArrayBuffer (once, however many views share
+ * it; a SharedArrayBuffer is shared, not sent), 8 for any other value or
+ * object header. Stops early once past `limit`.
+ */
+function estimateSize(value: unknown, limit: number): number {
+  const seen = new Set<object>();
+  let size = 0;
+  const visit = (current: unknown): void => {
+    if (typeof current === 'string') {
+      size += current.length * 2;
+      return;
+    }
+    size += VALUE_BYTES;
+    if (current === null || typeof current !== 'object' || seen.has(current) || seen.size >= MAX_NODES || size > limit) return;
+    seen.add(current);
+    if (current instanceof ArrayBuffer) {
+      size += current.byteLength;
+    } else if (ArrayBuffer.isView(current)) {
+      visit(current.buffer);
+    } else if (current instanceof Map) {
+      for (const [key, entry] of current) {
+        visit(key);
+        visit(entry);
+      }
+    } else if (current instanceof Set) {
+      for (const entry of current) visit(entry);
+    } else if (!(current instanceof SharedArrayBuffer)) {
+      for (const key of Object.keys(current)) {
+        size += key.length * 2;
+        visit((current as Record<string, unknown>)[key]);
+      }
+    }
+  };
+  visit(value);
+  return size;
 }
 
 function isPlainPrimitive(value: unknown): boolean {

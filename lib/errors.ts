@@ -5,7 +5,7 @@
  * Codes, by area:
  * - Options:   BAOZI_INVALID_OPTION
  * - Table:     BAOZI_TABLE_FULL, BAOZI_RUNNER_CLOSED
- * - Jobs:      BAOZI_CANCELLED, BAOZI_SERIALIZATION
+ * - Jobs:      BAOZI_CANCELLED, BAOZI_SERIALIZATION, BAOZI_PAYLOAD_TOO_LARGE
  * - Tasks:     BAOZI_UNKNOWN_TASK, BAOZI_TASK_FAILED, BAOZI_TASK_LOAD
  * - Threads:   BAOZI_WORKER_CRASHED
  * - Workflows: BAOZI_WORKFLOW_STEP_FAILED, BAOZI_STREAM_NULL_RESULT
@@ -275,6 +275,22 @@ export class StreamNullResultError extends BaoziError {
       `Task ${JSON.stringify(options.job.task)} returned null in job ${options.job.jobId}, and a Node stream cannot carry null (it ends the stream). ` +
         "Return another value (undefined, an object), or create the stream with settle: 'all' so that results come wrapped.",
       options,
+    );
+  }
+}
+
+/** A job's arguments are larger than the runner's `maxPayloadBytes`; nothing was queued. */
+export class PayloadTooLargeError extends BaoziError {
+  readonly code = 'BAOZI_PAYLOAD_TOO_LARGE';
+  constructor(
+    /** The arguments' size in bytes: serialized, or estimated for arguments that travel as they are. */
+    readonly size: number,
+    /** The runner's `maxPayloadBytes`. */
+    readonly limit: number,
+  ) {
+    super(
+      `The job's arguments take about ${size} bytes, over maxPayloadBytes (${limit}). ` +
+        'Split the job, share large data through a SharedArrayBuffer or a file, or raise `maxPayloadBytes`.',
     );
   }
 }

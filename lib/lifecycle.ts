@@ -125,6 +125,7 @@ export class Lifecycle implements DispatcherHooks, JobOwner, TableObserver<Job> 
       this.metrics.retried(job);
       job.attempt++;
       this.wait(job, 'retrying', decision.delay);
+      this.armExpiry(job);
       this.emit('retrying', { job, error, delay: decision.delay });
       return;
     }
@@ -189,20 +190,29 @@ export class Lifecycle implements DispatcherHooks, JobOwner, TableObserver<Job> 
   private accept(job: Job): void {
     this.live.set(job.id, job);
     this.metrics.submitted(job);
-    const { signal, expiresAt } = job.options;
+    const { signal } = job.options;
     if (signal) {
       const onAbort = (): void => void job.cancel(signal.reason);
       signal.addEventListener('abort', onAbort, { once: true });
       job.releaseSignal = () => signal.removeEventListener('abort', onAbort);
     }
-    if (expiresAt !== undefined) {
-      job.expiryTimer = setTimeout(() => {
-        job.expiryTimer = undefined;
-        if (job.state === 'running' || job.isSettled) return;
-        this.leaveWaitingPlace(job);
-        this.expired(job);
-      }, Math.max(0, expiresAt - Date.now()));
-    }
+    this.armExpiry(job);
+  }
+
+  /**
+   * Expires the job at its `expiresAt` if it is not running then. A job
+   * running at that moment is armed again when it waits for a retry, so it
+   * does not wait out its backoff only to expire when it is due.
+   */
+  private armExpiry(job: Job): void {
+    const { expiresAt } = job.options;
+    if (expiresAt === undefined || job.expiryTimer) return;
+    job.expiryTimer = setTimeout(() => {
+      job.expiryTimer = undefined;
+      if (job.state === 'running' || job.isSettled) return;
+      this.leaveWaitingPlace(job);
+      this.expired(job);
+    }, Math.max(0, expiresAt - Date.now()));
   }
 
   /** Takes a job that has not started out of its timer or the table. */

@@ -11,6 +11,9 @@ export const DURATION_BUCKETS_MS: readonly number[] = Object.freeze([
   0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000, 300_000,
 ]);
 
+// Typed, so the search on every sample stays a few nanoseconds.
+const BOUNDS = new Float64Array(DURATION_BUCKETS_MS);
+
 // A producer can submit any name (an unknown one fails in the thread), so
 // the names counted apart are capped: memory stays bounded.
 const MAX_TASK_NAMES = 1000;
@@ -124,12 +127,12 @@ export function resolveMetricsOptions(options: MetricsOptions | undefined): { re
 
 /** A `DurationRecorder` that also counts its samples into fixed buckets. */
 class HistogramRecorder extends DurationRecorder {
-  private readonly counts = new Uint32Array(DURATION_BUCKETS_MS.length + 1);
+  private readonly counts = new Uint32Array(BOUNDS.length + 1);
 
   override record(ms: number): void {
     super.record(ms);
     let i = 0;
-    while (i < DURATION_BUCKETS_MS.length && ms > DURATION_BUCKETS_MS[i]!) i++;
+    while (i < BOUNDS.length && ms > BOUNDS[i]!) i++;
     this.counts[i]!++;
   }
 

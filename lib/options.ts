@@ -113,6 +113,17 @@ export interface RunnerOptions<Tasks = TaskModule> {
    * @default 10000
    */
   maxScheduled?: number;
+  /**
+   * Most bytes a job's arguments may take on their way to a thread, as
+   * measured at submit: their serialized size, or, for arguments that
+   * travel as they are (primitives only, or with a `transferList`), an
+   * estimate: 2 bytes per string character, 8 per other value, and the
+   * bytes of every ArrayBuffer (moved or copied). A larger job is refused
+   * before anything is queued: `submit()` rejects and `trySubmit()` throws
+   * `BAOZI_PAYLOAD_TOO_LARGE`. Integer, at least 1.
+   * @default 67108864 (64 MiB)
+   */
+  maxPayloadBytes?: number;
 }
 
 /** Job options that can also be set per task in `RunnerOptions.defaults`. */
@@ -225,6 +236,7 @@ export const DEFAULTS = Object.freeze({
   resultTtl: 3_600_000,
   maxResults: 1000,
   maxScheduled: 10_000,
+  maxPayloadBytes: 64 * 1024 * 1024,
   priority: 0,
   drain: true,
 });

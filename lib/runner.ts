@@ -98,6 +98,8 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
   readonly #lifecycle: Lifecycle;
   readonly #dispatcher: Dispatcher;
   readonly #schedules = new Set<PeriodicSchedule>();
+  /** Jobs given a `jobId` that still wait for room: that id submitted again waits for the same job. */
+  readonly #waitingForRoom = new Map<string, { job: Job; admitted: Promise<void> }>();
   readonly #idPrefix = randomBytes(4).toString('hex');
   #nextId = 0;
   readonly #createdAt = now();
@@ -197,7 +199,17 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
   schedule<Name extends TaskName<Tasks>>(name: Name, args: TaskArgs<Tasks, Name>, options: ScheduleOptions): ScheduleHandle<TaskResult<Tasks, Name>> {
     if (this.#closing) throw new RunnerClosedError();
     const spec = resolveScheduleOptions(options);
-    const schedule: PeriodicSchedule<TaskResult<Tasks, Name>> = new PeriodicSchedule((signal) => this.submit(name, args, { signal }), spec, {
+    // The tick's signal withdraws only its wait for room: a job already on
+    // the table (its submit not yet resolved) is left alone by stop().
+    const submitTick = (signal: AbortSignal): Promise<JobHandle<TaskResult<Tasks, Name>>> => {
+      try {
+        const { job, admitted } = this.#admit<TaskResult<Tasks, Name>>(name, args, undefined, false, signal);
+        return admitted ? admitted.then(() => job) : Promise.resolve(job);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    };
+    const schedule: PeriodicSchedule<TaskResult<Tasks, Name>> = new PeriodicSchedule(submitTick, spec, {
       stopped: () => this.#schedules.delete(schedule as PeriodicSchedule),
     });
     this.#schedules.add(schedule as PeriodicSchedule);
@@ -349,8 +361,16 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
    * `isNow`, nowhere but a TableFullError), in line for room (`admitted`
    * then settles when it is on the table), or scheduled. A live or kept
    * `jobId` returns that job instead. Throws for every refusal.
+   * `waitSignal`, when given, withdraws the wait for room instead of the
+   * job's own `signal` (and is not the job's).
    */
-  #admit<Result>(name: unknown, args: unknown, options: SubmitOptions | undefined, isNow = false): { job: Job<Result>; admitted?: Promise<void> } {
+  #admit<Result>(
+    name: unknown,
+    args: unknown,
+    options: SubmitOptions | undefined,
+    isNow = false,
+    waitSignal?: AbortSignal,
+  ): { job: Job<Result>; admitted?: Promise<void> } {
     if (this.#closing) throw new RunnerClosedError();
     if (typeof name !== 'string' || name === '') throw new InvalidOptionError('name', name, 'a task name: a non-empty string');
     if (!Array.isArray(args)) throw new InvalidOptionError('args', args, "the task's arguments as an array");
@@ -359,13 +379,19 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     if (resolved.jobId !== undefined) {
       const existing = this.#lifecycle.find(resolved.jobId);
       if (existing) return { job: existing as Job<Result> };
+      const waiting = this.#waitingForRoom.get(resolved.jobId);
+      if (waiting) {
+        // Not on the table yet, and its wait may still be withdrawn.
+        if (isNow) throw new TableFullError(this.#table.capacity);
+        return waiting as { job: Job<Result>; admitted: Promise<void> };
+      }
     }
     if (resolved.signal?.aborted) throw new CancelledError('The job was not submitted: its signal had already aborted.', { cause: resolved.signal.reason });
     const runAt = resolved.runAt !== undefined && resolved.runAt > at ? resolved.runAt : undefined;
     if (runAt !== undefined && runAt - at > MAX_DELAY_MS) {
       throw new InvalidOptionError(options?.delay !== undefined ? 'delay' : 'runAt', options?.delay ?? options?.runAt, `at most ${MAX_DELAY_MS} ms (about 24.8 days) ahead`);
     }
-    const encoded = encodeArgs(args, resolved.transferList);
+    const encoded = encodeArgs(args, resolved.transferList, this.#options.maxPayloadBytes);
     const id = resolved.jobId ?? `${this.#idPrefix}-${(this.#nextId++).toString(36)}`;
     const job = new Job<Result>(this.#lifecycle, id, name, encoded.args, encoded.isEncoded, resolved, now());
     if (runAt !== undefined) {
@@ -378,7 +404,14 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     }
     if (isNow) throw new TableFullError(this.#table.capacity);
     // Waiting producers are admitted in arrival order: this one goes behind them.
-    return { job, admitted: this.#table.push(job as Job, resolved.signal) };
+    const admitted = this.#table.push(job as Job, waitSignal ?? resolved.signal);
+    if (resolved.jobId !== undefined) {
+      const jobId = resolved.jobId;
+      this.#waitingForRoom.set(jobId, { job: job as Job, admitted });
+      const forget = (): void => void this.#waitingForRoom.delete(jobId);
+      admitted.then(forget, forget);
+    }
+    return { job, admitted };
   }
 
   async #shutDown(drain: boolean, deadlineMs: number | undefined): Promise<CloseReport> {

@@ -24,11 +24,13 @@ export interface ResolvedRunnerOptions {
   resultTtl: number;
   maxResults: number;
   maxScheduled: number;
+  maxPayloadBytes: number;
 }
 
 const RUNNER_KEYS = [
   'tasks', 'minThreads', 'maxThreads', 'idleTimeout', 'capacity', 'concurrentTasksPerWorker',
   'resourceLimits', 'env', 'workerData', 'cancelGraceMs', 'batching', 'defaults', 'rateLimits', 'resultTtl', 'maxResults', 'maxScheduled',
+  'maxPayloadBytes',
 ] as const satisfies readonly (keyof RunnerOptions)[];
 const TASK_DEFAULT_KEYS = ['priority', 'retries', 'timeout', 'softTimeout', 'expiresIn'] as const satisfies readonly (keyof TaskDefaults)[];
 const SUBMIT_KEYS = [
@@ -62,6 +64,7 @@ export function resolveRunnerOptions(options: RunnerOptions<never>): ResolvedRun
     resultTtl: integer('resultTtl', options.resultTtl, DEFAULTS.resultTtl, 0),
     maxResults: integer('maxResults', options.maxResults, DEFAULTS.maxResults, 0),
     maxScheduled: integer('maxScheduled', options.maxScheduled, DEFAULTS.maxScheduled, 1),
+    maxPayloadBytes: integer('maxPayloadBytes', options.maxPayloadBytes, DEFAULTS.maxPayloadBytes, 1),
   };
 }
 

@@ -197,6 +197,7 @@ describe('resolveRunnerOptions()', () => {
       resultTtl: DEFAULTS.resultTtl,
       maxResults: DEFAULTS.maxResults,
       maxScheduled: DEFAULTS.maxScheduled,
+      maxPayloadBytes: DEFAULTS.maxPayloadBytes,
     });
   });
 

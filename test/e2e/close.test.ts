@@ -31,7 +31,7 @@ describe('Runner', () => {
       expect(await Promise.all(jobs.map((job) => job.result))).toEqual([40, 30, 3, 10, 7]);
       expect(threadsWhenClosed).toBe(0);
       expect(runner.stats()).toMatchObject({ threads: 0, running: 0, queued: 0, succeeded: 5 });
-      runners.expectNoLiveThreads();
+      await runners.expectNoLiveThreads();
     });
 
     it('refuses new jobs at once, while it drains and after: submit and run reject, trySubmit throws', async () => {
@@ -90,7 +90,7 @@ describe('Runner', () => {
       expect(await rejectionOf(job.result)).toBeInstanceOf(CancelledError);
       await runner.close();
       expect(runner.stats().threads).toBe(0);
-      runners.expectNoLiveThreads();
+      await runners.expectNoLiveThreads();
     });
 
     it.each(['spin', 'throwFromTimer', 'exit'] as const)('resolves only once every thread has exited, after a %s job', async (task) => {
@@ -105,7 +105,7 @@ describe('Runner', () => {
       await job.result.catch(() => undefined);
       await runner.close();
       expect(runner.stats().threads).toBe(0);
-      runners.expectNoLiveThreads();
+      await runners.expectNoLiveThreads();
     });
 
     it('resolves at once on a runner that never ran a job', async () => {
@@ -145,7 +145,7 @@ describe('Runner', () => {
       expect(spinning.state).toBe('cancelled');
       expect(cancelledEvents).toEqual([queued[0], queued[1], spinning]);
       expect(runner.stats()).toMatchObject({ cancelled: 3, running: 0, queued: 0, threads: 0 });
-      runners.expectNoLiveThreads();
+      await runners.expectNoLiveThreads();
     });
 
     it('stops a cancelled job still in its grace period at once', async () => {
@@ -164,7 +164,7 @@ describe('Runner', () => {
       expect(Date.now() - started).toBeLessThan(10_000);
       expect((await rejectionOf(spinning.result)).cause).toBe('stop');
       expect(runner.stats()).toMatchObject({ running: 0, threads: 0, cancelled: 1 });
-      runners.expectNoLiveThreads();
+      await runners.expectNoLiveThreads();
     });
   });
 

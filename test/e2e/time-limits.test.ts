@@ -51,13 +51,13 @@ describe('Runner', () => {
     it('does not count the time the job waited on the table', async () => {
       const runner = runners.runner({ maxThreads: 1 });
       await runner.run('add', 0, 0);
-      // The only thread is busy for 300 ms, twice the limit.
-      const busy = await runner.submit('busyFor', [300]);
-      const job = await runner.submit('sleep', [20], { timeout: 150 });
+      // The only thread is busy for longer than the limit.
+      const busy = await runner.submit('busyFor', [400]);
+      const job = await runner.submit('sleep', [20], { timeout: 250 });
       expect(job.state).toBe('queued');
       expect(await job.result).toBe(20);
       expect(await busy.result).toBeGreaterThan(0);
-      expect(job.startedAt! - job.queuedAt!).toBeGreaterThan(150);
+      expect(job.startedAt! - job.queuedAt!).toBeGreaterThan(250);
       expect(job.state).toBe('succeeded');
       await runner.close();
     });
@@ -125,11 +125,11 @@ describe('Runner', () => {
     it('does not count the time the job waited on the table', async () => {
       const runner = runners.runner({ maxThreads: 1 });
       await runner.run('add', 0, 0);
-      const busy = await runner.submit('busyFor', [300]);
-      const job = await runner.submit('cooperativeSleep', [20], { softTimeout: 150 });
+      const busy = await runner.submit('busyFor', [400]);
+      const job = await runner.submit('cooperativeSleep', [20], { softTimeout: 250 });
       expect(await job.result).toBe('slept');
       await busy.result;
-      expect(job.startedAt! - job.queuedAt!).toBeGreaterThan(150);
+      expect(job.startedAt! - job.queuedAt!).toBeGreaterThan(250);
       expect(await runner.run('readCleanedUp')).toEqual([]);
       await runner.close();
     });
