@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 
 /** Eats one bun: `rounds` rounds of SHA-256, a few milliseconds of real CPU work. */
 export function eat(bun: number, rounds: number): string {
+  if (rounds < 0) throw new RangeError(`bun ${bun} is burnt`);
   let digest = Buffer.from(`bun ${bun}`);
   for (let i = 0; i < rounds; i++) digest = createHash('sha256').update(digest).digest();
   return digest.toString('hex').slice(0, 12);

@@ -140,6 +140,8 @@ source.addEventListener('history', (event) => {
   renderJobs(data.jobs);
 });
 source.addEventListener('sample', (event) => {
+  // A sample is proof of a live stream, whatever an earlier 'error' said.
+  text('status', 'live');
   const data = JSON.parse(event.data);
   samples.push(data.sample);
   if (samples.length > MAX_SAMPLES) samples.splice(0, samples.length - MAX_SAMPLES);

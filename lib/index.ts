@@ -19,6 +19,7 @@ export {
   CancelledError,
   InvalidOptionError,
   JobExpiredError,
+  PayloadTooLargeError,
   RetriesExhaustedError,
   RunnerClosedError,
   ScheduleFullError,

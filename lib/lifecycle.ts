@@ -167,6 +167,8 @@ export class Lifecycle implements DispatcherHooks, JobOwner, TableObserver<Job> 
     if (!job.reject('cancelled', error, now())) return false;
     this.settled(job, error);
     if (wasRunning) this.dispatcher.stop(job, error.cause, graceful);
+    // Its room on the table may have let a producer's job on: start it.
+    else this.dispatcher.pump();
     return true;
   }
 
@@ -212,6 +214,7 @@ export class Lifecycle implements DispatcherHooks, JobOwner, TableObserver<Job> 
       if (job.state === 'running' || job.isSettled) return;
       this.leaveWaitingPlace(job);
       this.expired(job);
+      this.dispatcher.pump();
     }, Math.max(0, expiresAt - Date.now()));
   }
 

@@ -148,6 +148,8 @@ export interface TaskDefaults {
    * Soft time limit of one run, in milliseconds: the task's
    * `jobContext().signal` aborts so it can clean up and return or throw.
    * If it throws, the job fails with `BAOZI_TIMEOUT` (`kind: 'soft'`).
+   * The limit counts from dispatch, so on a thread still starting it can
+   * pass before the task looks: check `signal.aborted` before listening.
    * Must be below `timeout` when both are set. Integer, at least 1.
    * @default undefined (no limit)
    */

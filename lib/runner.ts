@@ -197,7 +197,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
    * Throws `InvalidOptionError` for bad options.
    */
   schedule<Name extends TaskName<Tasks>>(name: Name, args: TaskArgs<Tasks, Name>, options: ScheduleOptions): ScheduleHandle<TaskResult<Tasks, Name>> {
-    if (this.#closing) throw new RunnerClosedError();
+    if (this.#closing || this.#lifecycle.isClosing) throw new RunnerClosedError();
     const spec = resolveScheduleOptions(options);
     // The tick's signal withdraws only its wait for room: a job already on
     // the table (its submit not yet resolved) is left alone by stop().
@@ -371,7 +371,8 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     isNow = false,
     waitSignal?: AbortSignal,
   ): { job: Job<Result>; admitted?: Promise<void> } {
-    if (this.#closing) throw new RunnerClosedError();
+    // isClosing is set first thing in close(): a listener submitting during its first steps is refused too.
+    if (this.#closing || this.#lifecycle.isClosing) throw new RunnerClosedError();
     if (typeof name !== 'string' || name === '') throw new InvalidOptionError('name', name, 'a task name: a non-empty string');
     if (!Array.isArray(args)) throw new InvalidOptionError('args', args, "the task's arguments as an array");
     const at = Date.now();

@@ -168,6 +168,19 @@ describe('Runner', () => {
     });
   });
 
+  describe('when a listener submits while close() begins', () => {
+    it('refuses the job with RunnerClosedError', async () => {
+      const runner = runners.runner({ maxThreads: 1, capacity: 4 });
+      await runner.submit('sleep', [200]);
+      await runner.submit('add', [1, 1]);
+      let late: Promise<unknown> | undefined;
+      runner.once('cancelled', () => (late = rejectionOf(runner.submit('add', [2, 2]))));
+      await runner.close({ drain: false });
+      expect(late).toBeDefined();
+      expect(await late).toBeInstanceOf(RunnerClosedError);
+    });
+  });
+
   describe('close({ deadlineMs })', () => {
     it('lets jobs finish until the deadline, then stops the rest and reports what became of each', async () => {
       const runner = runners.runner({ minThreads: 3, maxThreads: 3, cancelGraceMs: 50 });

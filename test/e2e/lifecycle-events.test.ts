@@ -1,10 +1,29 @@
 import { describe, expect, it } from '@jest/globals';
 import type { JobHandle, JobState, Runner } from 'baozi';
 import { holdThread, rejectionOf, useRunners } from '../helpers/e2e.js';
-import { nextEvent } from '../helpers/events.js';
 import type { TestTasks } from '../helpers/runner.js';
 
 const runners = useRunners();
+
+/**
+ * Resolves once `job` waits for a retry. Settling first fails the test with
+ * the job's own outcome instead of leaving it waiting for an event that
+ * will not come. Call it right after submit, before the first run ends.
+ */
+function untilRetrying(runner: Runner<TestTasks>, job: JobHandle): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onRetrying = ({ job: retried }: { job: JobHandle }): void => {
+      if (retried !== job) return;
+      runner.off('retrying', onRetrying);
+      resolve();
+    };
+    runner.on('retrying', onRetrying);
+    job.result.then(
+      (value) => reject(new Error(`expected job ${job.id} to wait for a retry, but it succeeded with ${String(value)}`)),
+      reject,
+    );
+  });
+}
 
 const JOB_EVENTS = ['scheduled', 'queued', 'running', 'retrying', 'succeeded', 'failed', 'cancelled', 'expired'] as const;
 const TERMINAL: ReadonlySet<string> = new Set(['succeeded', 'failed', 'cancelled', 'expired']);
@@ -246,9 +265,8 @@ describe('JobHandle', () => {
     it('is cancelled while waiting for its retry: queued, running, retrying, cancelled', async () => {
       const runner = runners.runner({ maxThreads: 1 });
       const { transitions, lifeOf } = recordLives(runner);
-      const retrying = nextEvent(runner, 'retrying');
       const job = await runner.submit('failTimes', ['cancel-retrying', 9], { retries: { max: 3, backoff: 'fixed', delay: 60_000, jitter: 'none' } });
-      await retrying;
+      await untilRetrying(runner, job);
       job.cancel();
       await rejectionOf(job.result);
       await runner.close();

@@ -6,6 +6,26 @@ import type { TestTasks } from '../helpers/runner.js';
 
 const runners = useRunners();
 
+/**
+ * Resolves once `job` waits for a retry. Settling first fails the test with
+ * the job's own outcome instead of leaving it waiting for an event that
+ * will not come. Call it right after submit, before the first run ends.
+ */
+function untilRetrying(runner: Runner<TestTasks>, job: JobHandle): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onRetrying = ({ job: retried }: { job: JobHandle }): void => {
+      if (retried !== job) return;
+      runner.off('retrying', onRetrying);
+      resolve();
+    };
+    runner.on('retrying', onRetrying);
+    job.result.then(
+      (value) => reject(new Error(`expected job ${job.id} to wait for a retry, but it succeeded with ${String(value)}`)),
+      reject,
+    );
+  });
+}
+
 interface Retrying {
   job: JobHandle;
   error: unknown;
@@ -293,9 +313,8 @@ describe('Runner', () => {
     it('rejects it with CancelledError at once and starts no further attempt', async () => {
       const runner = runners.runner({ maxThreads: 1 });
       const eventsOf = recordEventsOf(runner);
-      const retrying = nextEvent(runner, 'retrying');
       const job = await runner.submit('failTimes', ['cancel-me', 5], { retries: { max: 5, backoff: 'fixed', delay: 60_000, jitter: 'none' } });
-      await retrying;
+      await untilRetrying(runner, job);
       expect(job.state).toBe('retrying');
       expect(runner.stats().scheduled).toBe(1);
 
@@ -316,9 +335,8 @@ describe('Runner', () => {
   describe('when the runner closes', () => {
     it('cancels a job waiting for its retry, with RunnerClosedError as the cause', async () => {
       const runner = runners.runner({ maxThreads: 1 });
-      const retrying = nextEvent(runner, 'retrying');
       const job = await runner.submit('failTimes', ['closing', 5], { retries: { max: 5, backoff: 'fixed', delay: 60_000, jitter: 'none' } });
-      await retrying;
+      await untilRetrying(runner, job);
       await runner.close();
       const error = await rejectionOf(job.result);
       expect(error).toBeInstanceOf(CancelledError);

@@ -14,6 +14,26 @@ import type { TestTasks } from '../helpers/runner.js';
 
 const runners = useRunners();
 
+/**
+ * Resolves once `job` waits for a retry. Settling first fails the test with
+ * the job's own outcome instead of leaving it waiting for an event that
+ * will not come. Call it right after submit, before the first run ends.
+ */
+function untilRetrying(runner: Runner<TestTasks>, job: JobHandle): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onRetrying = ({ job: retried }: { job: JobHandle }): void => {
+      if (retried !== job) return;
+      runner.off('retrying', onRetrying);
+      resolve();
+    };
+    runner.on('retrying', onRetrying);
+    job.result.then(
+      (value) => reject(new Error(`expected job ${job.id} to wait for a retry, but it succeeded with ${String(value)}`)),
+      reject,
+    );
+  });
+}
+
 /** Resolves with the payloads of the next `count` `name` events. */
 function nextEvents<T>(runner: Runner<TestTasks>, name: 'queued' | 'running' | 'succeeded', count: number): Promise<T[]> {
   return new Promise((resolve) => {
@@ -150,9 +170,8 @@ describe('Runner', () => {
 
     it('counts jobs waiting for a retry as well', async () => {
       const runner = runners.runner({ maxThreads: 1, maxScheduled: 1 });
-      const retrying = nextEvent(runner, 'retrying');
       const flaky = await runner.submit('failTimes', ['scheduled-room', 5], { retries: { max: 5, backoff: 'fixed', delay: 60_000, jitter: 'none' } });
-      await retrying;
+      await untilRetrying(runner, flaky);
       expect(runner.stats().scheduled).toBe(1);
       expect(await rejectionOf(runner.submit('add', [1, 1], { delay: 10 }))).toBeInstanceOf(ScheduleFullError);
       flaky.cancel();

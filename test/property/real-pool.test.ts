@@ -18,6 +18,8 @@ import type { TestTasks } from '../helpers/runner.js';
 const SEED = Number(process.env.BAOZI_PROPERTY_SEED ?? 20_240_611);
 const RUNS = Number(process.env.BAOZI_PROPERTY_REAL_RUNS ?? 20);
 const PATH = process.env.BAOZI_PROPERTY_PATH;
+// Replaying a path needs at least as many runs as its first step counts.
+const REPLAY_RUNS = PATH ? Number(PATH.split(':')[0]) + 1 : 0;
 const SLOTS = 2;
 
 const runners = useRunners();
@@ -357,7 +359,7 @@ describe('Runner on real worker threads', () => {
         await new Promise((resolve) => setImmediate(resolve));
         if (unhandled.length > 0) throw new Error(`${unhandled.length} unhandled rejections, the first: ${String(unhandled[0])}`);
       }),
-      { seed: SEED, numRuns: RUNS, ...(PATH && { path: PATH }) },
+      { seed: SEED, numRuns: Math.max(RUNS, REPLAY_RUNS), ...(PATH && { path: PATH }) },
     );
     expect(unhandled).toEqual([]);
     await runners.expectNoLiveThreads();
