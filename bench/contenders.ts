@@ -3,11 +3,15 @@
  * the same `atomics` mode baozi uses internally (lib/pool.ts), so the only
  * difference left is what baozi does around each job.
  */
-import { createRunner, type Runner } from 'baozi';
+import { createRunner, type Runner, type RunnerOptions } from 'baozi';
 import { Piscina } from 'piscina';
+import { DEFAULTS } from '../lib/options.js';
 import type { PiscinaJob } from './piscina-entry.js';
 
+/** baozi's task module: the plain tasks and the progress tasks. */
 export type BenchTasks = typeof import('./tasks.js');
+/** What bare piscina runs. */
+export type PlainTasks = typeof import('./plain-tasks.js');
 
 export const THREADS = 2;
 /** What lib/pool.ts passes to Piscina. Keep in step with it. */
@@ -17,8 +21,13 @@ export type AtomicsMode = 'sync' | 'async' | 'disabled';
 export const TASKS_URL = new URL('./tasks.js', import.meta.url);
 export const PISCINA_ENTRY_URL = new URL('./piscina-entry.js', import.meta.url);
 
-export function createBaozi(capacity = 1024): Runner<BenchTasks> {
-  return createRunner<BenchTasks>({ tasks: TASKS_URL, minThreads: THREADS, maxThreads: THREADS, capacity });
+export type Batching = NonNullable<RunnerOptions['batching']>;
+/** The runner's default `batching`, read from lib/options.ts: what `createBaozi()` without `batching` gets. */
+export const BAOZI_BATCHING: Batching = DEFAULTS.batching;
+
+/** A runner on the bench's task module. `batching` defaults to the runner's own default, `'auto'`. */
+export function createBaozi(capacity = 1024, batching?: Batching): Runner<BenchTasks> {
+  return createRunner<BenchTasks>({ tasks: TASKS_URL, minThreads: THREADS, maxThreads: THREADS, capacity, ...(batching && { batching }) });
 }
 
 export function createPiscina(atomics: AtomicsMode = BAOZI_ATOMICS): Piscina {
@@ -29,9 +38,9 @@ export function createPiscina(atomics: AtomicsMode = BAOZI_ATOMICS): Piscina {
 export function runOnPiscina<Name extends PiscinaJob['name']>(
   pool: Piscina,
   name: Name,
-  args: Parameters<BenchTasks[Name]>,
-): Promise<ReturnType<BenchTasks[Name]>> {
-  return pool.run({ name, args } satisfies PiscinaJob) as Promise<ReturnType<BenchTasks[Name]>>;
+  args: Parameters<PlainTasks[Name]>,
+): Promise<ReturnType<PlainTasks[Name]>> {
+  return pool.run({ name, args } satisfies PiscinaJob) as Promise<ReturnType<PlainTasks[Name]>>;
 }
 
 /** The main-thread contender: the same function, called directly, behind a promise like the others. */

@@ -32,22 +32,27 @@ export async function settle(): Promise<void> {
 
 export async function interleave(contenders: readonly Contender[], repeats: number, warmups = 1): Promise<Samples> {
   const samples: Samples = {};
+  const seconds = new Map<string, number>();
+  const timed = async (contender: Contender): Promise<Measurement> => {
+    await settle();
+    const started = performance.now();
+    const measured = await contender.trial();
+    seconds.set(contender.name, (seconds.get(contender.name) ?? 0) + (performance.now() - started) / 1000);
+    return measured;
+  };
   for (const contender of contenders) samples[contender.name] = {};
   for (let round = 0; round < warmups; round++) {
-    for (const contender of contenders) {
-      await settle();
-      await contender.trial();
-    }
+    for (const contender of contenders) await timed(contender);
   }
   for (let repeat = 0; repeat < repeats; repeat++) {
     for (let k = 0; k < contenders.length; k++) {
       const contender = contenders[(repeat + k) % contenders.length]!;
-      await settle();
-      const measured = await contender.trial();
+      const measured = await timed(contender);
       const bucket = samples[contender.name]!;
       for (const [metric, value] of Object.entries(measured)) (bucket[metric] ??= []).push(value);
     }
   }
+  log(`  seconds per contender, warm-ups included: ${[...seconds].map(([name, s]) => `${name} ${s.toFixed(1)}`).join(', ')}`);
   return samples;
 }
 

@@ -3,16 +3,21 @@
  * (`node --expose-gc memory-child.js <baozi|piscina> <jobs> <windowMs>`), so
  * heaps do not mix. Prints one line of JSON: a `MemoryReport`.
  *
+ * baozi runs with its defaults, so transparent batching is on ('auto'):
+ * tiny jobs waiting on the table travel several to a message.
+ *
  * The producer awaits each submit. baozi's bounded table makes it wait for
  * room, so producing N jobs takes as long as running them. Bare piscina has
  * no bound: the same loop queues all N at once, and the heap holds them all.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createBaozi, createPiscina, runOnPiscina } from './contenders.js';
+import { BAOZI_BATCHING, createBaozi, createPiscina, runOnPiscina, type Batching } from './contenders.js';
 import { summarize } from './stats.js';
 
 export interface MemoryReport {
   contender: 'baozi' | 'piscina';
+  /** baozi's `batching` option (the runner's default, 'auto'); bare piscina has none. */
+  batching: Batching | undefined;
   jobs: number;
   /** Jobs per second of a 1,000-job producer on the same warm pool (median of 5). */
   rate1k: number;
@@ -87,6 +92,7 @@ async function produce(count: number, submit: Submit, sample?: { every: number; 
   return { settled: () => settled, all };
 }
 
+// The default runner: transparent batching 'auto'.
 const runner = contender === 'baozi' ? createBaozi(1024) : undefined;
 const pool = contender === 'piscina' ? createPiscina() : undefined;
 const submit: Submit = runner ? (i) => runner.submit('add', [i, 1]) : (i) => ({ result: runOnPiscina(pool!, 'add', [i, 1]) });
@@ -141,6 +147,7 @@ const maxRss = process.resourceUsage().maxRSS * 1024;
 
 const report: MemoryReport = {
   contender,
+  batching: runner ? BAOZI_BATCHING : undefined,
   jobs,
   rate1k: summarize(rates1k).median,
   rate,

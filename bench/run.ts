@@ -1,20 +1,22 @@
 /**
  * The benchmark driver: `npm run bench` (about 5 minutes) or
  * `npm run bench -- --quick` (under a minute). `--only=a,b,d` runs some
- * workloads (a: tiny jobs and events, b: CPU-heavy and loop delay,
- * d: memory and depth, e: start-up).
+ * workloads (a: tiny jobs, map, events and progress, b: CPU-heavy and loop
+ * delay, d: memory and depth, e: start-up).
  *
  * Prints the results (medians, min–max, ratios to bare piscina), then the
  * targets, and writes everything to bench/results/latest.json.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { version as piscinaVersion } from 'piscina';
 import { BAOZI_ATOMICS, THREADS } from './contenders.js';
 import { log } from './harness.js';
 import { formatResults, formatTargets, formatValue, type Row, type Target } from './report.js';
+import { PROGRESS_REPORTS } from './tasks.js';
 import { cpuHeavy } from './workloads/cpu-heavy.js';
 import { formatCount, memory, type MemoryResult } from './workloads/memory.js';
 import { startUp } from './workloads/start-up.js';
@@ -26,13 +28,13 @@ const only = new Set(onlyArg ? onlyArg.slice('--only='.length).split(',') : ['a'
 
 const CONFIG = isQuick
   ? {
-      tiny: { jobs: 2_000, repeats: 4, warmups: 2, withPiscinaSync: false },
+      tiny: { jobs: 2_000, batchedJobs: 10_000, repeats: 4, warmups: 1, eventRounds: 2, progressRounds: 1, withPiscinaSync: false },
       cpu: { repeats: 4 },
       startUp: { repeats: 5 },
       memory: { sizes: [20_000, 200_000], repeats: [1, 1], windowMs: 2_000 },
     }
   : {
-      tiny: { jobs: 10_000, repeats: 10, warmups: 1, withPiscinaSync: true },
+      tiny: { jobs: 10_000, batchedJobs: 50_000, repeats: 10, warmups: 1, eventRounds: 8, progressRounds: 4, withPiscinaSync: true },
       cpu: { repeats: 25 },
       startUp: { repeats: 15 },
       memory: { sizes: [100_000, 1_000_000], repeats: [2, 1], windowMs: 5_000 },
@@ -40,14 +42,40 @@ const CONFIG = isQuick
 
 const RESULTS = new URL('../../bench/results/latest.json', import.meta.url);
 
-function gitCommit(): string | undefined {
+interface CodeState {
+  /** HEAD and whether lib/ or workers/ differ from it, e.g. `2c929fc` or `2c929fc + uncommitted lib/ or workers/ changes`. */
+  label: string;
+  /** Changes when HEAD or the uncommitted changes to lib/ or workers/ do. */
+  fingerprint: string;
+}
+
+// Other engineers commit and build in this tree while the bench runs:
+// the heading says what code was measured, and whether it changed meanwhile.
+function codeState(): CodeState | undefined {
   try {
-    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'lib', 'workers'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    return dirty ? `${commit} (lib/ or workers/ modified)` : commit;
+    const git = (...args: string[]): string => execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 64 * 1024 * 1024 });
+    const commit = git('rev-parse', '--short', 'HEAD').trim();
+    const diff = git('diff', 'HEAD', '--', 'lib', 'workers');
+    const untracked = git('ls-files', '--others', '--exclude-standard', '--', 'lib', 'workers');
+    const label = diff || untracked ? `${commit} + uncommitted lib/ or workers/ changes` : commit;
+    return { label, fingerprint: createHash('sha1').update(commit).update(diff).update(untracked).digest('hex') };
   } catch {
     return undefined;
   }
+}
+
+/** Compiled files of lib/ and workers/ written after `since` (epoch ms): another build ran meanwhile. */
+function rebuiltSince(since: number): number {
+  let count = 0;
+  for (const folder of ['../lib/', '../workers/']) {
+    const dir = new URL(folder, import.meta.url);
+    try {
+      for (const name of readdirSync(dir)) if (name.endsWith('.js') && statSync(new URL(name, dir)).mtimeMs > since) count++;
+    } catch {
+      // No such folder: nothing rebuilt there.
+    }
+  }
+  return count;
 }
 
 const find = (rows: readonly Row[], id: string): Row | undefined => rows.find((row) => row.id === id);
@@ -61,27 +89,54 @@ function status(isMet: boolean): Target['status'] {
   return isMet ? 'met' : 'not met';
 }
 
+/** The issue's targets, each against bare piscina measured in this run. */
+export const TARGETS = {
+  batchedTiny: 4,
+  unbatchedTiny: 0.9,
+  map: 20,
+  cpuWall: 1.02,
+  cpuBusyPct: 97,
+  heapMb: 16,
+  heapFlat: 1.2,
+  /** "The same throughput with 1M jobs produced as with 1,000": the bench reads "same" as within 10%. */
+  depth: 0.9,
+  loopP99: 1.5,
+  startUp: 1,
+  /** Jobs nobody listens to pay under 2% for events and for progress. */
+  unheardCost: 0.02,
+} as const;
+
 function evaluate(rows: readonly Row[], tiny: TinyJobsResult | undefined, mem: MemoryResult | undefined): Target[] {
   const targets: Target[] = [];
-  for (const [id, how] of [['tiny.run', 'run()'], ['tiny.submit', 'submit()']] as const) {
+  const ratioTarget = (id: string, text: string, isMet: (ratio: number) => boolean): void => {
     const row = find(rows, id);
-    if (row?.ratio) {
-      targets.push({ id, text: `tiny jobs through ${how} ≥ 0.9x piscina (batching off)`, measured: ratioText(row), status: status(row.ratio.ofMedians >= 0.9) });
+    if (row?.ratio) targets.push({ id, text, measured: ratioText(row), status: status(isMet(row.ratio.ofMedians)) });
+  };
+  ratioTarget('tiny.run', `tiny jobs through run(), batching 'auto' ≥ ${TARGETS.batchedTiny}x piscina`, (r) => r >= TARGETS.batchedTiny);
+  ratioTarget('tiny.submit', `tiny jobs through submit(), batching 'auto' ≥ ${TARGETS.batchedTiny}x piscina`, (r) => r >= TARGETS.batchedTiny);
+  ratioTarget('tiny.runOff', `tiny jobs through run(), batching 'off' ≥ ${TARGETS.unbatchedTiny}x piscina`, (r) => r >= TARGETS.unbatchedTiny);
+  ratioTarget('tiny.submitOff', `tiny jobs through submit(), batching 'off' ≥ ${TARGETS.unbatchedTiny}x piscina`, (r) => r >= TARGETS.unbatchedTiny);
+  ratioTarget('tiny.map', `tiny jobs through map() ≥ ${TARGETS.map}x piscina (same jobs, same window)`, (r) => r >= TARGETS.map);
+  if (mem) {
+    const large = formatCount(CONFIG.memory.sizes[CONFIG.memory.sizes.length - 1]!);
+    const depth = find(rows, `depth.${large}.ratio`)?.values.baozi;
+    if (depth) {
+      targets.push({
+        id: 'depth',
+        text: `tiny-job rate with ${large} produced ≥ ${TARGETS.depth}x the rate with 1,000 (batching 'auto')`,
+        measured: depth.samples.length > 1 ? `${depth.median.toFixed(2)}x (${depth.min.toFixed(2)}–${depth.max.toFixed(2)})` : `${depth.median.toFixed(2)}x`,
+        status: status(depth.median >= TARGETS.depth),
+      });
     }
   }
-  targets.push({ id: 'tiny.batching', text: 'tiny jobs with batching ≥ 4x piscina', measured: 'batching does not exist yet', status: 'not implemented' });
-  targets.push({ id: 'tiny.map', text: 'tiny jobs through map() ≥ 20x piscina', measured: 'map() does not exist yet', status: 'not implemented' });
-  const wall = find(rows, 'cpu.wall');
-  if (wall?.ratio) {
-    targets.push({ id: 'cpu.wall', text: 'CPU-heavy wall time ≤ 1.02x piscina', measured: ratioText(wall), status: status(wall.ratio.ofMedians <= 1.02) });
-  }
-  const busy = find(rows, 'cpu.busy')?.values.baozi;
-  if (busy) {
+  ratioTarget('cpu.wall', `CPU-heavy wall time ≤ ${TARGETS.cpuWall}x piscina`, (r) => r <= TARGETS.cpuWall);
+  const busy = find(rows, 'cpu.busy')?.values;
+  if (busy?.baozi) {
     targets.push({
       id: 'cpu.busy',
-      text: 'CPU-heavy: threads busy ≥ 97%',
-      measured: `${busy.median.toFixed(1)}% (${busy.min.toFixed(1)}–${busy.max.toFixed(1)})`,
-      status: status(busy.median >= 97),
+      text: `CPU-heavy: threads busy ≥ ${TARGETS.cpuBusyPct}%`,
+      measured: `${busy.baozi.median.toFixed(1)}% (${busy.baozi.min.toFixed(1)}–${busy.baozi.max.toFixed(1)}); piscina ${busy.piscina?.median.toFixed(1)}%`,
+      status: status(busy.baozi.median >= TARGETS.cpuBusyPct),
     });
   }
   if (mem) {
@@ -92,43 +147,58 @@ function evaluate(rows: readonly Row[], tiny: TinyJobsResult | undefined, mem: M
     const grownLarge = find(rows, `memory.${large}.heap`)!.values.baozi!;
     targets.push({
       id: 'memory.heap',
-      text: `memory: ${large}-job producer, capacity 1,024, heap grows < 16 MB`,
+      text: `memory: ${large}-job producer, capacity 1,024, heap grows < ${TARGETS.heapMb} MB`,
       measured: `${formatValue(grownLarge.median, 'MB')} MB`,
-      status: status(grownLarge.median < 16),
+      status: status(grownLarge.median < TARGETS.heapMb),
     });
     targets.push({
       id: 'memory.flat',
-      text: `memory: heap growth at ${large} ≤ 1.2x growth at ${small}`,
+      text: `memory: heap growth at ${large} ≤ ${TARGETS.heapFlat}x growth at ${small}`,
       measured: `${formatValue(grownLarge.median, 'MB')} vs ${formatValue(grownSmall.median, 'MB')} MB (${(grownLarge.median / grownSmall.median).toFixed(2)}x)`,
-      status: status(grownLarge.median <= 1.2 * grownSmall.median),
+      status: status(grownLarge.median <= TARGETS.heapFlat * grownSmall.median),
     });
   }
-  const p99 = find(rows, 'loop.p99');
-  if (p99?.ratio) {
-    targets.push({ id: 'loop.p99', text: 'event-loop delay p99 during (b) ≤ 1.5x piscina', measured: ratioText(p99), status: status(p99.ratio.ofMedians <= 1.5) });
-  }
-  const start = find(rows, 'startup.firstResult');
-  if (start?.ratio) {
-    targets.push({ id: 'startup', text: 'start-up to first result ≤ 1.0x piscina', measured: ratioText(start), status: status(start.ratio.ofMedians <= 1) });
-  }
+  ratioTarget('loop.p99', `event-loop delay p99 during (b) ≤ ${TARGETS.loopP99}x piscina`, (r) => r <= TARGETS.loopP99);
+  ratioTarget('startup.firstResult', `start-up to first result ≤ ${TARGETS.startUp.toFixed(1)}x piscina`, (r) => r <= TARGETS.startUp);
   if (tiny) {
-    const share = tiny.unheardEventsNs / tiny.baoziJobNs;
-    const off = find(rows, 'events.offGain')!.values.baozi!;
+    // Met or not by the timing of the added work alone, as a share of the
+    // CPU time a job costs the process: end to end, this machine cannot
+    // resolve 2% (the A/A controls show how close two identical variants
+    // come), so the end-to-end ratios are shown beside it as the check,
+    // not as the verdict.
+    const paired = (id: string): string => {
+      const summary = find(rows, id)!.values.baozi!;
+      return `${summary.median.toFixed(2)} (${summary.min.toFixed(2)}–${summary.max.toFixed(2)})`;
+    };
+    const eventsShare = tiny.unheardEventsNs / tiny.eventsJobNs;
     targets.push({
       id: 'events.unheard',
-      text: 'events nobody listens to cost a job < 2%',
+      text: `events nobody listens to cost a job < ${100 * TARGETS.unheardCost}% (batching 'auto')`,
       measured:
-        `${tiny.unheardEventsNs.toFixed(0)} ns of ${(tiny.baoziJobNs / 1000).toFixed(0)} µs per job = ${(100 * share).toFixed(2)}%; ` +
-        `end to end, events off ÷ on ${off.median.toFixed(2)} (${off.min.toFixed(2)}–${off.max.toFixed(2)})`,
-      status: status(share < 0.02),
+        `${tiny.unheardEventsNs.toFixed(0)} ns of ${formatNs(tiny.eventsJobNs)} CPU per job = ${(100 * eventsShare).toFixed(2)}%; ` +
+        `end to end (CPU) ${paired('events.unheardCpuRatio')}, A/A ${paired('events.aaCpu')}`,
+      status: status(eventsShare < TARGETS.unheardCost),
     });
-    targets.push({ id: 'progress', text: 'progress reporting cost', measured: 'progress does not exist yet', status: 'not implemented' });
+    const progressShare = tiny.unheardProgressNs / tiny.progressJobNs;
+    targets.push({
+      id: 'progress.unheard',
+      text: `${PROGRESS_REPORTS} unheard reportProgress() cost a job < ${100 * TARGETS.unheardCost}% (batching 'off')`,
+      measured:
+        `${tiny.unheardProgressNs.toFixed(0)} ns of ${formatNs(tiny.progressJobNs)} CPU per job = ${(100 * progressShare).toFixed(2)}%; ` +
+        `end to end (CPU) ${paired('progress.unheardCpuRatio')}, A/A ${paired('progress.aaCpu')}`,
+      status: status(progressShare < TARGETS.unheardCost),
+    });
   }
   return targets;
 }
 
+function formatNs(ns: number): string {
+  return ns >= 1000 ? `${(ns / 1000).toFixed(1)} µs` : `${ns.toFixed(0)} ns`;
+}
+
 const startedAt = new Date();
 const loadBefore = loadavg()[0]!;
+const codeBefore = codeState();
 const started = performance.now();
 log(`baozi bench (${isQuick ? 'quick' : 'full'}): ${THREADS} threads each, piscina ${piscinaVersion}, atomics '${BAOZI_ATOMICS}', ${availableParallelism()} cores`);
 const rows: Row[] = [];
@@ -149,12 +219,18 @@ rows.sort((a, b) => sectionOrder.indexOf(a.section.slice(0, 3)) - sectionOrder.i
 const targets = evaluate(rows, tiny, mem);
 const durationS = (performance.now() - started) / 1000;
 const loadAfter = loadavg()[0]!;
+const codeAfter = codeState();
+const codeWarnings = [
+  ...(codeBefore && codeAfter && codeBefore.fingerprint !== codeAfter.fingerprint ? [`lib/ or workers/ changed during the run (now ${codeAfter.label})`] : []),
+  ...(rebuiltSince(startedAt.getTime()) > 0 ? ['dist/lib or dist/workers was rebuilt during the run: child processes started after that loaded the new build'] : []),
+];
 
 const heading =
   `baozi bench, ${isQuick ? '--quick' : 'full'} run, ${startedAt.toISOString()}: node ${process.version}, ` +
   `${cpus()[0]?.model ?? 'unknown CPU'} × ${availableParallelism()}, piscina ${piscinaVersion}, ` +
-  `${THREADS} threads each, atomics '${BAOZI_ATOMICS}', ${durationS.toFixed(0)} s, ` +
+  `${THREADS} threads each, atomics '${BAOZI_ATOMICS}', baozi ${codeBefore?.label ?? 'outside git'}, ${durationS.toFixed(0)} s, ` +
   `1-minute load average ${loadBefore.toFixed(2)} before and ${loadAfter.toFixed(2)} after\n` +
+  codeWarnings.map((warning) => `WARNING: ${warning}\n`).join('') +
   'cells: median (min–max) over repeats; ratios: median ÷ median (min–max of the per-repeat ratios)';
 process.stdout.write(`${heading}\n\n${formatResults(rows)}\n\n${formatTargets(targets)}\n`);
 
@@ -173,14 +249,20 @@ writeFileSync(
         piscina: piscinaVersion,
         threads: THREADS,
         atomics: BAOZI_ATOMICS,
-        commit: gitCommit(),
+        code: { before: codeBefore?.label, after: codeAfter?.label, warnings: codeWarnings },
         loadAverage: { before: loadBefore, after: loadAfter },
       },
       config: CONFIG,
       rows,
       targets,
       memoryReports: mem?.reports,
-      tiny: tiny && { unheardEventsNs: tiny.unheardEventsNs, baoziJobNs: tiny.baoziJobNs, medians: tiny.medians },
+      tiny: tiny && {
+        unheardEventsNs: tiny.unheardEventsNs,
+        unheardProgressNs: tiny.unheardProgressNs,
+        eventsJobNs: tiny.eventsJobNs,
+        progressJobNs: tiny.progressJobNs,
+        medians: tiny.medians,
+      },
     },
     null,
     2,

@@ -123,7 +123,10 @@ async function soak(gc: () => void): Promise<void> {
   let terminalEvents = 0;
   let workerErrors = 0;
   for (const event of ['succeeded', 'failed', 'cancelled', 'expired'] as const) runner.on(event, () => void terminalEvents++);
-  runner.on('workerError', () => void workerErrors++);
+  runner.on('workerError', ({ error }) => {
+    workerErrors++;
+    log(`workerError: ${String((error as Error | undefined)?.stack ?? error)}`);
+  });
 
   const counts = {
     submitted: 0,
@@ -165,7 +168,10 @@ async function soak(gc: () => void): Promise<void> {
     }
     if (!isRight) {
       counts.wrongOutcome++;
-      if (counts.wrongOutcome <= 5) log(`job ${i} (${expected}) settled with ${isOk ? JSON.stringify(outcome) : String(outcome)}`);
+      if (counts.wrongOutcome <= 5) {
+        const cause = isOk ? undefined : (outcome as Error).cause;
+        log(`job ${i} (${expected}) settled with ${isOk ? JSON.stringify(outcome) : String(outcome)}${cause === undefined ? '' : `; cause: ${String((cause as Error).stack ?? cause)}`}`);
+      }
     }
   };
 

@@ -5,6 +5,10 @@
  */
 export class ResultStore<Record extends { readonly finishedAt: number | undefined }> {
   private readonly records = new Map<string, Record>();
+  // Arrival order, for dropping the oldest first: a Map walked from its
+  // front slows down as deleted entries pile up there.
+  private order: { id: string; record: Record }[] = [];
+  private head = 0;
 
   constructor(
     private readonly maxResults: number,
@@ -17,8 +21,8 @@ export class ResultStore<Record extends { readonly finishedAt: number | undefine
 
   add(id: string, record: Record, at: number): void {
     if (this.maxResults === 0) return;
-    this.records.delete(id);
     this.records.set(id, record);
+    this.order.push({ id, record });
     this.prune(at);
   }
 
@@ -28,12 +32,22 @@ export class ResultStore<Record extends { readonly finishedAt: number | undefine
   }
 
   private prune(at: number): void {
-    // Map iteration follows insertion order, so the oldest come first.
-    for (const [id, record] of this.records) {
+    while (this.head < this.order.length) {
+      const { id, record } = this.order[this.head]!;
+      // An id added again later keeps its newer record.
+      if (this.records.get(id) !== record) {
+        this.head++;
+        continue;
+      }
       const isTooMany = this.records.size > this.maxResults;
       const isTooOld = at - (record.finishedAt ?? at) > this.resultTtl;
       if (!isTooMany && !isTooOld) break;
       this.records.delete(id);
+      this.head++;
+    }
+    if (this.head >= 1024 && this.head * 2 >= this.order.length) {
+      this.order = this.order.slice(this.head);
+      this.head = 0;
     }
   }
 }

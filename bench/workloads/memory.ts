@@ -2,7 +2,8 @@
  * (d) A producer of many tiny jobs against `capacity` 1,024: heap and RSS
  * growth, at two sizes, each contender in its own child process. Also the
  * tiny-job rate with that many jobs produced versus 1,000 (a queue that
- * slows with depth would show here).
+ * slows with depth would show here). baozi runs with its defaults:
+ * transparent batching 'auto'.
  */
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -59,8 +60,9 @@ export async function memory(config: MemoryConfig): Promise<MemoryResult> {
     piscina: pick('piscina', jobs, field),
     baozi: pick('baozi', jobs, field),
   });
-  const section = '(d) fast producer of tiny jobs, capacity 1,024 (piscina: unbounded), own process each';
-  const depth = '(d) tiny-job rate, N produced vs 1,000 (piscina at N: results/s while the other jobs wait queued)';
+  const batching = [...new Set(reports.filter((report) => report.contender === 'baozi').map((report) => report.batching))].join(', ');
+  const section = `(d) fast producer of tiny jobs, capacity 1,024, batching '${batching}' (piscina: unbounded), own process each`;
+  const depth = `(d) tiny-job rate, N produced vs 1,000, batching '${batching}' (piscina at N: results/s while the other jobs wait queued)`;
   const rows: Row[] = [];
   for (const jobs of config.sizes) {
     const n = formatCount(jobs);
