@@ -4,6 +4,7 @@ import { describe, expect, it } from '@jest/globals';
 import { createRunner, InvalidOptionError, type CloseOptions, type RunnerOptions, type SubmitOptions } from 'baozi';
 import { DEFAULTS } from '../lib/options.js';
 import { resolveCloseOptions, resolveRunnerOptions, resolveSubmitOptions } from '../lib/validate.js';
+import { thrownBy } from './helpers/e2e.js';
 
 const TASKS = new URL('./fixtures/tasks.js', import.meta.url);
 
@@ -12,15 +13,6 @@ function runnerOptions(fields: Record<string, unknown>): RunnerOptions {
   return { tasks: TASKS, ...fields } as RunnerOptions;
 }
 
-/** Runs `fn`, which must throw synchronously, and returns what it threw. */
-function thrownBy(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a synchronous throw');
-}
 
 function expectInvalidOption(fn: () => unknown, option: string): InvalidOptionError {
   const error = thrownBy(fn);

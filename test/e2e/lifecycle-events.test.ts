@@ -1,29 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
 import type { JobHandle, JobState, Runner } from 'baozi';
-import { holdThread, rejectionOf, useRunners } from '../helpers/e2e.js';
+import { holdThread, rejectionOf, untilRetrying, useRunners } from '../helpers/e2e.js';
 import type { TestTasks } from '../helpers/runner.js';
 
 const runners = useRunners();
 
-/**
- * Resolves once `job` waits for a retry. Settling first fails the test with
- * the job's own outcome instead of leaving it waiting for an event that
- * will not come. Call it right after submit, before the first run ends.
- */
-function untilRetrying(runner: Runner<TestTasks>, job: JobHandle): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onRetrying = ({ job: retried }: { job: JobHandle }): void => {
-      if (retried !== job) return;
-      runner.off('retrying', onRetrying);
-      resolve();
-    };
-    runner.on('retrying', onRetrying);
-    job.result.then(
-      (value) => reject(new Error(`expected job ${job.id} to wait for a retry, but it succeeded with ${String(value)}`)),
-      reject,
-    );
-  });
-}
 
 const JOB_EVENTS = ['scheduled', 'queued', 'running', 'retrying', 'succeeded', 'failed', 'cancelled', 'expired'] as const;
 const TERMINAL: ReadonlySet<string> = new Set(['succeeded', 'failed', 'cancelled', 'expired']);

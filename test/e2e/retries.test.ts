@@ -1,30 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
 import { CancelledError, RetriesExhaustedError, RunnerClosedError, TaskError, TimeoutError, WorkerCrashedError, type JobHandle, type Runner } from 'baozi';
-import { gate, rejectionOf, useRunners } from '../helpers/e2e.js';
+import { gate, rejectionOf, untilRetrying, useRunners } from '../helpers/e2e.js';
 import { nextEvent } from '../helpers/events.js';
 import type { TestTasks } from '../helpers/runner.js';
 
 const runners = useRunners();
 
-/**
- * Resolves once `job` waits for a retry. Settling first fails the test with
- * the job's own outcome instead of leaving it waiting for an event that
- * will not come. Call it right after submit, before the first run ends.
- */
-function untilRetrying(runner: Runner<TestTasks>, job: JobHandle): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onRetrying = ({ job: retried }: { job: JobHandle }): void => {
-      if (retried !== job) return;
-      runner.off('retrying', onRetrying);
-      resolve();
-    };
-    runner.on('retrying', onRetrying);
-    job.result.then(
-      (value) => reject(new Error(`expected job ${job.id} to wait for a retry, but it succeeded with ${String(value)}`)),
-      reject,
-    );
-  });
-}
 
 interface Retrying {
   job: JobHandle;

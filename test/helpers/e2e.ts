@@ -199,3 +199,23 @@ export function idsOf(records: readonly EventRecord[], event: string): string[] 
 export function hostProcess(): NodeJS.Process {
   return runInThisContext('process') as NodeJS.Process;
 }
+
+/**
+ * Resolves once `job` waits for a retry. Settling first fails the test with
+ * the job's own outcome instead of leaving it waiting for an event that
+ * will not come. Call it right after submit, before the first run ends.
+ */
+export function untilRetrying(runner: Runner<TestTasks>, job: JobHandle): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onRetrying = ({ job: retried }: { job: JobHandle }): void => {
+      if (retried !== job) return;
+      runner.off('retrying', onRetrying);
+      resolve();
+    };
+    runner.on('retrying', onRetrying);
+    job.result.then(
+      (value) => reject(new Error(`expected job ${job.id} to wait for a retry, but it succeeded with ${String(value)}`)),
+      reject,
+    );
+  });
+}
