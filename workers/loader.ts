@@ -10,6 +10,8 @@ type TaskModule = Record<string, unknown>;
 export type TaskFunction = (...args: unknown[]) => unknown;
 
 let loading: Promise<TaskModule> | undefined;
+// Once imported, every job reads the namespace directly: no promise per job.
+let loaded: TaskModule | undefined;
 let failedLoads = 0;
 
 export function taskModuleUrl(): string {
@@ -33,7 +35,8 @@ export function preloadTaskModule(): void {
  * forgotten: Node caches a module that failed to evaluate, so the next try
  * imports a distinct URL and a transient failure recovers on the next job.
  */
-export function loadTaskModule(): Promise<TaskModule> {
+export function loadTaskModule(): TaskModule | Promise<TaskModule> {
+  if (loaded) return loaded;
   loading ??= importTaskModule();
   return loading.catch((error: unknown) => {
     loading = undefined;
@@ -45,7 +48,7 @@ function importTaskModule(): Promise<TaskModule> {
   const url = taskModuleUrl();
   const attemptUrl = failedLoads === 0 ? url : `${url}${url.includes('?') ? '&' : '?'}baozi-reload=${failedLoads}`;
   return import(attemptUrl).then(
-    (module: TaskModule) => module,
+    (module: TaskModule) => (loaded = module),
     (error: unknown) => {
       failedLoads++;
       throw error;
