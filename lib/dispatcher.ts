@@ -1,9 +1,9 @@
 import { receiveMessageOnPort } from 'node:worker_threads';
-import type { BatchMessage, BatchReply, JobControl, JobFailure, JobMessage, JobReply, JobReport } from '../workers/protocol.js';
+import type { BatchMessage, BatchReply, JobControl, JobFailure, JobMessage, JobReply, JobReport, RetireReason } from '../workers/protocol.js';
 import type { MessagePort } from 'node:worker_threads';
 import { Attempt } from './attempt.js';
 import { decodeReply } from './codec.js';
-import { describeValue, SerializationError, TimeoutError, WorkerCrashedError } from './errors.js';
+import { describeValue, SerializationError, TaskLoadError, TimeoutError, WorkerCrashedError } from './errors.js';
 import { now, type Job } from './job.js';
 import { classifyCrash, type Pool } from './pool.js';
 import { StartWindow, type RateLimit } from './rate-limit.js';
@@ -38,6 +38,8 @@ export interface DispatcherOptions {
   batching: 'auto' | 'off';
   /** Threads run one job at a time, so any run can be stopped by terminating its thread. */
   isSingleJob: boolean;
+  /** `concurrentTasksPerWorker`. */
+  slotsPerThread: number;
   cancelGraceMs: number;
   rateLimits: Map<string, RateLimit>;
 }
@@ -65,6 +67,8 @@ const ESTIMATE_WEIGHT = 0.3;
  */
 export class Dispatcher {
   private readonly running = new Set<Attempt>();
+  /** Slots held for retiring threads until they exit, so that Piscina never has to queue a job. */
+  private retiringSlots = 0;
   private jobsRunning = 0;
   /** Mean milliseconds per job of each task, from the pool's replies. */
   private readonly runEstimates = new Map<string, number>();
@@ -98,10 +102,15 @@ export class Dispatcher {
     if (this.isPumping) return;
     this.isPumping = true;
     try {
-      while (this.running.size < this.options.slots) {
+      while (this.running.size + this.retiringSlots < this.options.slots) {
         const job = this.table.shift(this.isStartable);
         if (!job) break;
         if (this.hasExpired(job)) continue;
+        const loadError = this.pool.health.failFastError();
+        if (loadError) {
+          this.failFast(job, loadError);
+          continue;
+        }
         const size = this.batchSize(job);
         if (size <= 1) {
           this.start(job);
@@ -242,6 +251,11 @@ export class Dispatcher {
   // Reports before freeing the slot: a listener that submits on `succeeded`
   // must find the job already settled and the counts already right.
   private finish(run: Attempt, reply: JobReply | undefined, error: unknown): void {
+    if (typeof reply === 'object' && reply !== null && reply.type === 'retiring') {
+      this.retire(reply.threadId, reply.reason);
+      error = reply.failure;
+      reply = reply.reply;
+    }
     // The reply and the reports travel on different ports, and Node may
     // deliver the reply first: take the reports the task sent before it.
     for (let left = run.control && receiveMessageOnPort(run.control); left; left = receiveMessageOnPort(run.control!)) {
@@ -267,8 +281,26 @@ export class Dispatcher {
       }
     }
     this.running.delete(run);
+    if (this.pool.hasRetirees) this.pool.terminateIdleRetirees();
     this.hooks.slotFreed();
     this.pump();
+  }
+
+  // The thread's slots stay taken until it exits: Piscina would otherwise
+  // queue a job while the replacement starts.
+  private retire(threadId: number, reason: RetireReason): void {
+    const held = this.options.slotsPerThread;
+    if (this.pool.retire(threadId, reason, () => {
+      this.retiringSlots -= held;
+      this.pump();
+    })) {
+      this.retiringSlots += held;
+    }
+  }
+
+  // The job never reaches a thread: one that started would die loading the module.
+  private failFast(job: Job, error: TaskLoadError): void {
+    this.hooks.failed(job, new TaskLoadError(error.module, { cause: error.cause, job: job.info }), undefined);
   }
 
   private report(run: Attempt, report: JobReport): void {

@@ -34,9 +34,16 @@ export interface RunnerEvents {
   /** `close()` finished: every thread is stopped. */
   closed: () => void;
   /**
-   * A thread failed outside any job (for example while starting). Reported
+   * A thread failed outside any job (for example while starting: then the
+   * error is a `TaskLoadError`, and `health()` counts it). Reported
    * here instead of as an `'error'` event, which would crash a process that
    * does not listen for it.
    */
   workerError: (event: { error: unknown }) => void;
+  /**
+   * A thread that reached `maxJobsPerWorker` (`reason: 'jobs'`) or
+   * `maxHeapPerWorkerMb` (`'heap'`) finished its run and exited; a fresh one
+   * takes its place.
+   */
+  workerRecycled: (event: { threadId: number; reason: 'jobs' | 'heap' }) => void;
 }

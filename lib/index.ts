@@ -4,6 +4,7 @@
  */
 export { createRunner, Runner } from './runner.js';
 export type { CloseReport, RunnerStats } from './runner.js';
+export type { RunnerHealth } from './thread-health.js';
 export type { TaskArgs, TaskModule, TaskName, TaskResult } from './task-types.js';
 export type { CloseOptions, RunnerOptions, SubmitOptions, TaskDefaults } from './options.js';
 export type { RetryOptions } from './retry.js';

@@ -124,6 +124,24 @@ export interface RunnerOptions<Tasks = TaskModule> {
    * @default 67108864 (64 MiB)
    */
   maxPayloadBytes?: number;
+  /**
+   * Jobs a thread runs before it is replaced by a fresh one (Celery's
+   * `worker_max_tasks_per_child`): a cure for tasks that leak. The thread
+   * finishes its run first, gets no new job, and is terminated once idle;
+   * jobs of a transparent batch count one each. Integer, at least 1.
+   * @default undefined (threads live on)
+   */
+  maxJobsPerWorker?: number;
+  /**
+   * Memory a thread may hold, in MiB, checked after each run: v8's used
+   * heap (garbage not yet collected included) plus the memory its
+   * ArrayBuffers and other external objects hold. Past it the thread is replaced as
+   * with `maxJobsPerWorker` (Celery's `worker_max_memory_per_child`). Unlike
+   * `resourceLimits`, which kills a thread mid-job, this one lets the job
+   * finish. A number above 0.
+   * @default undefined (no limit)
+   */
+  maxHeapPerWorkerMb?: number;
 }
 
 /** Job options that can also be set per task in `RunnerOptions.defaults`. */

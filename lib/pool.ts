@@ -1,12 +1,38 @@
-import type { MessagePort, Worker } from 'node:worker_threads';
+import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { setEnvironmentData, type MessagePort, type Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import type { JobReply, PoolMessage, SingleJobArgvFlag, TasksArgvFlag } from '../workers/protocol.js';
-import type { CrashReason } from './errors.js';
+import type {
+  JobReply,
+  PoolMessage,
+  RetireReason,
+  SettingsArgvFlag,
+  SingleJobArgvFlag,
+  TasksArgvFlag,
+  ThreadNotice,
+  ThreadSettings,
+} from '../workers/protocol.js';
+import { TaskLoadError, type CrashReason } from './errors.js';
+import { rebuildError } from './remote-error.js';
+import { ThreadHealth } from './thread-health.js';
 import type { ResolvedRunnerOptions } from './validate.js';
 
 const ENTRY = new URL('../workers/entry.js', import.meta.url).href;
 const TASKS_ARGV_FLAG: TasksArgvFlag = '--baozi-tasks';
 const SINGLE_JOB_ARGV_FLAG: SingleJobArgvFlag = '--baozi-single-job';
+const SETTINGS_ARGV_FLAG: SettingsArgvFlag = '--baozi-settings';
+// Piscina keeps its record of a thread under this symbol on the thread's
+// public interface, which is all its 'workerDestroy' event gives.
+const require = createRequire(import.meta.url);
+const { kWorkerData } = require(join(dirname(require.resolve('piscina')), 'symbols.js')) as { kWorkerData: symbol };
+
+/** What Piscina shows a load balancer of each thread (its `PiscinaWorker`). */
+interface ThreadView {
+  readonly id: number;
+  readonly currentUsage: number;
+  readonly isRunningAbortableTask: boolean;
+}
 
 /** What Piscina accepts as a task's abort signal, short of an AbortSignal. */
 export interface StopSignal {
@@ -17,15 +43,47 @@ export interface StopSignal {
 }
 
 /**
- * The only file that talks to Piscina. It runs one message on a thread
- * and reports its threads; it knows nothing of tables or jobs.
+ * The only file that talks to Piscina. It runs one message on a thread,
+ * reports its threads and their health, and replaces threads that retire;
+ * it knows nothing of tables or jobs.
  */
 export class Pool {
   private readonly piscina: Piscina;
   /** Every thread seen and not yet exited, with a promise of its exit. */
   private readonly exits = new Map<Worker, Promise<void>>();
+  /** Threads that reported the task module loaded: their death is not a start failure. */
+  private readonly loadedThreads = new WeakSet<Worker>();
+  /** Retiring threads by id: they get no new job and are terminated once idle. */
+  private readonly retiring = new Map<number, { thread: Worker; isTerminating: boolean }>();
+  /** Every ready thread's view, by id: how busy it is. */
+  private readonly views = new Map<number, ThreadView>();
+  private readonly settingsKey = `baozi:thread-settings:${randomBytes(6).toString('hex')}`;
+  private readonly settings: ThreadSettings;
+  readonly health: ThreadHealth;
+  recycledThreads = 0;
 
-  constructor(options: ResolvedRunnerOptions, onWorkerError: (error: unknown) => void) {
+  constructor(
+    options: ResolvedRunnerOptions,
+    private readonly events: {
+      /** A thread failed outside any job. */
+      workerError(error: unknown): void;
+      /** A retired thread exited. */
+      workerRecycled(threadId: number, reason: RetireReason): void;
+    },
+  ) {
+    const onWorkerError = (error: unknown): void => events.workerError(error);
+    this.settings = {
+      maxJobs: options.maxJobsPerWorker,
+      maxHeapBytes: options.maxHeapPerWorkerMb * 1024 * 1024,
+      preloadDelayMs: 0,
+    };
+    // Threads copy the environment data as they start.
+    setEnvironmentData(this.settingsKey, this.settings);
+    this.health = new ThreadHealth(options.tasksUrl, (delayMs) => {
+      this.settings.preloadDelayMs = delayMs;
+      setEnvironmentData(this.settingsKey, this.settings);
+    });
+    const maximumUsage = options.concurrentTasksPerWorker;
     this.piscina = new Piscina({
       filename: ENTRY,
       minThreads: options.minThreads,
@@ -34,15 +92,34 @@ export class Pool {
       concurrentTasksPerWorker: options.concurrentTasksPerWorker,
       // 'sync' freezes a task's leftover timers until the next task arrives.
       atomics: 'async',
-      argv: [TASKS_ARGV_FLAG, options.tasksUrl, ...(options.concurrentTasksPerWorker === 1 ? [SINGLE_JOB_ARGV_FLAG] : [])],
+      argv: [
+        TASKS_ARGV_FLAG,
+        options.tasksUrl,
+        SETTINGS_ARGV_FLAG,
+        this.settingsKey,
+        ...(options.concurrentTasksPerWorker === 1 ? [SINGLE_JOB_ARGV_FLAG] : []),
+      ],
+      // Piscina's least-busy choice, minus retiring threads.
+      loadBalancer: (task: { isAbortable: boolean }, threads: ThreadView[]) => this.pick(task, threads, maximumUsage),
       ...(options.resourceLimits && { resourceLimits: options.resourceLimits }),
       ...(options.env && { env: options.env }),
       ...(options.workerData !== undefined && { workerData: options.workerData }),
-    });
+    } as ConstructorParameters<typeof Piscina>[0]);
     // Piscina emits 'error' for thread failures outside a task; unheard, that
     // would crash the host process.
     this.piscina.on('error', onWorkerError);
-    this.piscina.on('workerCreate', () => this.noteThreads());
+    this.piscina.on('workerCreate', (view: ThreadView) => {
+      this.views.set(view.id, view);
+      this.noteThreads();
+    });
+    this.piscina.on('message', (notice: ThreadNotice) => this.hear(notice));
+    this.piscina.on('workerDestroy', (view: ThreadView) => {
+      const thread = (view as unknown as Record<symbol, { worker: Worker }>)[kWorkerData]!.worker;
+      // Piscina destroys a thread it decided to stop before it exits, and
+      // one that died by itself after: by then its threadId reads -1.
+      if (thread.threadId === -1 && !this.loadedThreads.has(thread)) onWorkerError(this.health.diedStarting());
+      for (const [id, known] of this.views) if (known === view) this.views.delete(id);
+    });
     this.noteThreads();
   }
 
@@ -61,8 +138,42 @@ export class Pool {
     return this.piscina.threads.length;
   }
 
+  /**
+   * Retires a thread that said it reached its job or heap limit: it gets no
+   * new job and is terminated once idle. `onGone` runs when it has exited.
+   * Returns false when the thread is already gone or retiring.
+   */
+  retire(threadId: number, reason: RetireReason, onGone: () => void): boolean {
+    if (this.retiring.has(threadId)) return false;
+    const thread = this.piscina.threads.find((candidate) => candidate.threadId === threadId);
+    if (!thread) return false;
+    this.retiring.set(threadId, { thread, isTerminating: false });
+    thread.once('exit', () => {
+      this.retiring.delete(threadId);
+      this.recycledThreads++;
+      onGone();
+      this.events.workerRecycled(threadId, reason);
+    });
+    this.terminateIdleRetirees();
+    return true;
+  }
+
+  /** Terminates retiring threads that have no job left. Call after a run settles. */
+  terminateIdleRetirees(): void {
+    for (const [id, retiree] of this.retiring) {
+      if (retiree.isTerminating || (this.views.get(id)?.currentUsage ?? 0) > 0) continue;
+      retiree.isTerminating = true;
+      void retiree.thread.terminate();
+    }
+  }
+
+  get hasRetirees(): boolean {
+    return this.retiring.size > 0;
+  }
+
   /** Resolves once every thread the pool ever started has exited. */
   async destroy(): Promise<void> {
+    this.health.close();
     // Piscina forgets a thread as soon as it starts terminating it (its
     // job's signal aborted, or it crashed), and its destroy() waits only for
     // the threads it still knows. Worse, when such a thread exits after
@@ -76,6 +187,33 @@ export class Pool {
       await this.piscina.destroy();
       await Promise.all(this.exits.values());
     } while (this.piscina.threads.length > 0);
+    setEnvironmentData(this.settingsKey, undefined);
+  }
+
+  private pick(task: { isAbortable: boolean }, threads: ThreadView[], maximumUsage: number): ThreadView | null {
+    let candidate: ThreadView | null = null;
+    let least = maximumUsage;
+    for (const thread of threads) {
+      if (this.retiring.size > 0 && this.retiring.has(thread.id)) continue;
+      if (thread.currentUsage === 0) return thread;
+      // Piscina's rule: a run that may be aborted (its thread terminated) never shares one.
+      if (thread.isRunningAbortableTask || task.isAbortable) continue;
+      if (thread.currentUsage < least) {
+        candidate = thread;
+        least = thread.currentUsage;
+      }
+    }
+    return candidate;
+  }
+
+  private hear(notice: ThreadNotice): void {
+    if (notice?.type === 'baozi:loaded') {
+      const thread = this.piscina.threads.find((candidate) => candidate.threadId === notice.threadId);
+      if (thread) this.loadedThreads.add(thread);
+      this.health.loaded();
+    } else if (notice?.type === 'baozi:load-failed') {
+      this.health.loadFailed(new TaskLoadError(notice.module, { cause: rebuildError(notice.error) }));
+    }
   }
 
   // Called whenever Piscina may have started a thread: every thread that

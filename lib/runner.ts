@@ -9,6 +9,7 @@ import { Lifecycle } from './lifecycle.js';
 import { resolveMetricsOptions, type MetricsOptions, type RunnerMetrics } from './metrics.js';
 import type { CloseOptions, RunnerOptions, SubmitOptions } from './options.js';
 import { Pool } from './pool.js';
+import type { RunnerHealth } from './thread-health.js';
 import type { Duplex } from 'node:stream';
 import { chain, chord, group, type GroupOutput } from './canvas.js';
 import { mapJobs, type AnyIterable, type MapOutput } from './map.js';
@@ -116,7 +117,10 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
       drained: () => lifecycle!.drained(),
     });
     lifecycle = this.#lifecycle = new Lifecycle(this.#table, this, options);
-    this.#pool = new Pool(options, (error) => this.emit('workerError', { error }));
+    this.#pool = new Pool(options, {
+      workerError: (error) => this.emit('workerError', { error }),
+      workerRecycled: (threadId, reason) => this.emit('workerRecycled', { threadId, reason }),
+    });
     this.#dispatcher = new Dispatcher(
       this.#table,
       this.#pool,
@@ -124,6 +128,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
         slots: options.maxThreads * options.concurrentTasksPerWorker,
         batching: options.batching,
         isSingleJob: options.concurrentTasksPerWorker === 1,
+        slotsPerThread: options.concurrentTasksPerWorker,
         cancelGraceMs: options.cancelGraceMs,
         rateLimits: options.rateLimits,
       },
@@ -283,6 +288,24 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
   ): Duplex;
   stream(name: string, options?: StreamOptions<unknown>): Duplex {
     return jobStream(this as never, name as never, options as never);
+  }
+
+  /**
+   * Resolves once a thread has imported the task module. Rejects with
+   * `TaskLoadError` when the import throws, or when threads keep dying as
+   * they load it; with `RunnerClosedError` once closed. With `minThreads: 0`
+   * no thread starts before the first job, so it waits for that job's thread.
+   */
+  ready(): Promise<void> {
+    return this.#pool.health.ready();
+  }
+
+  /**
+   * Whether the runner can run jobs: the task module loads and threads are
+   * not dying as they start. For a service's health endpoint.
+   */
+  health(): RunnerHealth {
+    return this.#pool.health.snapshot(this.#pool.threads, this.#pool.recycledThreads);
   }
 
   /** Resolves when no job is live and nothing waits for room (at once if so now). */

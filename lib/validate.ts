@@ -25,12 +25,16 @@ export interface ResolvedRunnerOptions {
   maxResults: number;
   maxScheduled: number;
   maxPayloadBytes: number;
+  /** Infinity when unset. */
+  maxJobsPerWorker: number;
+  /** Infinity when unset. */
+  maxHeapPerWorkerMb: number;
 }
 
 const RUNNER_KEYS = [
   'tasks', 'minThreads', 'maxThreads', 'idleTimeout', 'capacity', 'concurrentTasksPerWorker',
   'resourceLimits', 'env', 'workerData', 'cancelGraceMs', 'batching', 'defaults', 'rateLimits', 'resultTtl', 'maxResults', 'maxScheduled',
-  'maxPayloadBytes',
+  'maxPayloadBytes', 'maxJobsPerWorker', 'maxHeapPerWorkerMb',
 ] as const satisfies readonly (keyof RunnerOptions)[];
 const TASK_DEFAULT_KEYS = ['priority', 'retries', 'timeout', 'softTimeout', 'expiresIn'] as const satisfies readonly (keyof TaskDefaults)[];
 const SUBMIT_KEYS = [
@@ -65,6 +69,8 @@ export function resolveRunnerOptions(options: RunnerOptions<never>): ResolvedRun
     maxResults: integer('maxResults', options.maxResults, DEFAULTS.maxResults, 0),
     maxScheduled: integer('maxScheduled', options.maxScheduled, DEFAULTS.maxScheduled, 1),
     maxPayloadBytes: integer('maxPayloadBytes', options.maxPayloadBytes, DEFAULTS.maxPayloadBytes, 1),
+    maxJobsPerWorker: integer('maxJobsPerWorker', options.maxJobsPerWorker, Infinity, 1),
+    maxHeapPerWorkerMb: positive('maxHeapPerWorkerMb', options.maxHeapPerWorkerMb, Infinity),
   };
 }
 
@@ -246,6 +252,12 @@ function integer(name: string, value: unknown, fallback: number, min: number, ma
     const range = max === Number.MAX_SAFE_INTEGER ? `${min} or more` : `from ${min} to ${max}`;
     throw new InvalidOptionError(name, value, `an integer ${range}`);
   }
+  return value;
+}
+
+function positive(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new InvalidOptionError(name, value, 'a finite number above 0');
   return value;
 }
 

@@ -190,6 +190,8 @@ describe('resolveRunnerOptions()', () => {
       maxResults: DEFAULTS.maxResults,
       maxScheduled: DEFAULTS.maxScheduled,
       maxPayloadBytes: DEFAULTS.maxPayloadBytes,
+      maxJobsPerWorker: Infinity,
+      maxHeapPerWorkerMb: Infinity,
     });
   });
 

@@ -3,7 +3,8 @@ import { deserialize, serialize } from 'node:v8';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { findUncloneablePath } from './clone-path.js';
-import type { JobFailure, JobMessage, JobReply } from './protocol.js';
+import { threadId } from 'node:worker_threads';
+import type { JobFailure, JobMessage, JobReply, RetireReason } from './protocol.js';
 import { TransferredResult } from './transfer.js';
 
 export function decodeArgs(job: Pick<JobMessage, 'args' | 'isEncoded'>): unknown[] {
@@ -84,4 +85,14 @@ function movable(reply: JobReply, transferList: (ArrayBuffer | MessagePort)[]): 
     [piscinaSymbols.kTransferable]: transferList,
     [piscinaSymbols.kValue]: reply,
   } as unknown as JobReply;
+}
+
+/** A run's reply (or failure) marked as this thread's last: moved buffers stay moved. */
+export function markRetiring(reply: JobReply | undefined, failure: unknown, reason: RetireReason): JobReply {
+  const envelope = reply as Record<symbol, unknown> | undefined;
+  if (typeof envelope === 'object' && envelope !== null && envelope[piscinaSymbols.kMovable]) {
+    const inner = envelope[piscinaSymbols.kValue] as JobReply;
+    return movable({ type: 'retiring', threadId, reason, reply: inner, failure }, envelope[piscinaSymbols.kTransferable] as (ArrayBuffer | MessagePort)[]);
+  }
+  return { type: 'retiring', threadId, reason, reply, failure };
 }

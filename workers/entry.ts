@@ -4,16 +4,36 @@
  * `JobFailure`. Thin on purpose; the main thread owns time limits, retries
  * and bookkeeping.
  */
-import { decodeArgs, encodeBatch, encodeResult } from './codec.js';
+import { decodeArgs, encodeBatch, encodeResult, markRetiring } from './codec.js';
 import { RunningJob } from './context.js';
 import { serializeError } from './errors.js';
 import { findTask, loadTaskModule, preloadTaskModule, taskModuleUrl, taskNames, type TaskFunction } from './loader.js';
 import type { BatchMessage, JobFailure, JobMessage, JobReply, PoolMessage } from './protocol.js';
+import { isRecycling, retireReason } from './recycle.js';
 import { RetryRequest } from './retry.js';
 
 preloadTaskModule();
 
-export default async function runMessage(message: PoolMessage): Promise<JobReply> {
+export default isRecycling ? runCounted : runMessage;
+
+/** With `maxJobsPerWorker` or a heap limit: runs the message, then checks whether this thread should retire. */
+async function runCounted(message: PoolMessage): Promise<JobReply> {
+  let reply: JobReply | undefined;
+  let failure: unknown;
+  let failed = false;
+  try {
+    reply = await runMessage(message);
+  } catch (error) {
+    failure = error;
+    failed = true;
+  }
+  const reason = retireReason(message.type === 'batch' ? message.jobs.length : 1);
+  if (reason) return markRetiring(reply, failure, reason);
+  if (failed) throw failure;
+  return reply;
+}
+
+async function runMessage(message: PoolMessage): Promise<JobReply> {
   if (message.type === 'batch') return runBatch(message);
   const job = new RunningJob(message.id, message.task, message.attempt, message.control);
   try {

@@ -3,7 +3,10 @@
  * module's URL travels in the thread's argv (see lib/pool.ts), so no job
  * message has to carry it.
  */
-import type { TasksArgvFlag } from './protocol.js';
+import { parentPort, threadId } from 'node:worker_threads';
+import { serializeError } from './errors.js';
+import type { TasksArgvFlag, ThreadNotice } from './protocol.js';
+import { settings } from './settings.js';
 export const TASKS_ARGV_FLAG: TasksArgvFlag = '--baozi-tasks';
 
 type TaskModule = Record<string, unknown>;
@@ -13,6 +16,7 @@ let loading: Promise<TaskModule> | undefined;
 // Once imported, every job reads the namespace directly: no promise per job.
 let loaded: TaskModule | undefined;
 let failedLoads = 0;
+let hasWaited = false;
 
 export function taskModuleUrl(): string {
   const index = process.argv.indexOf(TASKS_ARGV_FLAG);
@@ -24,8 +28,16 @@ export function taskModuleUrl(): string {
 /**
  * Starts importing the task module as the thread starts, so the first job
  * does not wait for it. A failure is kept for the first job to report.
+ * While threads keep dying as they load the module, the pool asks new ones
+ * to wait first (`preloadDelayMs`), so that the respawns back off; a job
+ * arriving meanwhile imports at once.
  */
 export function preloadTaskModule(): void {
+  if (!hasWaited && settings.preloadDelayMs > 0) {
+    hasWaited = true;
+    setTimeout(preloadTaskModule, settings.preloadDelayMs).unref();
+    return;
+  }
   loading ??= importTaskModule();
   loading.catch(() => {});
 }
@@ -48,9 +60,13 @@ function importTaskModule(): Promise<TaskModule> {
   const url = taskModuleUrl();
   const attemptUrl = failedLoads === 0 ? url : `${url}${url.includes('?') ? '&' : '?'}baozi-reload=${failedLoads}`;
   return import(attemptUrl).then(
-    (module: TaskModule) => (loaded = module),
+    (module: TaskModule) => {
+      notify({ type: 'baozi:loaded', threadId });
+      return (loaded = module);
+    },
     (error: unknown) => {
       failedLoads++;
+      notify({ type: 'baozi:load-failed', threadId, module: url, error: serializeError(error) });
       throw error;
     },
   );
@@ -65,4 +81,9 @@ export function findTask(module: TaskModule, name: string): TaskFunction | undef
 
 export function taskNames(module: TaskModule): string[] {
   return Object.keys(module).filter((name) => typeof module[name] === 'function');
+}
+
+/** Tells the pool how loading went (its health check and `ready()` listen). */
+function notify(notice: ThreadNotice): void {
+  parentPort?.postMessage(notice);
 }

@@ -59,7 +59,23 @@ export type JobReply =
   | undefined
   | { type: 'encoded'; bytes: Uint8Array }
   | { type: 'moved'; value: unknown }
-  | BatchReply;
+  | BatchReply
+  | RetiringReply;
+
+/**
+ * The reply (or failure) of the last run of a thread that reached
+ * `maxJobsPerWorker` or its heap limit: the main thread stops giving it
+ * jobs and terminates it once idle.
+ */
+export interface RetiringReply {
+  type: 'retiring';
+  threadId: number;
+  reason: RetireReason;
+  reply: JobReply | undefined;
+  failure: unknown;
+}
+
+export type RetireReason = 'jobs' | 'heap';
 
 /** A job that did not produce a result. The worker throws this plain object. */
 export type JobFailure =
@@ -88,3 +104,25 @@ export type TasksArgvFlag = '--baozi-tasks';
 
 /** The argv flag present when a thread runs one job at a time (see workers/context.ts). */
 export type SingleJobArgvFlag = '--baozi-single-job';
+
+/** The argv flag before the key of the pool's `ThreadSettings` in Node's environment data (see workers/settings.ts). */
+export type SettingsArgvFlag = '--baozi-settings';
+
+/**
+ * What a thread reads once as it starts. It travels as Node's environment
+ * data, which each new thread copies at spawn: the pool changes
+ * `preloadDelayMs` for threads not yet started.
+ */
+export interface ThreadSettings {
+  /** Jobs after which the thread retires (Infinity: never). */
+  maxJobs: number;
+  /** Heap use, checked after each run, past which the thread retires (Infinity: never). */
+  maxHeapBytes: number;
+  /** How long a new thread waits before importing the task module: grows while threads die starting. */
+  preloadDelayMs: number;
+}
+
+/** What a thread tells the pool outside any job, on its parentPort (Piscina re-emits it as a pool 'message'). */
+export type ThreadNotice =
+  | { type: 'baozi:loaded'; threadId: number }
+  | { type: 'baozi:load-failed'; threadId: number; module: string; error: SerializedError };

@@ -220,6 +220,9 @@ const unfinishedRuns = new Set<FakeRun>();
 class FakePool {
   readonly inFlight: FakeRun[] = [];
   isDestroyed = false;
+  // The task module always loads and threads never retire here.
+  readonly health = { failFastError: (): undefined => undefined };
+  readonly hasRetirees = false;
   private nextRun = 0;
 
   constructor(
@@ -381,7 +384,7 @@ class World {
     this.dispatcher = new Dispatcher(
       this.table,
       this.pool as unknown as Pool,
-      { slots, batching, isSingleJob: true, cancelGraceMs, rateLimits: new Map(rateLimit ? [['limited', rateLimit]] : []) },
+      { slots, batching, isSingleJob: true, slotsPerThread: 1, cancelGraceMs, rateLimits: new Map(rateLimit ? [['limited', rateLimit]] : []) },
       this.lifecycle,
     );
     this.lifecycle.attach(this.dispatcher);

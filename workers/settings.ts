@@ -1,0 +1,17 @@
+/**
+ * The pool's settings for this thread, read once as it starts (see
+ * `ThreadSettings` in protocol.ts for why they travel as environment data).
+ */
+import { getEnvironmentData } from 'node:worker_threads';
+import type { SettingsArgvFlag, ThreadSettings } from './protocol.js';
+
+const SETTINGS_ARGV_FLAG: SettingsArgvFlag = '--baozi-settings';
+const NONE: ThreadSettings = { maxJobs: Infinity, maxHeapBytes: Infinity, preloadDelayMs: 0 };
+
+function read(): ThreadSettings {
+  const index = process.argv.indexOf(SETTINGS_ARGV_FLAG);
+  const key = index === -1 ? undefined : process.argv[index + 1];
+  return (key === undefined ? undefined : (getEnvironmentData(key) as ThreadSettings | undefined)) ?? NONE;
+}
+
+export const settings: ThreadSettings = read();
