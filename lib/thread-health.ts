@@ -82,7 +82,8 @@ export class ThreadHealth {
 
   /** The error a job fails with at once, without dispatch, while threads keep dying as they start. */
   failFastError(): TaskLoadError | undefined {
-    return this.#failFastUntil > Date.now() ? this.#lastError : undefined;
+    // Asked before every dispatch: the clock is read only while failing.
+    return this.#failFastUntil !== 0 && this.#failFastUntil > Date.now() ? this.#lastError : undefined;
   }
 
   /** Resolves once a thread loaded the task module; rejects with `TaskLoadError` if loading fails first. */
