@@ -148,7 +148,7 @@ class JobMap implements AsyncIterableIterator<unknown> {
         if (failed && this.#options.settle === 'fail-fast') this.#fail(failed.error);
         else this.#wake();
       },
-      (chunk, index, failure) => this.#chunks!.failItem(chunk.job!, chunk.argLists![index]!, failure),
+      (chunk, index, failure) => this.#chunks!.failItem(chunk.job!, chunk.argsOf(index), failure),
     );
   }
 
@@ -278,14 +278,14 @@ class JobMap implements AsyncIterableIterator<unknown> {
       // Stopped while reading: the value is dropped and the input closed now.
       if (!this.#isPumping) return void this.#closeSource(false);
       const index = this.#nextIndex++;
-      let argList: unknown[];
+      let argList: readonly unknown[] | undefined;
       try {
-        argList = args ? [...args(step.value, index)] : [step.value];
+        if (args) argList = args(step.value, index);
       } catch (error) {
         // It fails alone: the inputs before it go as they are.
         if (this.#pending) await this.#flush();
         const chunk = window.open(index);
-        window.add(chunk, []);
+        window.addOne(chunk, undefined);
         window.reject(chunk, error);
         continue;
       }
@@ -295,7 +295,8 @@ class JobMap implements AsyncIterableIterator<unknown> {
         // Sent as it is if the next read has to wait for the event loop.
         if (this.#sizer.target > 1) setImmediate(() => this.#pending === chunk && void this.#flush());
       }
-      window.add(chunk, argList);
+      if (argList) window.add(chunk, argList);
+      else window.addOne(chunk, step.value);
       if (chunk.count >= this.#sizer.target) await this.#flush();
     }
   }
@@ -309,12 +310,11 @@ class JobMap implements AsyncIterableIterator<unknown> {
     const chunk = this.#pending!;
     this.#pending = undefined;
     if (!this.#isPumping) return;
-    const argLists = chunk.argLists!;
     // A chunk even of one input: its run is measured in its thread, which 'auto' needs.
     const isChunk = this.#chunks !== undefined;
     let job: JobHandle;
     try {
-      job = isChunk ? await this.#chunks!.submit(this.#name, argLists) : await this.#submitter.submit(this.#name, argLists[0]!);
+      job = isChunk ? await this.#chunks!.submit(this.#name, chunk.payload, chunk.count) : await this.#submitter.submit(this.#name, chunk.argsOf(0));
     } catch (error) {
       // One input's arguments could not be sent (or made the chunk too
       // large): each goes as its own job, so that only that one fails.

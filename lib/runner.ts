@@ -138,9 +138,9 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     this[CHUNKS] = {
       slots: options.maxThreads * options.concurrentTasksPerWorker,
       canChunk: (name) => !options.rateLimits.has(name),
-      submit: (name, argLists) => {
+      submit: (name, payload, count) => {
         try {
-          const { job, admitted } = this.#admit<ChunkResult>(name, argLists, undefined, false, undefined, argLists.length);
+          const { job, admitted } = this.#admit<ChunkResult>(name, payload, undefined, false, undefined, count);
           return admitted ? admitted.then(() => job) : Promise.resolve(job);
         } catch (error) {
           return Promise.reject(error);
@@ -381,8 +381,8 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
    * `jobId` returns that job instead. Throws for every refusal.
    * `waitSignal`, when given, withdraws the wait for room instead of the
    * job's own `signal` (and is not the job's). `chunkSize` above 0 makes the
-   * job a `map` chunk of that many argument lists (`args`), with its task's
-   * time limits multiplied by it.
+   * job a `map` chunk of that many inputs (`args` is then a `Chunk.payload`),
+   * with its task's time limits multiplied by it.
    */
   #admit<Result>(
     name: unknown,

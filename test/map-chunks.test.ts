@@ -56,6 +56,15 @@ describe('map with batchSize', () => {
     await runner.close();
   });
 
+  it('sends inputs that are objects, or of varying numbers of arguments, and gets each back', async () => {
+    const { runner, submitter } = runnerWithSubmitter(runners.runner, { capacity: 8 });
+    const inputs = [{ a: 1 }, 'text', { b: [2, 3] }, 4, null];
+    expect(await collect(mapJobs(submitter, 'echo', inputs, { batchSize: 5 }))).toEqual(inputs);
+    const varying = await collect(mapJobs(submitter, 'echo', [0, 1, 2, 3], { batchSize: 4, args: (i) => (i % 2 === 0 ? [i] : [i, 'ignored']) as [number] }));
+    expect(varying).toEqual([0, 1, 2, 3]);
+    await runner.close();
+  });
+
   it("with ordered: false, yields a chunk's results once it settles, ahead of an earlier chunk still running", async () => {
     const { runner, submitter } = runnerWithSubmitter(runners.runner, { capacity: 4, maxThreads: 2, minThreads: 2 });
     const [a1, a2, b1, b2] = [broadcastGate(), broadcastGate(), broadcastGate(), broadcastGate()];

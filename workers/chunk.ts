@@ -17,10 +17,11 @@ export async function runChunk(message: ChunkMessage, resolving: Promise<TaskFun
   const job = new RunningJob(message.id, message.task, message.attempt, message.control);
   try {
     const task = await resolving;
-    const argLists = decodeArgs(message) as unknown[][];
-    const result: ChunkResult = { values: new Array(argLists.length), failures: undefined, ms: 0 };
+    const args = decodeArgs(message);
+    const count = message.isEncoded ? args.length : (args[0] as number);
+    const result: ChunkResult = { values: new Array(count), failures: undefined, ms: 0 };
     const started = performance.now();
-    await job.run(() => runEach(task, argLists, result));
+    await job.run(() => runEach(count, callerOf(task, args, message.isEncoded), result));
     result.ms = performance.now() - started;
     return encodeChunk(result);
   } finally {
@@ -28,17 +29,26 @@ export async function runChunk(message: ChunkMessage, resolving: Promise<TaskFun
   }
 }
 
-async function runEach(task: TaskFunction, argLists: unknown[][], result: ChunkResult): Promise<void> {
+/** Calls the task with input `i`'s arguments, from either form of a chunk's `args` (see `ChunkMessage`). */
+function callerOf(task: TaskFunction, args: unknown[], isEncoded: boolean): (i: number) => unknown {
+  if (isEncoded) return (i) => task(...(args[i] as unknown[]));
+  const arity = args[1] as number;
+  if (arity === 1) return (i) => task(args[2 + i]);
+  if (arity === 2) return (i) => task(args[2 + 2 * i], args[3 + 2 * i]);
+  return (i) => task(...args.slice(2 + arity * i, 2 + arity * (i + 1)));
+}
+
+async function runEach(count: number, call: (i: number) => unknown, result: ChunkResult): Promise<void> {
   const { values } = result;
-  for (let i = 0; i < argLists.length; i++) {
+  for (let i = 0; i < count; i++) {
     try {
-      let value = task(...argLists[i]!);
+      let value = call(i);
       // A synchronous task costs no promise.
       if (isThenable(value)) value = await value;
       // Buffers inside a chunk's reply are copied, not moved.
       values[i] = value instanceof TransferredResult ? value.value : value;
     } catch (error) {
-      (result.failures ??= new Array<JobFailure | undefined>(argLists.length))[i] = toFailure(error);
+      (result.failures ??= new Array<JobFailure | undefined>(count))[i] = toFailure(error);
     }
   }
 }

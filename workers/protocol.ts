@@ -42,8 +42,11 @@ export interface BatchReply {
 
 /**
  * One job that runs its task once per input of a `map` chunk (see
- * workers/chunk.ts): `args` holds the inputs' argument lists, one array per
- * input, encoded like any job's arguments.
+ * workers/chunk.ts). Its `args`, when every input has the same number of
+ * arguments and all are primitives: `[count, arity, ...each input's
+ * arguments, one input after another]`, as they are (`isEncoded: false`);
+ * otherwise the list of each input's arguments, serialized
+ * (`isEncoded: true`).
  */
 export interface ChunkMessage extends Omit<JobMessage, 'type'> {
   type: 'chunk';
