@@ -18,6 +18,8 @@ export type ItemFailure = { error: unknown; job?: undefined } | { job: JobHandle
 export interface ChunkSubmitter {
   /** Runs at once (threads × jobs per thread). */
   readonly slots: number;
+  /** Measured milliseconds per input of each task, kept from one `map` to the next. */
+  readonly estimates: Map<string, number>;
   /** Whether jobs of `name` may travel in chunks: not when a rate limit counts its starts. */
   canChunk(name: string): boolean;
   /**
@@ -55,7 +57,8 @@ const MAX_GROWTH = 4;
  * shared machine must not make chunks look slow and keep them small. The
  * estimate follows a faster measurement at once and a slower one halfway,
  * and chunks grow at most fourfold from one measurement to the next, so
- * that one lucky run cannot send a huge chunk of a slow task.
+ * that one lucky run cannot send a huge chunk of a slow task. A `map`
+ * starts from the estimate the last one left for its task, if any.
  */
 export class ChunkSizer {
   readonly #fixed: number | undefined;
@@ -65,11 +68,17 @@ export class ChunkSizer {
   #perItem: number | undefined;
   #target = 1;
 
-  constructor(batchSize: number | 'auto', capacity: number, slots: number) {
+  constructor(batchSize: number | 'auto', capacity: number, slots: number, estimate?: number) {
     this.#fixed = batchSize === 'auto' ? undefined : batchSize;
     this.#max = Math.max(1, Math.floor(capacity / (2 * slots)));
     this.#inFlight = 2 * slots;
-    this.#target = this.#fixed ?? 1;
+    this.#perItem = estimate;
+    this.#target = this.#fixed ?? (estimate === undefined ? 1 : this.#byTime(estimate));
+  }
+
+  /** Measured milliseconds per input, once measured. */
+  get estimate(): number | undefined {
+    return this.#perItem;
   }
 
   /** Inputs for the next chunk. */
@@ -93,8 +102,11 @@ export class ChunkSizer {
     const measured = Math.max(ms / items, 0.0001);
     const estimate = this.#perItem;
     this.#perItem = estimate === undefined || measured < estimate ? measured : estimate + SLOWER_WEIGHT * (measured - estimate);
-    const byTime = Math.floor(AUTO_TARGET_MS / this.#perItem);
-    this.#target = Math.max(1, Math.min(this.#max, this.#target * MAX_GROWTH, byTime));
+    this.#target = Math.min(this.#target * MAX_GROWTH, this.#byTime(this.#perItem));
+  }
+
+  #byTime(perItem: number): number {
+    return Math.max(1, Math.min(this.#max, Math.floor(AUTO_TARGET_MS / perItem)));
   }
 }
 

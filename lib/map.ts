@@ -140,11 +140,14 @@ class JobMap implements AsyncIterableIterator<unknown> {
     this.#options = options;
     const chunks = submitter[CHUNKS];
     this.#chunks = options.batchSize !== 1 && chunks?.canChunk(name) ? chunks : undefined;
-    this.#sizer = new ChunkSizer(this.#chunks ? options.batchSize : 1, capacity, this.#chunks?.slots ?? 1);
+    this.#sizer = new ChunkSizer(this.#chunks ? options.batchSize : 1, capacity, this.#chunks?.slots ?? 1, this.#chunks?.estimates.get(name));
     this.#window = new ChunkWindow(
       options.ordered,
       (failed, ran) => {
-        if (ran) this.#sizer.record(ran.items, ran.ms);
+        if (ran) {
+          this.#sizer.record(ran.items, ran.ms);
+          this.#chunks!.estimates.set(this.#name, this.#sizer.estimate!);
+        }
         if (failed && this.#options.settle === 'fail-fast') this.#fail(failed.error);
         else this.#wake();
       },

@@ -137,6 +137,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     this.#lifecycle.attach(this.#dispatcher);
     this[CHUNKS] = {
       slots: options.maxThreads * options.concurrentTasksPerWorker,
+      estimates: new Map(),
       canChunk: (name) => !options.rateLimits.has(name),
       submit: (name, payload, count) => {
         try {

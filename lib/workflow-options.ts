@@ -61,9 +61,9 @@ export interface MapOptions<Item = never, Args extends readonly unknown[] = read
    * `1`: one ordinary job per input. An integer from 2 to 10000: chunks of
    * that many inputs (fewer when the window of `capacity` inputs is full,
    * the input ends, or reading it has to wait). `'auto'`: chunks sized from
-   * their measured in-thread run time, about 2 ms of work each, from one
-   * input at first up to `capacity / (2 × threads)`, growing at most
-   * fourfold a step; at most two chunks per thread are in flight, one
+   * their measured in-thread run time, about 2 ms of work each, up to
+   * `capacity / (2 × threads)`, growing at most fourfold a step from one
+   * input (or from where the runner's last `map` of the task left off); at most two chunks per thread are in flight, one
    * running and one waiting. A task whose runs take over 1 ms thus gets
    * chunks of one input.
    *

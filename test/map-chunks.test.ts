@@ -207,6 +207,18 @@ describe('map with batchSize', () => {
     await runner.close();
   });
 
+  it("with 'auto', starts where the runner's last map of the task left off", async () => {
+    const { runner, submitter } = runnerWithSubmitter(runners.runner, { capacity: 256, maxThreads: 2, minThreads: 2 });
+    let accepted = 0;
+    runner.on('queued', () => void accepted++);
+    await collect(mapJobs(submitter, 'double', range(2_000)));
+    accepted = 0;
+    expect(await collect(mapJobs(submitter, 'double', range(256)))).toEqual(range(256).map((i) => i * 2));
+    // Chunks of the largest size (64) from the start, not single inputs first.
+    expect(accepted).toBeLessThanOrEqual(8);
+    await runner.close();
+  });
+
   it("with 'auto', sends slow inputs one per job", async () => {
     const { runner, submitter } = runnerWithSubmitter(runners.runner, { capacity: 16, maxThreads: 2, minThreads: 2 });
     let accepted = 0;
