@@ -1,5 +1,5 @@
 import { receiveMessageOnPort } from 'node:worker_threads';
-import type { BatchMessage, BatchReply, JobControl, JobFailure, JobMessage, JobReply, JobReport, RetireReason } from '../workers/protocol.js';
+import type { BatchMessage, BatchReply, ChunkMessage, JobControl, JobFailure, JobMessage, JobReply, JobReport, PoolMessage, RetireReason } from '../workers/protocol.js';
 import type { MessagePort } from 'node:worker_threads';
 import { Attempt } from './attempt.js';
 import { decodeReply } from './codec.js';
@@ -168,7 +168,8 @@ export class Dispatcher {
   private isBatchable(job: Job): boolean {
     const { options } = job;
     // A signal does not keep a job out: cancelling a batched job settles it at once.
-    return !(options.timeout || options.softTimeout || options.onProgress || options.transferList) && !this.windows.has(job.name);
+    // A map chunk is already a batch of its own.
+    return job.chunkSize === 0 && !(options.timeout || options.softTimeout || options.onProgress || options.transferList) && !this.windows.has(job.name);
   }
 
   /** How many jobs of this job's task to send together, 1 for none. */
@@ -215,7 +216,7 @@ export class Dispatcher {
     this.begin(job, run, now());
     this.windows.get(job.name)?.record(job.startedAt!);
     this.running.add(run);
-    const message: JobMessage = { type: 'job', id: job.id, task: job.name, attempt: job.attempt, args: job.args, isEncoded: job.isEncoded };
+    const message: JobMessage | ChunkMessage = { type: job.chunkSize > 0 ? 'chunk' : 'job', id: job.id, task: job.name, attempt: job.attempt, args: job.args, isEncoded: job.isEncoded };
     let transferList = options.transferList;
     // A channel only for runs that can be told to stop, or whose progress someone wants.
     if (options.signal || options.softTimeout || options.onProgress || this.hooks.wantsProgress()) {
@@ -235,7 +236,7 @@ export class Dispatcher {
     this.send(run, message, transferList, isStoppable);
   }
 
-  private send(run: Attempt, message: JobMessage | BatchMessage, transferList: readonly (ArrayBuffer | MessagePort)[] | undefined, isStoppable: boolean): void {
+  private send(run: Attempt, message: PoolMessage, transferList: readonly (ArrayBuffer | MessagePort)[] | undefined, isStoppable: boolean): void {
     let reply: Promise<JobReply>;
     try {
       reply = this.pool.run(message, isStoppable ? run : undefined, transferList);
@@ -264,7 +265,7 @@ export class Dispatcher {
     run.dispose();
     const jobs = run.batch ?? [run.job];
     this.jobsRunning -= jobs.length;
-    this.recordRunTime(run.job.name, (now() - run.startedAt) / jobs.length);
+    this.recordRunTime(run.job.name, (now() - run.startedAt) / (run.job.chunkSize || jobs.length));
     for (let i = 0; i < jobs.length; i++) {
       const job = jobs[i]!;
       // A stale run (its job settled, timed out or retried meanwhile) reports nothing.

@@ -102,7 +102,7 @@ export class JobWindow<Result> {
 }
 
 /** A first-in-first-out queue, cheap at both ends. */
-class Fifo<Item> {
+export class Fifo<Item> {
   #items: (Item | undefined)[] = [];
   #head = 0;
 

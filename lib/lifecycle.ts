@@ -133,6 +133,16 @@ export class Lifecycle implements DispatcherHooks, JobOwner, TableObserver<Job> 
     if (job.reject('failed', settledWith, now())) this.settled(job, settledWith);
   }
 
+  /**
+   * An input of a `map` chunk failed its run inside the chunk and may run
+   * again: it becomes a job of its own, accepted now, that has just failed
+   * its first run, and goes where such a job goes (`retrying`, or settled).
+   */
+  adoptFailed(job: Job, error: unknown, requestedDelay: number | null | undefined): void {
+    this.accept(job);
+    this.failed(job, error, requestedDelay);
+  }
+
   expired(job: Job): void {
     const error = new JobExpiredError({ job: job.info, expiredAt: job.options.expiresAt! });
     if (job.reject('expired', error, now())) this.settled(job, error);

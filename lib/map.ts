@@ -2,9 +2,9 @@
  * `map`: runs a task over an iterable or async iterable, reading it lazily,
  * and gives the results back as an async iterable.
  */
-import { CancelledError, InvalidOptionError } from './errors.js';
+import { CancelledError, InvalidOptionError, PayloadTooLargeError, SerializationError } from './errors.js';
 import type { JobHandle } from './job.js';
-import { JobWindow } from './job-window.js';
+import { Chunk, ChunkSizer, ChunkWindow, CHUNKS, type ChunkSubmitter } from './map-chunks.js';
 import type { SubmitOptions } from './options.js';
 import type { TaskArgs, TaskName, TaskResult } from './task-types.js';
 import { checkCapacity, resolveMapOptions, type MapOptions, type ResolvedMapOptions } from './workflow-options.js';
@@ -19,7 +19,7 @@ export type MapOutput<Result, Settle extends SettleMode> = Settle extends 'all' 
 /**
  * Runs `name` once per input and yields the results, reading `inputs`
  * lazily: at most `submitter.capacity` inputs are in flight, and the next
- * input is read only when one leaves. An input is in flight from when it is
+ * inputs are read only when some leave. An input is in flight from when it is
  * read until the consumer, having had its result, asks for the next one
  * (finished results waiting for their turn count too). Mapping a generator
  * of millions of items therefore runs in bounded memory.
@@ -39,7 +39,12 @@ export type MapOutput<Result, Settle extends SettleMode> = Settle extends 'all' 
  *
  * Stopping early (`break`, `return()`), a failure or `signal` cancels the
  * jobs in flight and calls the input's `return()` (once a read in progress
- * has finished). There is no `batchSize`: each input is its own job.
+ * has finished).
+ *
+ * With `batchSize` above 1 (or `'auto'`, the default, for tasks measured
+ * to be quick), consecutive inputs travel as one job, a chunk (see
+ * lib/map-chunks.ts and `MapOptions.batchSize`); each input still yields
+ * its own result or error, in the same shapes as one job per input.
  *
  * Throws `InvalidOptionError` at once for bad options or inputs that are
  * not iterable.
@@ -71,6 +76,7 @@ export function mapJobs(
 /** The submitter with the task module's types erased: `map` checks types at its own boundary. */
 export interface LooseSubmitter {
   submit(name: string, args: unknown[], options?: SubmitOptions): Promise<JobHandle>;
+  readonly [CHUNKS]?: ChunkSubmitter;
 }
 
 const ignoreRejection = (): void => {};
@@ -92,11 +98,14 @@ export function isIterable(value: unknown): value is AnyIterable<unknown> {
 /** The async iterator `mapJobs` returns. */
 class JobMap implements AsyncIterableIterator<unknown> {
   readonly #submitter: LooseSubmitter;
+  /** The runner's chunk path, when inputs may travel together. */
+  readonly #chunks: ChunkSubmitter | undefined;
   readonly #name: string;
   readonly #inputs: AnyIterable<unknown>;
   readonly #capacity: number;
   readonly #options: ResolvedMapOptions;
-  readonly #window: JobWindow<unknown>;
+  readonly #window: ChunkWindow;
+  readonly #sizer: ChunkSizer;
   #phase: 'idle' | 'running' | 'done' = 'idle';
   #source: Iterator<unknown> | AsyncIterator<unknown> | undefined;
   #isAsyncSource = false;
@@ -104,6 +113,8 @@ class JobMap implements AsyncIterableIterator<unknown> {
   #sourceState: 'open' | 'reading' | 'finished' = 'open';
   #failure: { error: unknown } | undefined;
   #nextIndex = 0;
+  /** Inputs read and not yet submitted. */
+  #pending: Chunk | undefined;
   /**
    * The consumer holds the result `next()` last gave: its input still counts
    * as in flight until the consumer comes back for another, so that inputs
@@ -112,8 +123,11 @@ class JobMap implements AsyncIterableIterator<unknown> {
   #isLent = false;
   #wakeConsumer: (() => void) | undefined;
   #wakePump: (() => void) | undefined;
-  // next() calls are answered one at a time, in order.
+  /** Room the pump waits for: a whole chunk, so that it is not woken for every result taken. */
+  #wakeRoom = 1;
+  // next() calls are answered one at a time, in order; `#queuedNexts` counts those not yet answered.
   #lastNext: Promise<unknown> = Promise.resolve();
+  #queuedNexts = 0;
   readonly #onAbort = (): void => {
     this.#fail(new CancelledError('The map was cancelled by its signal.', { cause: this.#options.signal?.reason }));
   };
@@ -124,10 +138,21 @@ class JobMap implements AsyncIterableIterator<unknown> {
     this.#inputs = inputs;
     this.#capacity = capacity;
     this.#options = options;
-    this.#window = new JobWindow(options.ordered, (outcome) => {
-      if (outcome.status === 'rejected' && this.#options.settle === 'fail-fast') this.#fail(outcome.reason);
-      else this.#wake();
-    });
+    const chunks = submitter[CHUNKS];
+    this.#chunks = options.batchSize !== 1 && chunks?.canChunk(name) ? chunks : undefined;
+    this.#sizer = new ChunkSizer(this.#chunks ? options.batchSize : 1, capacity, this.#chunks?.slots ?? 1, this.#chunks?.estimates.get(name));
+    this.#window = new ChunkWindow(
+      options.ordered,
+      (failed, ran) => {
+        if (ran) {
+          this.#sizer.record(ran.items, ran.ms);
+          this.#chunks!.estimates.set(this.#name, this.#sizer.estimate!);
+        }
+        if (failed && this.#options.settle === 'fail-fast') this.#fail(failed.error);
+        else this.#wake();
+      },
+      (chunk, index, failure) => this.#chunks!.failItem(chunk.job!, chunk.argsOf(index), failure),
+    );
   }
 
   [Symbol.asyncIterator](): this {
@@ -135,6 +160,12 @@ class JobMap implements AsyncIterableIterator<unknown> {
   }
 
   next(): Promise<IteratorResult<unknown>> {
+    // The common case answers at once: no next() waiting, a result ready.
+    if (this.#queuedNexts === 0 && this.#phase === 'running' && !this.#failure) {
+      this.#release();
+      if (this.#window.take()) return Promise.resolve({ done: false, value: this.#output() });
+    }
+    this.#queuedNexts++;
     const answer = this.#lastNext.then(() => this.#next());
     this.#lastNext = answer.catch(ignoreRejection);
     return answer;
@@ -149,29 +180,42 @@ class JobMap implements AsyncIterableIterator<unknown> {
   }
 
   async #next(): Promise<IteratorResult<unknown>> {
-    if (this.#phase === 'idle') this.#start();
-    if (this.#isLent) {
-      this.#isLent = false;
-      this.#wakePump?.();
+    try {
+      if (this.#phase === 'idle') this.#start();
+      this.#release();
+      for (;;) {
+        if (this.#phase === 'done') return { done: true, value: undefined };
+        if (this.#failure) {
+          const { error } = this.#failure;
+          this.#finish();
+          throw error;
+        }
+        if (this.#window.take()) return { done: false, value: this.#output() };
+        if (this.#sourceState === 'finished' && this.#window.size === 0) {
+          this.#finish();
+          return { done: true, value: undefined };
+        }
+        await new Promise<void>((resolve) => (this.#wakeConsumer = resolve));
+      }
+    } finally {
+      this.#queuedNexts--;
     }
-    for (;;) {
-      if (this.#phase === 'done') return { done: true, value: undefined };
-      if (this.#failure) {
-        const { error } = this.#failure;
-        this.#finish();
-        throw error;
-      }
-      const outcome = this.#window.take();
-      if (outcome) {
-        this.#isLent = true;
-        return { done: false, value: this.#options.settle === 'all' ? outcome : (outcome as { value: unknown }).value };
-      }
-      if (this.#sourceState === 'finished' && this.#window.size === 0) {
-        this.#finish();
-        return { done: true, value: undefined };
-      }
-      await new Promise<void>((resolve) => (this.#wakeConsumer = resolve));
-    }
+  }
+
+  /** The input just taken, as `next()` yields it; it is lent to the consumer. */
+  #output(): unknown {
+    this.#isLent = true;
+    const window = this.#window;
+    if (this.#options.settle === 'all') return window.settled();
+    // Fail-fast stops the window at the first failure, so what is left succeeded.
+    return window.value;
+  }
+
+  /** The consumer came back: the result it held leaves the window. */
+  #release(): void {
+    if (!this.#isLent) return;
+    this.#isLent = false;
+    if (this.#wakePump && this.#capacity - this.#window.size >= this.#wakeRoom) this.#wakePump();
   }
 
   #start(): void {
@@ -190,11 +234,27 @@ class JobMap implements AsyncIterableIterator<unknown> {
     this.#pump().catch((error: unknown) => this.#fail(error));
   }
 
-  /** Reads an input whenever the window has room, and submits its job. */
+  /**
+   * Reads inputs while the window has room and gathers them into chunks. A
+   * chunk is submitted once it is full, when the window is full, when the
+   * input ends, and when reading the next input waits for the event loop.
+   */
   async #pump(): Promise<void> {
     const source = this.#source!;
+    const window = this.#window;
+    const { args } = this.#options;
     while (this.#isPumping) {
-      if (this.#window.size + (this.#isLent ? 1 : 0) >= this.#capacity) {
+      const room = this.#capacity - window.size - (this.#isLent ? 1 : 0);
+      // A new chunk starts only once there is room for all of it (or as
+      // much as there can be), so results taken one by one do not make
+      // chunks of one.
+      const roomNeeded = this.#pending ? 1 : Math.max(1, Math.min(this.#sizer.target, this.#capacity - 1));
+      if (room < roomNeeded || this.#sizer.mustWait(window.jobs)) {
+        if (this.#pending) {
+          await this.#flush();
+          continue;
+        }
+        this.#wakeRoom = roomNeeded;
         await new Promise<void>((resolve) => (this.#wakePump = resolve));
         this.#wakePump = undefined;
         continue;
@@ -214,10 +274,33 @@ class JobMap implements AsyncIterableIterator<unknown> {
         return this.#fail(error);
       }
       this.#sourceState = step.done ? 'finished' : 'open';
-      if (step.done) return this.#wake();
+      if (step.done) {
+        if (this.#pending) await this.#flush();
+        return this.#wake();
+      }
       // Stopped while reading: the value is dropped and the input closed now.
       if (!this.#isPumping) return void this.#closeSource(false);
-      await this.#submit(step.value, this.#nextIndex++);
+      const index = this.#nextIndex++;
+      let argList: readonly unknown[] | undefined;
+      try {
+        if (args) argList = args(step.value, index);
+      } catch (error) {
+        // It fails alone: the inputs before it go as they are.
+        if (this.#pending) await this.#flush();
+        const chunk = window.open(index);
+        window.addOne(chunk, undefined);
+        window.reject(chunk, error);
+        continue;
+      }
+      let chunk = this.#pending;
+      if (!chunk) {
+        chunk = this.#pending = window.open(index);
+        // Sent as it is if the next read has to wait for the event loop.
+        if (this.#sizer.target > 1) setImmediate(() => this.#pending === chunk && void this.#flush());
+      }
+      if (argList) window.add(chunk, argList);
+      else window.addOne(chunk, step.value);
+      if (chunk.count >= this.#sizer.target) await this.#flush();
     }
   }
 
@@ -225,24 +308,40 @@ class JobMap implements AsyncIterableIterator<unknown> {
     return this.#phase === 'running' && !this.#failure;
   }
 
-  async #submit(item: unknown, index: number): Promise<void> {
-    const slot = this.#window.open(index);
-    let args: unknown[];
+  /** Submits the inputs read so far: as a chunk, or as an ordinary job without the chunk path. */
+  async #flush(): Promise<void> {
+    const chunk = this.#pending!;
+    this.#pending = undefined;
+    if (!this.#isPumping) return;
+    // A chunk even of one input: its run is measured in its thread, which 'auto' needs.
+    const isChunk = this.#chunks !== undefined;
+    let job: JobHandle;
     try {
-      args = this.#options.args ? [...this.#options.args(item, index)] : [item];
+      job = isChunk ? await this.#chunks!.submit(this.#name, chunk.payload, chunk.count) : await this.#submitter.submit(this.#name, chunk.argsOf(0));
     } catch (error) {
-      return this.#window.reject(slot, error);
+      // One input's arguments could not be sent (or made the chunk too
+      // large): each goes as its own job, so that only that one fails.
+      if (isChunk && (error instanceof SerializationError || error instanceof PayloadTooLargeError)) return this.#split(chunk);
+      return this.#window.reject(chunk, error);
     }
-    try {
-      this.#window.track(slot, await this.#submitter.submit(this.#name, args));
-    } catch (error) {
-      this.#window.reject(slot, error);
+    this.#window.track(chunk, job, isChunk);
+  }
+
+  async #split(chunk: Chunk): Promise<void> {
+    const argLists = this.#window.split(chunk);
+    for (let i = 0; i < argLists.length; i++) {
+      try {
+        this.#window.trackItem(chunk, i, await this.#submitter.submit(this.#name, argLists[i]!));
+      } catch (error) {
+        this.#window.settleItem(chunk, i, error);
+      }
     }
   }
 
   #fail(error: unknown): void {
     if (this.#phase === 'done' || this.#failure) return;
     this.#failure = { error };
+    this.#pending = undefined;
     this.#options.signal?.removeEventListener('abort', this.#onAbort);
     this.#window.stop(error);
     void this.#closeSource(false);
@@ -252,6 +351,7 @@ class JobMap implements AsyncIterableIterator<unknown> {
   #finish(): void {
     if (this.#phase === 'done') return;
     this.#phase = 'done';
+    this.#pending = undefined;
     this.#window.stop(undefined);
     this.#options.signal?.removeEventListener('abort', this.#onAbort);
     void this.#closeSource(false);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
-import { encodeArgs } from './codec.js';
+import { encodeArgs, type EncodedArgs } from './codec.js';
 import { Dispatcher } from './dispatcher.js';
 import { CancelledError, InvalidOptionError, RunnerClosedError, TableFullError } from './errors.js';
 import type { RunnerEvents } from './events.js';
@@ -13,6 +13,9 @@ import type { RunnerHealth } from './thread-health.js';
 import type { Duplex } from 'node:stream';
 import { chain, chord, group, type GroupOutput } from './canvas.js';
 import { mapJobs, type AnyIterable, type MapOutput } from './map.js';
+import { CHUNKS, type ChunkSubmitter, type ItemFailure } from './map-chunks.js';
+import { failureToError } from './remote-error.js';
+import type { ChunkResult, JobFailure } from '../workers/protocol.js';
 import { PeriodicSchedule, resolveScheduleOptions, type ScheduleHandle, type ScheduleOptions } from './schedule.js';
 import {
   sig,
@@ -105,6 +108,8 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
   #nextId = 0;
   readonly #createdAt = now();
   #closing: Promise<CloseReport> | undefined;
+  /** @internal `map`'s way to submit chunks (lib/map-chunks.ts). */
+  readonly [CHUNKS]: ChunkSubmitter;
 
   /** @internal Use `createRunner()`. */
   constructor(options: ResolvedRunnerOptions) {
@@ -135,6 +140,20 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
       this.#lifecycle,
     );
     this.#lifecycle.attach(this.#dispatcher);
+    this[CHUNKS] = {
+      slots: options.maxThreads * options.concurrentTasksPerWorker,
+      estimates: new Map(),
+      canChunk: (name) => !options.rateLimits.has(name),
+      submit: (name, payload, count) => {
+        try {
+          const { job, admitted } = this.#admit<ChunkResult>(name, payload, undefined, false, undefined, count);
+          return admitted ? admitted.then(() => job) : Promise.resolve(job);
+        } catch (error) {
+          return Promise.reject(error);
+        }
+      },
+      failItem: (chunk, args, failure) => this.#failItem(chunk as Job, args, failure),
+    };
   }
 
   /** Most jobs the table holds (the `capacity` option). */
@@ -385,7 +404,9 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
    * then settles when it is on the table), or scheduled. A live or kept
    * `jobId` returns that job instead. Throws for every refusal.
    * `waitSignal`, when given, withdraws the wait for room instead of the
-   * job's own `signal` (and is not the job's).
+   * job's own `signal` (and is not the job's). `chunkSize` above 0 makes the
+   * job a `map` chunk of that many inputs (`args` is then a `Chunk.payload`),
+   * with its task's time limits multiplied by it.
    */
   #admit<Result>(
     name: unknown,
@@ -393,13 +414,18 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     options: SubmitOptions | undefined,
     isNow = false,
     waitSignal?: AbortSignal,
+    chunkSize = 0,
   ): { job: Job<Result>; admitted?: Promise<void> } {
     // isClosing is set first thing in close(): a listener submitting during its first steps is refused too.
     if (this.#closing || this.#lifecycle.isClosing) throw new RunnerClosedError();
     if (typeof name !== 'string' || name === '') throw new InvalidOptionError('name', name, 'a task name: a non-empty string');
     if (!Array.isArray(args)) throw new InvalidOptionError('args', args, "the task's arguments as an array");
     const at = Date.now();
-    const resolved = resolveSubmitOptions(options, this.#options.defaults.get(name), at);
+    let resolved = resolveSubmitOptions(options, this.#options.defaults.get(name), at);
+    if (chunkSize > 0 && (resolved.timeout !== undefined || resolved.softTimeout !== undefined)) {
+      const scale = (ms: number | undefined): number | undefined => (ms === undefined ? undefined : Math.min(ms * chunkSize, MAX_DELAY_MS));
+      resolved = { ...resolved, timeout: scale(resolved.timeout), softTimeout: scale(resolved.softTimeout) };
+    }
     if (resolved.jobId !== undefined) {
       const existing = this.#lifecycle.find(resolved.jobId);
       if (existing) return { job: existing as Job<Result> };
@@ -418,6 +444,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     const encoded = encodeArgs(args, resolved.transferList, this.#options.maxPayloadBytes);
     const id = resolved.jobId ?? `${this.#idPrefix}-${(this.#nextId++).toString(36)}`;
     const job = new Job<Result>(this.#lifecycle, id, name, encoded.args, encoded.isEncoded, resolved, now());
+    job.chunkSize = chunkSize;
     if (runAt !== undefined) {
       this.#lifecycle.schedule(job as Job, runAt);
       return { job };
@@ -436,6 +463,24 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
       admitted.then(forget, forget);
     }
     return { job, admitted };
+  }
+
+  /** See `ChunkSubmitter.failItem`. */
+  #failItem(chunk: Job, args: unknown[], failure: JobFailure): ItemFailure {
+    const requestedDelay = failure.type === 'retry-requested' ? (failure.delay ?? null) : undefined;
+    const options = resolveSubmitOptions(undefined, this.#options.defaults.get(chunk.name));
+    if (requestedDelay === undefined && !options.retry?.max) return { error: failureToError(failure, chunk.info) };
+    // It may run again: from here on it is a job of its own that has just
+    // failed its first run, and the lifecycle decides as for any such job.
+    let encoded: EncodedArgs;
+    try {
+      encoded = encodeArgs(args, undefined, this.#options.maxPayloadBytes);
+    } catch {
+      return { error: failureToError(failure, chunk.info) };
+    }
+    const job = new Job(this.#lifecycle, `${this.#idPrefix}-${(this.#nextId++).toString(36)}`, chunk.name, encoded.args, encoded.isEncoded, options, now());
+    this.#lifecycle.adoptFailed(job, failureToError(failure, job.info), requestedDelay);
+    return { job };
   }
 
   async #shutDown(drain: boolean, deadlineMs: number | undefined): Promise<CloseReport> {

@@ -4,6 +4,7 @@
  * wired into the runner; the interfaces can move there unchanged.
  */
 import { InvalidOptionError } from './errors.js';
+import { MAX_BATCH_SIZE } from './map-chunks.js';
 import type { SettleMode } from './workflow-types.js';
 
 /** Options of `group(members, options)`. Unknown keys are rejected. */
@@ -19,12 +20,7 @@ export interface GroupOptions<Settle extends SettleMode = SettleMode> {
   settle?: Settle;
 }
 
-/**
- * Options of `map(name, inputs, options)`. Unknown keys are rejected.
- *
- * There is no `batchSize`: each input is its own job. Batching several
- * inputs into one job is a separate feature, not part of `map`.
- */
+/** Options of `map(name, inputs, options)`. Unknown keys are rejected. */
 export interface MapOptions<Item = never, Args extends readonly unknown[] = readonly unknown[], Settle extends SettleMode = SettleMode> {
   /**
    * `true`: results come out in the order of the inputs; a slow job holds
@@ -56,6 +52,36 @@ export interface MapOptions<Item = never, Args extends readonly unknown[] = read
    * `CancelledError` (`BAOZI_CANCELLED`) with the abort reason as `cause`.
    */
   signal?: AbortSignal;
+  /**
+   * Inputs sent to a thread together, as one job (a chunk): the thread runs
+   * the task once per input, one after another, and sends every outcome
+   * back in one message. Each input still yields its own result or its own
+   * error, in the shapes one job per input gives (`TaskError`, ...).
+   *
+   * `1`: one ordinary job per input. An integer from 2 to 10000: chunks of
+   * that many inputs (fewer when the window of `capacity` inputs is full,
+   * the input ends, or reading it has to wait). `'auto'`: chunks sized from
+   * their measured in-thread run time, about 2 ms of work each, up to
+   * `capacity / (2 × threads)`, growing at most fourfold a step from one
+   * input (or from where the runner's last `map` of the task left off); at most two chunks per thread are in flight, one
+   * running and one waiting. A task whose runs take over 1 ms thus gets
+   * chunks of one input.
+   *
+   * A chunk is one job: one entry on the table, one set of events, one
+   * count in `stats()`; an input failing inside it does not fail it. Its
+   * inputs share its job id, attempt, `signal` and progress
+   * (`reportProgress()` reports the chunk's). Its time limits (`timeout`,
+   * `softTimeout` from the runner's `defaults`) are the task's times its
+   * number of inputs; past the hard limit, or when its thread crashes,
+   * every input of the chunk fails with that error. An input that fails
+   * runs again as a job of its own when the task's retry policy (or
+   * `retry()` in the task) allows: from attempt 2, after the backoff, as a
+   * job failing its first run would. Tasks with a rate limit get one
+   * ordinary job per input (a chunk would count as one start), and so does
+   * a chunk whose arguments cannot be sent together.
+   * @default 'auto'
+   */
+  batchSize?: number | 'auto';
 }
 
 /** Options of `stream(name, options)`. Unknown keys are rejected. */
@@ -103,21 +129,27 @@ export const WORKFLOW_DEFAULTS = Object.freeze({
   settle: 'fail-fast',
   ordered: true,
   highWaterMark: 16,
+  batchSize: 'auto',
 } as const);
 
-export interface ResolvedMapOptions {
+/** What `map` and streams share. */
+export interface ResolvedEachOptions {
   ordered: boolean;
   settle: SettleMode;
   args: ((item: unknown, index: number) => readonly unknown[]) | undefined;
   signal: AbortSignal | undefined;
 }
 
-export interface ResolvedStreamOptions extends ResolvedMapOptions {
+export interface ResolvedMapOptions extends ResolvedEachOptions {
+  batchSize: number | 'auto';
+}
+
+export interface ResolvedStreamOptions extends ResolvedEachOptions {
   highWaterMark: number;
 }
 
 const GROUP_KEYS = ['settle'] as const satisfies readonly (keyof GroupOptions)[];
-const MAP_KEYS = ['ordered', 'settle', 'args', 'signal'] as const satisfies readonly (keyof MapOptions)[];
+const MAP_KEYS = ['ordered', 'settle', 'args', 'signal', 'batchSize'] as const satisfies readonly (keyof MapOptions)[];
 const STREAM_KEYS = ['ordered', 'settle', 'args', 'highWaterMark', 'signal'] as const satisfies readonly (keyof StreamOptions)[];
 const SETTLE_MODES: readonly SettleMode[] = ['fail-fast', 'all'];
 
@@ -130,14 +162,18 @@ export function resolveGroupOptions(options: GroupOptions | undefined): { settle
 
 /** Checks `map()` options. Throws `InvalidOptionError`. */
 export function resolveMapOptions(options: MapOptions<unknown> | undefined): ResolvedMapOptions {
-  if (options === undefined) return { ordered: WORKFLOW_DEFAULTS.ordered, settle: WORKFLOW_DEFAULTS.settle, args: undefined, signal: undefined };
+  if (options === undefined) return { ...shared({}), batchSize: WORKFLOW_DEFAULTS.batchSize };
   checkObject('map options', options, MAP_KEYS);
-  return shared(options);
+  const { batchSize } = options;
+  if (batchSize !== undefined && batchSize !== 'auto' && (typeof batchSize !== 'number' || !Number.isSafeInteger(batchSize) || batchSize < 1 || batchSize > MAX_BATCH_SIZE)) {
+    throw new InvalidOptionError('batchSize', batchSize, `'auto', or an integer from 1 to ${MAX_BATCH_SIZE}`);
+  }
+  return { ...shared(options), batchSize: batchSize ?? WORKFLOW_DEFAULTS.batchSize };
 }
 
 /** Checks `stream()` options. Throws `InvalidOptionError`. */
 export function resolveStreamOptions(options: StreamOptions<unknown> | undefined): ResolvedStreamOptions {
-  if (options === undefined) return { ...resolveMapOptions(undefined), highWaterMark: WORKFLOW_DEFAULTS.highWaterMark };
+  if (options === undefined) return { ...shared({}), highWaterMark: WORKFLOW_DEFAULTS.highWaterMark };
   checkObject('stream options', options, STREAM_KEYS);
   const { highWaterMark } = options;
   if (highWaterMark !== undefined && (typeof highWaterMark !== 'number' || !Number.isSafeInteger(highWaterMark) || highWaterMark < 1)) {
@@ -157,7 +193,7 @@ export function checkCapacity(capacity: unknown): number {
   return capacity;
 }
 
-function shared(options: MapOptions<unknown> | StreamOptions<unknown>): ResolvedMapOptions {
+function shared(options: MapOptions<unknown> | StreamOptions<unknown>): ResolvedEachOptions {
   const { ordered, args, signal } = options;
   if (ordered !== undefined && typeof ordered !== 'boolean') throw new InvalidOptionError('ordered', ordered, 'true or false');
   if (args !== undefined && typeof args !== 'function') throw new InvalidOptionError('args', args, 'a function (item, index) => the arguments as an array');

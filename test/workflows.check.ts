@@ -73,8 +73,10 @@ export async function workflowTypeChecks(): Promise<void> {
   mapJobs(submitter, 'add', [1, 2]);
   // @ts-expect-error `args` must build the task's arguments
   mapJobs(submitter, 'add', [1, 2], { args: (n) => [n, 'x'] });
-  // @ts-expect-error there is no batchSize option
   mapJobs(submitter, 'fib', [30], { batchSize: 10 });
+  mapJobs(submitter, 'fib', [30], { batchSize: 'auto' });
+  // @ts-expect-error batchSize is a number or 'auto'
+  mapJobs(submitter, 'fib', [30], { batchSize: 'big' });
 
   // stream: a Duplex.
   const duplex: Duplex = jobStream(submitter, 'fib', { highWaterMark: 4 });

@@ -4,6 +4,7 @@
  * `JobFailure`. Thin on purpose; the main thread owns time limits, retries
  * and bookkeeping.
  */
+import { runChunk } from './chunk.js';
 import { decodeArgs, encodeBatch, encodeResult, markRetiring } from './codec.js';
 import { RunningJob } from './context.js';
 import { serializeError } from './errors.js';
@@ -35,6 +36,7 @@ async function runCounted(message: PoolMessage): Promise<JobReply> {
 
 async function runMessage(message: PoolMessage): Promise<JobReply> {
   if (message.type === 'batch') return runBatch(message);
+  if (message.type === 'chunk') return runChunk(message, resolveTask(message.task));
   const job = new RunningJob(message.id, message.task, message.attempt, message.control);
   try {
     const task = await resolveTask(message.task);

@@ -6,8 +6,8 @@
 import type { MessagePort } from 'node:worker_threads';
 
 
-/** What the pool sends a thread: one job, or several of one task (a transparent batch). */
-export type PoolMessage = JobMessage | BatchMessage;
+/** What the pool sends a thread: one job, several of one task (a transparent batch), or a `map` chunk. */
+export type PoolMessage = JobMessage | BatchMessage | ChunkMessage;
 
 /** A job as the worker thread receives it. */
 export interface JobMessage {
@@ -38,6 +38,29 @@ export interface BatchReply {
   type: 'batch';
   values: JobReply[];
   failures: (JobFailure | undefined)[] | undefined;
+}
+
+/**
+ * One job that runs its task once per input of a `map` chunk (see
+ * workers/chunk.ts). Its `args`, when every input has the same number of
+ * arguments and all are primitives: `[count, arity, ...each input's
+ * arguments, one input after another]`, as they are (`isEncoded: false`);
+ * otherwise the list of each input's arguments, serialized
+ * (`isEncoded: true`).
+ */
+export interface ChunkMessage extends Omit<JobMessage, 'type'> {
+  type: 'chunk';
+}
+
+/**
+ * What a chunk job resolves with: the value of each input, in order, or,
+ * where `failures[i]` is set, that input's failure.
+ */
+export interface ChunkResult {
+  values: unknown[];
+  failures: (JobFailure | undefined)[] | undefined;
+  /** Milliseconds the thread spent running the inputs (what `batchSize: 'auto'` sizes chunks by). */
+  ms: number;
 }
 
 /** Sent to the thread on a job's control port. */

@@ -95,11 +95,11 @@ function* range(count: number): Generator<number> {
   for (let i = 0; i < count; i++) yield i;
 }
 
-/** `map('add', …)` over a generator of `jobs` inputs, results read as they come out (in order, the default). */
+/** `map('add', …, { batchSize: 'auto' })` over a generator of `jobs` inputs, results read as they come out (in order, the default). */
 async function mapped(jobs: number, runner: Runner<BenchTasks>): Promise<number> {
   const started = performance.now();
   let sum = 0;
-  for await (const result of runner.map('add', range(jobs), { args: (i: number) => [i, 1] })) sum += result;
+  for await (const result of runner.map('add', range(jobs), { args: (i: number) => [i, 1], batchSize: 'auto' })) sum += result;
   const seconds = (performance.now() - started) / 1000;
   checkSum(jobs, sum, 'map');
   return jobs / seconds;
@@ -334,7 +334,7 @@ export async function tinyJobs(config: TinyJobsConfig): Promise<TinyJobsResult> 
     const unheardProgressNs = await measureUnheardProgress(runnerOff);
 
     const section = '(a) tiny jobs, add(a, b) in chunks of 1,000 (each awaited), one runner per batching mode';
-    const mapSection = `(a) tiny jobs through map('add', generator, { args }), batching auto; piscina: the same jobs, at most ${MAP_WINDOW.toLocaleString('en')} in flight`;
+    const mapSection = `(a) tiny jobs through map('add', generator, { args, batchSize: 'auto' }), batching auto; piscina: the same jobs, at most ${MAP_WINDOW.toLocaleString('en')} in flight`;
     const events = `(f) events, batching 'auto': ${CHUNK.toLocaleString('en')}-job chunks through run(), variants alternating in each trial, rate of the median chunk`;
     const progress = `(f) progress, batching 'off': ${CHUNK.toLocaleString('en')}-job chunks through submit(), variants alternating in each trial, rate of the median chunk`;
     const rows: Row[] = [
@@ -367,11 +367,11 @@ export async function tinyJobs(config: TinyJobsConfig): Promise<TinyJobsResult> 
             }),
           ]
         : []),
-      makeRow({ id: 'tiny.map', section: mapSection, metric: 'through map()', unit: 'jobs/s', better: 'higher' }, {
+      makeRow({ id: 'tiny.map', section: mapSection, metric: "through map(), batchSize 'auto'", unit: 'jobs/s', better: 'higher' }, {
         piscina: rate('piscina window'),
         baozi: rate('baozi map'),
       }),
-      makeRow({ id: 'tiny.mapVsChunks', section: mapSection, metric: 'through map(), vs piscina in chunks of 1,000', unit: 'jobs/s', better: 'info' }, {
+      makeRow({ id: 'tiny.mapVsChunks', section: mapSection, metric: "through map(), batchSize 'auto', vs piscina in chunks of 1,000", unit: 'jobs/s', better: 'info' }, {
         piscina: rate('piscina'),
         baozi: rate('baozi map'),
       }),
