@@ -4,7 +4,10 @@
  */
 import { CancelledError, InvalidOptionError, PayloadTooLargeError, SerializationError } from './errors.js';
 import type { JobHandle } from './job.js';
-import { Chunk, ChunkSizer, ChunkWindow, CHUNKS, type ChunkSubmitter } from './map-chunks.js';
+import { Chunk } from './chunk.js';
+import { ChunkSizer } from './chunk-sizer.js';
+import { ChunkWindow } from './chunk-window.js';
+import { CHUNKS, type ChunkSubmitter } from './map-chunks.js';
 import type { SubmitOptions } from './options.js';
 import type { TaskArgs, TaskName, TaskResult } from './task-types.js';
 import { checkCapacity, resolveMapOptions, type MapOptions, type ResolvedMapOptions } from './workflow-options.js';

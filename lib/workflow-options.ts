@@ -4,7 +4,7 @@
  * wired into the runner; the interfaces can move there unchanged.
  */
 import { InvalidOptionError } from './errors.js';
-import { MAX_BATCH_SIZE } from './map-chunks.js';
+import { MAX_BATCH_SIZE } from './chunk-sizer.js';
 import type { SettleMode } from './workflow-types.js';
 
 /** Options of `group(members, options)`. Unknown keys are rejected. */
