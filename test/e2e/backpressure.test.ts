@@ -179,7 +179,7 @@ describe('Runner', () => {
       const records = recordJobEvents(runner);
       const hold = await holdThread(runner);
       const queued = await runner.submit('add', [1, 0]);
-      const controller = new AbortController();
+      const controller = runners.abortController();
       const aborted = runner.submit('add', [2, 0], { signal: controller.signal });
       const next = runner.submit('add', [3, 0]);
       await flush();

@@ -13,7 +13,7 @@ describe('JobHandle', () => {
       const records = recordJobEvents(runner);
       const cancelledEvent = nextEvent<{ job: unknown; reason: unknown }>(runner, 'cancelled');
       const hold = await holdThread(runner);
-      const controller = new AbortController();
+      const controller = runners.abortController();
       const before = await runner.submit('add', [1, 0]);
       const target = await runner.submit('add', [2, 0], { signal: controller.signal });
       const after = await runner.submit('add', [3, 0]);
@@ -96,7 +96,7 @@ describe('JobHandle', () => {
       const cancelGraceMs = 200;
       const runner = runners.runner({ maxThreads: 2, cancelGraceMs });
       const other = await holdThread(runner);
-      const controller = new AbortController();
+      const controller = runners.abortController();
       const running = nextEvent(runner, 'running');
       const spinning = await runner.submit('spin', [], { signal: controller.signal });
       await running;
@@ -130,7 +130,7 @@ describe('JobHandle', () => {
   describe('when a running job is cancelled with a reason that cannot be turned into text', () => {
     it('still stops its thread after the grace period, and keeps the reason as cause', async () => {
       const runner = runners.runner({ maxThreads: 1, cancelGraceMs: 50 });
-      const controller = new AbortController();
+      const controller = runners.abortController();
       const running = nextEvent(runner, 'running');
       const spinning = await runner.submit('spin', [], { signal: controller.signal });
       await running;
@@ -151,7 +151,7 @@ describe('JobHandle', () => {
       // A long grace: the slot can only free early if the task stopped on its own.
       const runner = runners.runner({ maxThreads: 1, cancelGraceMs: 30_000 });
       const thread = await runner.run('threadId');
-      const controller = new AbortController();
+      const controller = runners.abortController();
       const running = nextEvent(runner, 'running');
       const job = await runner.submit('recordAbort', [], { signal: controller.signal });
       await running;
@@ -173,7 +173,7 @@ describe('JobHandle', () => {
       // Warm the thread, so the task is listening before the abort arrives
       // (waitForAbort does not check for a signal that aborted before it started).
       await runner.run('add', 0, 0);
-      const controller = new AbortController();
+      const controller = runners.abortController();
       const running = nextEvent(runner, 'running');
       const job = await runner.submit('waitForAbort', [], { signal: controller.signal });
       await running;
@@ -189,7 +189,7 @@ describe('JobHandle', () => {
     it('rejects submit with CancelledError, runs nothing, and leaves transferred buffers attached', async () => {
       const runner = runners.runner();
       const records = recordJobEvents(runner);
-      const controller = new AbortController();
+      const controller = runners.abortController();
       controller.abort('too late');
       const bytes = new Uint8Array([1, 2, 3, 4]);
       const error = await rejectionOf(runner.submit('incrementBytes', [bytes], { signal: controller.signal, transferList: [bytes.buffer] }));
@@ -227,7 +227,7 @@ describe('JobHandle', () => {
   describe('when many jobs share one AbortController', () => {
     it('leaves no listener on the signal once they have finished', async () => {
       const runner = runners.runner({ capacity: 4, maxThreads: 2 });
-      const controller = new AbortController();
+      const controller = runners.abortController();
       const jobs = await Promise.all(Array.from({ length: 30 }, (_, i) => runner.submit('add', [i, 1], { signal: controller.signal })));
       expect(await Promise.all(jobs.map((job) => job.result))).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
       expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
@@ -240,7 +240,7 @@ describe('JobHandle', () => {
     it('cancels the unfinished ones when it aborts, and leaves no listener either', async () => {
       const runner = runners.runner({ capacity: 2, maxThreads: 1 });
       const hold = await holdThread(runner);
-      const controller = new AbortController();
+      const controller = runners.abortController();
       const done = await runner.submit('add', [0, 0], { signal: controller.signal });
       hold.open();
       expect(await done.result).toBe(0);

@@ -86,7 +86,7 @@ class World {
   }
 
   submit(task: Task, options: { priority: number; signal: boolean }, isTry: boolean): void {
-    const controller = options.signal ? new AbortController() : undefined;
+    const controller = options.signal ? runners.abortController() : undefined;
     const submission: Submission = {
       task,
       controller,
