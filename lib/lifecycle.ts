@@ -1,4 +1,5 @@
 import type { EventEmitter } from 'eventemitter3';
+import { watchAbort } from './abort-watch.js';
 import type { Dispatcher, DispatcherHooks } from './dispatcher.js';
 import {
   CancelledError,
@@ -194,9 +195,7 @@ export class Lifecycle implements DispatcherHooks, JobOwner, TableObserver<Job> 
     this.metrics.submitted(job);
     const { signal } = job.options;
     if (signal) {
-      const onAbort = (): void => void job.cancel(signal.reason);
-      signal.addEventListener('abort', onAbort, { once: true });
-      job.releaseSignal = () => signal.removeEventListener('abort', onAbort);
+      job.releaseSignal = watchAbort(signal, () => void job.cancel(signal.reason));
     }
     this.armExpiry(job);
   }

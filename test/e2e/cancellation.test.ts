@@ -1,7 +1,7 @@
 import { getEventListeners } from 'node:events';
 import { describe, expect, it } from '@jest/globals';
 import { CancelledError } from 'baozi';
-import { flush, holdThread, idsOf, recordJobEvents, rejectionOf, useRunners } from '../helpers/e2e.js';
+import { flush, holdThread, hostProcess, idsOf, recordJobEvents, rejectionOf, useRunners } from '../helpers/e2e.js';
 import { nextEvent } from '../helpers/events.js';
 
 const runners = useRunners();
@@ -225,6 +225,37 @@ describe('JobHandle', () => {
   });
 
   describe('when many jobs share one AbortController', () => {
+    it('CA4: 10 000 jobs on one signal raise no MaxListenersExceededWarning; half finish, the abort cancels only the rest, and no listener is left', async () => {
+      const host = hostProcess();
+      const warnings: string[] = [];
+      const onWarning = (warning: Error): void => void warnings.push(warning.name);
+      host.on('warning', onWarning);
+      try {
+        const runner = runners.runner({ capacity: 5000, maxThreads: 1 });
+        const controller = runners.abortController();
+        const { signal } = controller;
+        const first = Array.from({ length: 5000 }, (_, i) => runner.trySubmit('add', [i, 0], { signal }));
+        expect(await Promise.all(first.map((job) => job.result))).toEqual(Array.from({ length: 5000 }, (_, i) => i));
+        expect(getEventListeners(signal, 'abort')).toHaveLength(0);
+
+        const hold = await holdThread(runner);
+        const second = Array.from({ length: 5000 }, (_, i) => runner.trySubmit('add', [i, 0], { signal }));
+        controller.abort('enough');
+        const outcomes = await Promise.allSettled(second.map((job) => job.result));
+        expect(outcomes.every((outcome) => outcome.status === 'rejected' && outcome.reason instanceof CancelledError && outcome.reason.cause === 'enough')).toBe(true);
+        expect(first.every((job) => job.state === 'succeeded')).toBe(true);
+        expect(getEventListeners(signal, 'abort')).toHaveLength(0);
+        expect(runner.stats()).toMatchObject({ succeeded: 5000, cancelled: 5000, queued: 0 });
+        hold.open();
+        await runner.close();
+        // Warnings are emitted on the next tick.
+        await flush();
+        expect(warnings).not.toContain('MaxListenersExceededWarning');
+      } finally {
+        host.off('warning', onWarning);
+      }
+    });
+
     it('leaves no listener on the signal once they have finished', async () => {
       const runner = runners.runner({ capacity: 4, maxThreads: 2 });
       const controller = runners.abortController();
@@ -249,7 +280,8 @@ describe('JobHandle', () => {
       const blocked = [runner.submit('add', [3, 0], { signal: controller.signal }), runner.submit('add', [4, 0], { signal: controller.signal })];
       await flush();
       expect(runner.stats()).toMatchObject({ queued: 2, blocked: 2 });
-      expect(getEventListeners(controller.signal, 'abort')).toHaveLength(4);
+      // One listener, however many jobs and producers wait on the signal.
+      expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1);
 
       controller.abort('all off');
       for (const job of queued) {
