@@ -209,6 +209,8 @@ export interface CloseOptions {
    * `true`: stop accepting, let every queued and running job finish, then
    * stop the threads. `false`: cancel queued jobs and stop running ones now.
    * Either way, producers still waiting for room get `BAOZI_RUNNER_CLOSED`.
+   * `false` given to a second `close()` while the first drains escalates
+   * that close the same way.
    * @default true
    */
   drain?: boolean;

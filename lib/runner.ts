@@ -104,6 +104,8 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
   #nextId = 0;
   readonly #createdAt = now();
   #closing: Promise<CloseReport> | undefined;
+  /** Live jobs were cancelled and threads stopped by a close that does not drain. */
+  #isStopped = false;
 
   /** @internal Use `createRunner()`. */
   constructor(options: ResolvedRunnerOptions) {
@@ -337,10 +339,16 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
    * still live at the deadline are cancelled: running ones are told to stop
    * (their in-thread signal), then terminated after `cancelGraceMs`.
    * Resolves, once every thread has stopped, with a report of what became
-   * of the jobs. Calling it again returns the same promise.
+   * of the jobs. Calling it again returns the same promise; called with
+   * `drain: false` while a draining close waits, it escalates that close:
+   * the jobs still live are cancelled and their threads stopped at once.
    */
   close(options?: CloseOptions): Promise<CloseReport> {
-    if (this.#closing) return this.#closing;
+    if (this.#closing) {
+      // Asked not to drain while draining: the close escalates, stopping what still runs now.
+      if (options?.drain === false) this.#stopNow();
+      return this.#closing;
+    }
     let resolved: ReturnType<typeof resolveCloseOptions>;
     try {
       resolved = resolveCloseOptions(options);
@@ -415,16 +423,21 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     return { job, admitted };
   }
 
+  /** Cancels every live job and terminates every run's thread, once. */
+  #stopNow(): void {
+    if (this.#isStopped) return;
+    this.#isStopped = true;
+    this.#lifecycle.cancelForClose('all', false, 'the runner closed without draining');
+    this.#dispatcher.stopAll(new RunnerClosedError());
+  }
+
   async #shutDown(drain: boolean, deadlineMs: number | undefined): Promise<CloseReport> {
     const before = { ...this.#lifecycle.counts };
     this.#lifecycle.isClosing = true;
     for (const schedule of [...this.#schedules]) schedule.stop();
     this.#table.rejectBlocked(new RunnerClosedError());
     this.#lifecycle.cancelForClose('waiting', false, 'its delay or retry had not come');
-    if (!drain) {
-      this.#lifecycle.cancelForClose('all', false, 'the runner closed without draining');
-      this.#dispatcher.stopAll(new RunnerClosedError());
-    }
+    if (!drain) this.#stopNow();
     // Past the deadline, what still runs is told to stop, then terminated after cancelGraceMs.
     const deadline =
       drain && deadlineMs !== undefined

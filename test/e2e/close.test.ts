@@ -68,18 +68,45 @@ describe('Runner', () => {
       expect(runner.stats()).toMatchObject({ succeeded: 2, cancelled: 0, threads: 0 });
     });
 
-    it('returns the same promise when called twice, and emits closed once', async () => {
+    it('SD4: returns the same promise when called twice, and emits closed once', async () => {
       const runner = runners.runner();
       let closedEvents = 0;
       runner.on('closed', () => closedEvents++);
       const job = await runner.submit('sleep', [20]);
       const first = runner.close();
       expect(runner.close()).toBe(first);
-      expect(runner.close({ drain: false })).toBe(first);
       await first;
       expect(runner.close()).toBe(first);
+      expect(runner.close({ drain: false })).toBe(first);
       expect(job.state).toBe('succeeded');
       expect(closedEvents).toBe(1);
+    });
+
+    it('SD4: escalates when close({ drain: false }) comes while it drains: what still runs or waits is cancelled at once, and the same promise resolves', async () => {
+      const runner = runners.runner({ maxThreads: 1, cancelGraceMs: 30_000 });
+      let closedEvents = 0;
+      runner.on('closed', () => closedEvents++);
+      const spinning = await startSpinning(runner, { signal: runners.abortController().signal });
+      const queued = await runner.submit('add', [1, 1]);
+      const draining = track(runner.close());
+      await flush();
+      expect(draining.isSettled).toBe(false);
+
+      const started = Date.now();
+      expect(runner.close({ drain: false })).toBe(draining.promise);
+      // Asked again, nothing more happens.
+      expect(runner.close({ drain: false })).toBe(draining.promise);
+      const report = await draining.promise;
+      // The spin ignores its signal: only termination, not the 30 s grace, ends it.
+      expect(Date.now() - started).toBeLessThan(10_000);
+      for (const job of [queued, spinning]) {
+        const error = await rejectionOf(job.result);
+        expect(error).toBeInstanceOf(CancelledError);
+        expect(error.cause).toBeInstanceOf(RunnerClosedError);
+      }
+      expect(report).toEqual({ succeeded: 0, failed: 0, cancelled: 2, expired: 0 });
+      expect(closedEvents).toBe(1);
+      expect(runner.stats()).toMatchObject({ threads: 0, running: 0, cancelled: 2 });
     });
 
     it('resolves only once a thread terminated just before (for a cancelled job) has exited too', async () => {
