@@ -62,6 +62,8 @@ export interface RunnerStats {
   retried: number;
   /** Live worker threads. */
   threads: number;
+  /** Threads that failed outside any job, e.g. from a timer a finished job left behind (each also a `workerError` event). */
+  workerErrors: number;
   /** Share of the pool's slot time spent running jobs since the runner was created, 0 to 1. */
   utilization: number;
   /** From entering the table to starting. */
@@ -102,6 +104,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
   readonly #waitingForRoom = new Map<string, { job: Job; admitted: Promise<void> }>();
   readonly #idPrefix = randomBytes(4).toString('hex');
   #nextId = 0;
+  #workerErrors = 0;
   readonly #createdAt = now();
   #closing: Promise<CloseReport> | undefined;
   /** Live jobs were cancelled and threads stopped by a close that does not drain. */
@@ -118,7 +121,10 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
       drained: () => lifecycle!.drained(),
     });
     lifecycle = this.#lifecycle = new Lifecycle(this.#table, this, options);
-    this.#pool = new Pool(options, (error) => this.emit('workerError', { error }));
+    this.#pool = new Pool(options, (error) => {
+      this.#workerErrors++;
+      this.emit('workerError', { error });
+    });
     this.#dispatcher = new Dispatcher(
       this.#table,
       this.#pool,
@@ -301,6 +307,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
       scheduled: this.#lifecycle.scheduledCount,
       ...this.#lifecycle.counts,
       threads: this.#pool.threads,
+      workerErrors: this.#workerErrors,
       utilization: Math.min(1, this.#lifecycle.runTime.totalMs / ((now() - this.#createdAt) * slots)),
       waitTime: this.#lifecycle.waitTime.summary(),
       runTime: this.#lifecycle.runTime.summary(),

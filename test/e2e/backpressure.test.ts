@@ -7,7 +7,7 @@ const runners = useRunners();
 
 describe('Runner', () => {
   describe('when the table is full', () => {
-    it('makes submit wait until a job leaves, and trySubmit throw TableFullError at once', async () => {
+    it('BP2: makes submit wait until a job leaves, and trySubmit throw TableFullError at once', async () => {
       const runner = runners.runner({ capacity: 2, maxThreads: 1 });
       const hold = await holdThread(runner);
       const first = await runner.submit('add', [1, 1]);
@@ -32,7 +32,7 @@ describe('Runner', () => {
       await runner.close();
     });
 
-    it('makes trySubmit throw while producers wait, even if room just freed', async () => {
+    it('BP2: makes trySubmit throw while producers wait, even if room just freed', async () => {
       const runner = runners.runner({ capacity: 1, maxThreads: 1 });
       const hold = await holdThread(runner);
       const queued = await runner.submit('add', [1, 0]);
@@ -49,7 +49,7 @@ describe('Runner', () => {
       await runner.close();
     });
 
-    it('admits blocked producers in the order they arrived', async () => {
+    it('BP2: admits blocked producers in the order they arrived', async () => {
       const runner = runners.runner({ capacity: 2, maxThreads: 1 });
       const records = recordJobEvents(runner);
       const hold = await holdThread(runner);
@@ -75,7 +75,7 @@ describe('Runner', () => {
       await runner.close();
     });
 
-    it('never holds more than capacity jobs, however many producers push', async () => {
+    it('BP1: never holds more than capacity jobs, however many producers push', async () => {
       const capacity = 3;
       const runner = runners.runner({ capacity, maxThreads: 2 });
       let maxQueued = 0;
@@ -107,7 +107,7 @@ describe('Runner', () => {
   });
 
   describe('full and drained events', () => {
-    it('fire once per transition', async () => {
+    it('BP6: fire once per transition', async () => {
       const runner = runners.runner({ capacity: 2, maxThreads: 1 });
       const log: string[] = [];
       runner.on('full', () => log.push('full'));
@@ -143,7 +143,7 @@ describe('Runner', () => {
   });
 
   describe('priority', () => {
-    it('starts higher priorities first and keeps arrival order within one', async () => {
+    it('BP5: starts higher priorities first and keeps arrival order within one', async () => {
       const runner = runners.runner({ maxThreads: 1 });
       const records = recordJobEvents(runner);
       const hold = await holdThread(runner);
@@ -174,7 +174,7 @@ describe('Runner', () => {
   });
 
   describe('when a blocked producer’s signal aborts', () => {
-    it('rejects its submit with CancelledError and leaves no reservation behind', async () => {
+    it('BP4: rejects its submit with CancelledError and leaves no reservation behind', async () => {
       const runner = runners.runner({ capacity: 1, maxThreads: 1 });
       const records = recordJobEvents(runner);
       const hold = await holdThread(runner);

@@ -8,7 +8,7 @@ const runners = useRunners();
 
 describe('JobHandle', () => {
   describe('when a queued job is cancelled', () => {
-    it.each(['cancel(reason)', 'its signal'] as const)('through %s, rejects it with CancelledError, never runs it, and keeps the others in order', async (how) => {
+    it.each(['cancel(reason)', 'its signal'] as const)('CA1: through %s, rejects it with CancelledError, never runs it, and keeps the others in order', async (how) => {
       const runner = runners.runner({ capacity: 3, maxThreads: 1 });
       const records = recordJobEvents(runner);
       const cancelledEvent = nextEvent<{ job: unknown; reason: unknown }>(runner, 'cancelled');
@@ -49,7 +49,7 @@ describe('JobHandle', () => {
       await runner.close();
     });
 
-    it('returns false on a second cancel and keeps the first reason', async () => {
+    it('CA3: returns false on a second cancel and keeps the first reason', async () => {
       const runner = runners.runner({ maxThreads: 1 });
       const hold = await holdThread(runner);
       const job = await runner.submit('add', [1, 1]);
@@ -63,7 +63,7 @@ describe('JobHandle', () => {
   });
 
   describe('when a running CPU-bound job is cancelled', () => {
-    it('without a signal, terminates its thread at once; the job on the other thread is unaffected', async () => {
+    it('CA2: without a signal, terminates its thread at once; the job on the other thread is unaffected', async () => {
       // A long grace proves the job without a signal does not wait for it.
       const runner = runners.runner({ maxThreads: 2, cancelGraceMs: 30_000 });
       const other = await holdThread(runner);
@@ -92,7 +92,7 @@ describe('JobHandle', () => {
       await runner.close();
     });
 
-    it('with a signal, terminates its thread after cancelGraceMs; the job on the other thread is unaffected', async () => {
+    it('CA2: with a signal, terminates its thread after cancelGraceMs; the job on the other thread is unaffected', async () => {
       const cancelGraceMs = 200;
       const runner = runners.runner({ maxThreads: 2, cancelGraceMs });
       const other = await holdThread(runner);
@@ -147,7 +147,7 @@ describe('JobHandle', () => {
   });
 
   describe('when a running cooperative job is cancelled through its signal', () => {
-    it('fires the signal inside the thread, which stops the task without losing the thread', async () => {
+    it('CA2: fires the signal inside the thread, which stops the task without losing the thread', async () => {
       // A long grace: the slot can only free early if the task stopped on its own.
       const runner = runners.runner({ maxThreads: 1, cancelGraceMs: 30_000 });
       const thread = await runner.run('threadId');
@@ -186,7 +186,7 @@ describe('JobHandle', () => {
   });
 
   describe('when the signal had already aborted at submit', () => {
-    it('rejects submit with CancelledError, runs nothing, and leaves transferred buffers attached', async () => {
+    it('CA3: rejects submit with CancelledError, runs nothing, and leaves transferred buffers attached', async () => {
       const runner = runners.runner();
       const records = recordJobEvents(runner);
       const controller = runners.abortController();
@@ -207,7 +207,7 @@ describe('JobHandle', () => {
   });
 
   describe('when cancel() is called on a finished job', () => {
-    it('returns false, twice, and the result stands', async () => {
+    it('CA3: returns false, twice, and the result stands', async () => {
       const runner = runners.runner();
       const job = await runner.submit('add', [2, 2]);
       expect(await job.result).toBe(4);
@@ -256,7 +256,7 @@ describe('JobHandle', () => {
       }
     });
 
-    it('leaves no listener on the signal once they have finished', async () => {
+    it('CA4: leaves no listener on the signal once they have finished', async () => {
       const runner = runners.runner({ capacity: 4, maxThreads: 2 });
       const controller = runners.abortController();
       const jobs = await Promise.all(Array.from({ length: 30 }, (_, i) => runner.submit('add', [i, 1], { signal: controller.signal })));
@@ -268,7 +268,7 @@ describe('JobHandle', () => {
       await runner.close();
     });
 
-    it('cancels the unfinished ones when it aborts, and leaves no listener either', async () => {
+    it('CA4: cancels the unfinished ones when it aborts, and leaves no listener either', async () => {
       const runner = runners.runner({ capacity: 2, maxThreads: 1 });
       const hold = await holdThread(runner);
       const controller = runners.abortController();

@@ -13,7 +13,7 @@ function expectClosedError(error: unknown): void {
 
 describe('Runner', () => {
   describe('close() (draining)', () => {
-    it('lets running and queued jobs finish with their results, then stops every thread', async () => {
+    it('SD1: lets running and queued jobs finish with their results, then stops every thread', async () => {
       const runner = runners.runner({ maxThreads: 2 });
       const jobs = await Promise.all([
         runner.submit('sleep', [40]),
@@ -34,7 +34,7 @@ describe('Runner', () => {
       await runners.expectNoLiveThreads();
     });
 
-    it('refuses new jobs at once, while it drains and after: submit and run reject, trySubmit throws', async () => {
+    it('SD1: refuses new jobs at once, while it drains and after: submit and run reject, trySubmit throws', async () => {
       const runner = runners.runner({ maxThreads: 1 });
       const running = await runner.submit('sleep', [30]);
       const closing = runner.close();
@@ -48,7 +48,7 @@ describe('Runner', () => {
       expect(runner.stats()).toMatchObject({ succeeded: 1, threads: 0 });
     });
 
-    it('rejects producers still waiting for room with RunnerClosedError, and finishes what was admitted', async () => {
+    it('SD6: rejects producers still waiting for room with RunnerClosedError, and finishes what was admitted', async () => {
       const runner = runners.runner({ capacity: 1, maxThreads: 1 });
       const hold = await holdThread(runner);
       const queued = await runner.submit('add', [1, 1]);
@@ -145,7 +145,7 @@ describe('Runner', () => {
   });
 
   describe('close({ drain: false })', () => {
-    it('cancels queued jobs with a RunnerClosedError cause and stops a running spin', async () => {
+    it('SD5: cancels queued jobs with a RunnerClosedError cause and stops a running spin', async () => {
       const runner = runners.runner({ maxThreads: 1 });
       const cancelledEvents: unknown[] = [];
       runner.on('cancelled', ({ job }) => cancelledEvents.push(job));
@@ -175,7 +175,7 @@ describe('Runner', () => {
       await runners.expectNoLiveThreads();
     });
 
-    it('stops a cancelled job still in its grace period at once', async () => {
+    it('SD5: stops a cancelled job still in its grace period at once', async () => {
       const runner = runners.runner({ maxThreads: 1, cancelGraceMs: 30_000 });
       const controller = runners.abortController();
       const running = nextEvent(runner, 'running');
@@ -196,7 +196,7 @@ describe('Runner', () => {
   });
 
   describe('when a listener submits while close() begins', () => {
-    it('refuses the job with RunnerClosedError', async () => {
+    it('SD6: refuses the job with RunnerClosedError', async () => {
       const runner = runners.runner({ maxThreads: 1, capacity: 4 });
       await runner.submit('sleep', [200]);
       await runner.submit('add', [1, 1]);
@@ -209,7 +209,7 @@ describe('Runner', () => {
   });
 
   describe('close({ deadlineMs })', () => {
-    it('lets jobs finish until the deadline, then stops the rest and reports what became of each', async () => {
+    it('SD2: lets jobs finish until the deadline, then stops the rest and reports what became of each', async () => {
       const runner = runners.runner({ minThreads: 3, maxThreads: 3, cancelGraceMs: 50 });
       const cooperative = await runner.submit('waitForAbort', [], { signal: runners.abortController().signal });
       const spinning = await startSpinning(runner);
