@@ -1,7 +1,7 @@
 import { getEventListeners } from 'node:events';
 import { describe, expect, it } from '@jest/globals';
 import { CancelledError } from 'baozi';
-import { flush, holdThread, hostProcess, idsOf, recordJobEvents, rejectionOf, useRunners } from '../helpers/e2e.js';
+import { flush, holdThread, hostProcess, idsOf, recordJobEvents, rejectionOf, track, useRunners } from '../helpers/e2e.js';
 import { nextEvent } from '../helpers/events.js';
 
 const runners = useRunners();
@@ -123,6 +123,23 @@ describe('JobHandle', () => {
       await runner.onIdle();
       expect(runner.stats()).toMatchObject({ running: 0, cancelled: 1, succeeded: 2 });
       expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+      await runner.close();
+    });
+  });
+
+  describe('when threads run several jobs at once', () => {
+    it('CA2: never lets a cancellable job share a thread: it waits for the thread to be free, while jobs without a signal share it', async () => {
+      const runner = runners.runner({ minThreads: 1, maxThreads: 1, concurrentTasksPerWorker: 3 });
+      const thread = await runner.run('threadId');
+      const hold = await holdThread(runner);
+      const withSignal = await runner.submit('threadId', [], { signal: runners.abortController().signal });
+      const watched = track(withSignal.result);
+      // Submitted later, a job without a signal shares the busy thread and finishes while the cancellable one still waits.
+      expect(await runner.run('threadId')).toBe(thread);
+      await flush();
+      expect(watched.isSettled).toBe(false);
+      hold.open();
+      expect(await watched.promise).toBe(thread);
       await runner.close();
     });
   });

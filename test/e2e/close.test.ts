@@ -1,3 +1,6 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it, jest } from '@jest/globals';
 import { CancelledError, RunnerClosedError, type JobHandle, type Runner } from 'baozi';
 import { flush, holdThread, hostProcess, rejectionOf, startSlowToStop, startSpinning, thrownBy, track, useRunners } from '../helpers/e2e.js';
@@ -26,7 +29,8 @@ describe('Runner', () => {
       let threadsWhenClosed: number | undefined;
       runner.once('closed', () => (threadsWhenClosed = runner.stats().threads));
 
-      await runner.close();
+      const report = await runner.close();
+      expect(report).toEqual({ succeeded: 5, failed: 0, cancelled: 0, expired: 0 });
       expect(jobs.map((job) => job.state)).toEqual(Array(5).fill('succeeded'));
       expect(await Promise.all(jobs.map((job) => job.result))).toEqual([40, 30, 3, 10, 7]);
       expect(threadsWhenClosed).toBe(0);
@@ -192,6 +196,28 @@ describe('Runner', () => {
       expect((await rejectionOf(spinning.result)).cause).toBe('stop');
       expect(runner.stats()).toMatchObject({ running: 0, threads: 0, cancelled: 1 });
       await runners.expectNoLiveThreads();
+    });
+  });
+
+  describe('when the process has nothing left but a closed runner', () => {
+    it('SD5: exits on its own after close({ drain: false }) with a running and waiting jobs, each cancelled, and a later submit refused', async () => {
+      const script = fileURLToPath(new URL('../fixtures/close-and-exit.js', import.meta.url));
+      const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      // A handle left behind would keep the child alive: past this bound, it is killed and the test fails.
+      const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      const [code, signal] = (await once(child, 'exit')) as [number | null, string | null];
+      clearTimeout(killer);
+      expect({ code, signal, stderr }).toEqual({ code: 0, signal: null, stderr: '' });
+      expect(JSON.parse(stdout)).toEqual({
+        report: { succeeded: 0, failed: 0, cancelled: 3, expired: 0 },
+        outcomes: Array(3).fill('BAOZI_CANCELLED/BAOZI_RUNNER_CLOSED'),
+        later: 'BAOZI_RUNNER_CLOSED/',
+        threads: 0,
+      });
     });
   });
 

@@ -12,7 +12,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MessageChannel, MessagePort } from 'node:worker_threads';
-import { idsOf, recordJobEvents, rejectionOf, useRunners } from '../helpers/e2e.js';
+import { idsOf, recordJobEvents, rejectionOf, thrownBy, useRunners } from '../helpers/e2e.js';
 import { nextEvent } from '../helpers/events.js';
 
 const runners = useRunners();
@@ -354,6 +354,33 @@ describe('Runner', () => {
       expect(error.code).toBe('BAOZI_INVALID_OPTION');
       expect(records).toEqual([]);
       expect(runner.stats().queued).toBe(0);
+      await runner.close();
+    });
+  });
+
+  describe('when a job option is bad', () => {
+    it.each([
+      ['retries.max', { retries: { max: NaN } }],
+      ['timeout', { timeout: -1 }],
+      ['signal', { signal: { aborted: false } }],
+      ['transferList', { transferList: new ArrayBuffer(8) }],
+      ['priority', { priority: 1001 }],
+      ['priority', { priority: 1.5 }],
+      ['retry', { retry: 3 }],
+    ])('BI8: rejects submit() (never throws) and makes trySubmit() throw InvalidOptionError naming %s, queueing nothing', async (option, options) => {
+      const runner = runners.runner();
+      const records = recordJobEvents(runner);
+      let submitted: Promise<unknown> | undefined;
+      expect(() => (submitted = runner.submit('add', [1, 1], options as never))).not.toThrow();
+      const rejected = await rejectionOf(submitted!);
+      const thrown = thrownBy(() => runner.trySubmit('add', [1, 1], options as never));
+      for (const error of [rejected, thrown]) {
+        expect(error).toBeInstanceOf(InvalidOptionError);
+        expect(error.code).toBe('BAOZI_INVALID_OPTION');
+        expect(error.option).toBe(option);
+      }
+      expect(records).toEqual([]);
+      expect(runner.stats()).toMatchObject({ queued: 0, running: 0, scheduled: 0 });
       await runner.close();
     });
   });

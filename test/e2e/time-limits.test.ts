@@ -80,6 +80,29 @@ describe('Runner', () => {
     });
   });
 
+  describe('when a result and the hard timeout come at about the same moment', () => {
+    it('TO5: settles each job once, succeeded or timed out, and the pool goes on', async () => {
+      const runner = runners.runner({ minThreads: 2, maxThreads: 2 });
+      await Promise.all([runner.run('sleep', 1), runner.run('sleep', 1)]);
+      // Each job's work ends right at its limit: whichever is seen first wins, and the other is dropped.
+      const jobs = await Promise.all(Array.from({ length: 8 }, () => runner.submit('busyFor', [60], { timeout: 60 })));
+      const outcomes = await Promise.allSettled(jobs.map((job) => job.result));
+      outcomes.forEach((outcome, i) => {
+        if (outcome.status === 'fulfilled') expect(jobs[i]!.state).toBe('succeeded');
+        else {
+          expect(outcome.reason).toBeInstanceOf(TimeoutError);
+          expect(outcome.reason.kind).toBe('hard');
+          expect(jobs[i]!.state).toBe('failed');
+        }
+      });
+      await runner.onIdle();
+      const stats = runner.stats();
+      expect(stats.succeeded - 2 + stats.failed).toBe(8);
+      expect(await runner.run('add', 1, 1)).toBe(2);
+      await runner.close();
+    });
+  });
+
   describe('when a job has a soft timeout', () => {
     it('TO2: fires the task’s signal so it can clean up; a throw then fails the job with TimeoutError kind soft, the task error as cause', async () => {
       const runner = runners.runner({ maxThreads: 1 });
