@@ -175,15 +175,17 @@ export class Lifecycle implements DispatcherHooks, JobOwner, TableObserver<Job> 
 
   /**
    * Cancels live jobs as the runner closes: `waiting` ones (scheduled or
-   * retrying: their time has not come) or `all`. With `graceful`, running
+   * retrying: their time has not come), `queued` ones (every one not
+   * running), or `all`. With `graceful`, running
    * jobs with a stop channel get `cancelGraceMs` to stop.
    */
-  cancelForClose(which: 'waiting' | 'all', graceful: boolean, why: string): void {
+  cancelForClose(which: 'waiting' | 'queued' | 'all', graceful: boolean, why: string): void {
     const reason = new RunnerClosedError();
     // Jobs that have not started go first, so none of them starts meanwhile.
     const jobs = [...this.live.values()].sort((a, b) => Number(a.state === 'running') - Number(b.state === 'running'));
     for (const job of jobs) {
       if (which === 'waiting' && job.state !== 'scheduled' && job.state !== 'retrying') continue;
+      if (which === 'queued' && job.state === 'running') continue;
       this.cancel(job, new CancelledError(`Job ${job.id} (${job.name}) was cancelled at close: ${why}.`, { cause: reason, job: job.info }), graceful);
     }
   }

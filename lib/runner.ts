@@ -341,8 +341,9 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
    * Stops the runner. At once: new jobs are refused (`BAOZI_RUNNER_CLOSED`),
    * producers still waiting for room are rejected the same way, schedules
    * stop, and jobs waiting for a delay or a retry are cancelled. With
-   * `drain: true` (default) queued and running jobs finish; with `false`
-   * they are cancelled and their threads stopped. With `deadlineMs`, jobs
+   * `drain: true` (default) queued and running jobs finish; with
+   * `'running'` queued ones are cancelled and running ones finish; with
+   * `false` all are cancelled and their threads stopped. With `deadlineMs`, jobs
    * still live at the deadline are cancelled: running ones are told to stop
    * (their in-thread signal), then terminated after `cancelGraceMs`.
    * Resolves, once every thread has stopped, with a report of what became
@@ -438,13 +439,14 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     this.#dispatcher.stopAll(new RunnerClosedError());
   }
 
-  async #shutDown(drain: boolean, deadlineMs: number | undefined): Promise<CloseReport> {
+  async #shutDown(drain: boolean | 'running', deadlineMs: number | undefined): Promise<CloseReport> {
     const before = { ...this.#lifecycle.counts };
     this.#lifecycle.isClosing = true;
     for (const schedule of [...this.#schedules]) schedule.stop();
     this.#table.rejectBlocked(new RunnerClosedError());
     this.#lifecycle.cancelForClose('waiting', false, 'its delay or retry had not come');
     if (!drain) this.#stopNow();
+    else if (drain === 'running') this.#lifecycle.cancelForClose('queued', false, 'the runner closed, draining only running jobs');
     // Past the deadline, what still runs is told to stop, then terminated after cancelGraceMs.
     const deadline =
       drain && deadlineMs !== undefined

@@ -277,7 +277,11 @@ describe('resolveCloseOptions()', () => {
     expect(resolveCloseOptions({ deadlineMs: 300 })).toEqual({ drain: true, deadlineMs: 300 });
   });
 
-  it.each([0, 1, 'false', null])('rejects drain set to %p, naming it', (value) => {
+  it("keeps drain: 'running'", () => {
+    expect(resolveCloseOptions({ drain: 'running', deadlineMs: 50 })).toEqual({ drain: 'running', deadlineMs: 50 });
+  });
+
+  it.each([0, 1, 'false', 'all', null])('rejects drain set to %p, naming it', (value) => {
     expectInvalidOption(() => resolveCloseOptions({ drain: value } as unknown as CloseOptions), 'drain');
   });
 

@@ -148,6 +148,34 @@ describe('Runner', () => {
     });
   });
 
+  describe("close({ drain: 'running' })", () => {
+    it('SD3: cancels queued jobs at once, rejects waiting producers, and lets running jobs finish', async () => {
+      const runner = runners.runner({ capacity: 2, maxThreads: 1 });
+      const hold = await holdThread(runner);
+      const queued = await Promise.all([runner.submit('countRun', ['not-drained']), runner.submit('countRun', ['not-drained'])]);
+      const blocked = runner.submit('add', [1, 1]);
+      await flush();
+      expect(runner.stats()).toMatchObject({ running: 1, queued: 2, blocked: 1 });
+
+      const closing = track(runner.close({ drain: 'running' }));
+      expectClosedError(await rejectionOf(blocked));
+      for (const job of queued) {
+        const error = await rejectionOf(job.result);
+        expect(error).toBeInstanceOf(CancelledError);
+        expect(error.cause).toBeInstanceOf(RunnerClosedError);
+        expect(job.startedAt).toBeUndefined();
+      }
+      expect(hold.job.state).toBe('running');
+      await flush();
+      expect(closing.isSettled).toBe(false);
+
+      hold.open();
+      expect(await closing.promise).toEqual({ succeeded: 1, failed: 0, cancelled: 2, expired: 0 });
+      expect(await hold.job.result).toBe('released');
+      expect(runner.stats()).toMatchObject({ threads: 0, queued: 0, running: 0 });
+    });
+  });
+
   describe('close({ drain: false })', () => {
     it('SD5: cancels queued jobs with a RunnerClosedError cause and stops a running spin', async () => {
       const runner = runners.runner({ maxThreads: 1 });
