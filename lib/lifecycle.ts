@@ -1,4 +1,5 @@
 import type { EventEmitter } from 'eventemitter3';
+import { watchAbort } from './abort-watch.js';
 import type { Dispatcher, DispatcherHooks } from './dispatcher.js';
 import {
   CancelledError,
@@ -184,15 +185,17 @@ export class Lifecycle implements DispatcherHooks, JobOwner, TableObserver<Job> 
 
   /**
    * Cancels live jobs as the runner closes: `waiting` ones (scheduled or
-   * retrying: their time has not come) or `all`. With `graceful`, running
+   * retrying: their time has not come), `queued` ones (every one not
+   * running), or `all`. With `graceful`, running
    * jobs with a stop channel get `cancelGraceMs` to stop.
    */
-  cancelForClose(which: 'waiting' | 'all', graceful: boolean, why: string): void {
+  cancelForClose(which: 'waiting' | 'queued' | 'all', graceful: boolean, why: string): void {
     const reason = new RunnerClosedError();
     // Jobs that have not started go first, so none of them starts meanwhile.
     const jobs = [...this.live.values()].sort((a, b) => Number(a.state === 'running') - Number(b.state === 'running'));
     for (const job of jobs) {
       if (which === 'waiting' && job.state !== 'scheduled' && job.state !== 'retrying') continue;
+      if (which === 'queued' && job.state === 'running') continue;
       this.cancel(job, new CancelledError(`Job ${job.id} (${job.name}) was cancelled at close: ${why}.`, { cause: reason, job: job.info }), graceful);
     }
   }
@@ -204,9 +207,7 @@ export class Lifecycle implements DispatcherHooks, JobOwner, TableObserver<Job> 
     this.metrics.submitted(job);
     const { signal } = job.options;
     if (signal) {
-      const onAbort = (): void => void job.cancel(signal.reason);
-      signal.addEventListener('abort', onAbort, { once: true });
-      job.releaseSignal = () => signal.removeEventListener('abort', onAbort);
+      job.releaseSignal = watchAbort(signal, () => void job.cancel(signal.reason));
     }
     this.armExpiry(job);
   }

@@ -225,13 +225,16 @@ export interface SubmitOptions extends TaskDefaults {
 export interface CloseOptions {
   /**
    * `true`: stop accepting, let every queued and running job finish, then
-   * stop the threads. `false`: cancel queued jobs and stop running ones now.
+   * stop the threads. `'running'`: cancel queued jobs now and let running
+   * ones finish. `false`: cancel queued jobs and stop running ones now.
    * Either way, producers still waiting for room get `BAOZI_RUNNER_CLOSED`.
+   * `false` given to a second `close()` while the first drains escalates
+   * that close the same way.
    * @default true
    */
-  drain?: boolean;
+  drain?: boolean | 'running';
   /**
-   * With `drain`, milliseconds to wait for jobs to finish; then the ones
+   * Unless `drain` is `false`, milliseconds to wait for jobs to finish; then the ones
    * still live are cancelled (`BAOZI_CANCELLED`, cause `BAOZI_RUNNER_CLOSED`):
    * running ones see their in-thread signal abort and are terminated
    * `cancelGraceMs` later. Integer, 0 or more.

@@ -66,6 +66,8 @@ export interface RunnerStats {
   retried: number;
   /** Live worker threads. */
   threads: number;
+  /** Threads that failed outside any job, e.g. from a timer a finished job left behind (each also a `workerError` event). */
+  workerErrors: number;
   /** Share of the pool's slot time spent running jobs since the runner was created, 0 to 1. */
   utilization: number;
   /** From entering the table to starting. */
@@ -106,10 +108,13 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
   readonly #waitingForRoom = new Map<string, { job: Job; admitted: Promise<void> }>();
   readonly #idPrefix = randomBytes(4).toString('hex');
   #nextId = 0;
+  #workerErrors = 0;
   readonly #createdAt = now();
   #closing: Promise<CloseReport> | undefined;
   /** @internal `map`'s way to submit chunks (lib/map-chunks.ts). */
   readonly [CHUNKS]: ChunkSubmitter;
+  /** Live jobs were cancelled and threads stopped by a close that does not drain. */
+  #isStopped = false;
 
   /** @internal Use `createRunner()`. */
   constructor(options: ResolvedRunnerOptions) {
@@ -123,7 +128,10 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     });
     lifecycle = this.#lifecycle = new Lifecycle(this.#table, this, options);
     this.#pool = new Pool(options, {
-      workerError: (error) => this.emit('workerError', { error }),
+      workerError: (error) => {
+        this.#workerErrors++;
+        this.emit('workerError', { error });
+      },
       workerRecycled: (threadId, reason) => this.emit('workerRecycled', { threadId, reason }),
     });
     this.#dispatcher = new Dispatcher(
@@ -341,6 +349,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
       scheduled: this.#lifecycle.scheduledCount,
       ...this.#lifecycle.counts,
       threads: this.#pool.threads,
+      workerErrors: this.#workerErrors,
       utilization: Math.min(1, this.#lifecycle.runTime.totalMs / ((now() - this.#createdAt) * slots)),
       waitTime: this.#lifecycle.waitTime.summary(),
       runTime: this.#lifecycle.runTime.summary(),
@@ -374,15 +383,22 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
    * Stops the runner. At once: new jobs are refused (`BAOZI_RUNNER_CLOSED`),
    * producers still waiting for room are rejected the same way, schedules
    * stop, and jobs waiting for a delay or a retry are cancelled. With
-   * `drain: true` (default) queued and running jobs finish; with `false`
-   * they are cancelled and their threads stopped. With `deadlineMs`, jobs
+   * `drain: true` (default) queued and running jobs finish; with
+   * `'running'` queued ones are cancelled and running ones finish; with
+   * `false` all are cancelled and their threads stopped. With `deadlineMs`, jobs
    * still live at the deadline are cancelled: running ones are told to stop
    * (their in-thread signal), then terminated after `cancelGraceMs`.
    * Resolves, once every thread has stopped, with a report of what became
-   * of the jobs. Calling it again returns the same promise.
+   * of the jobs. Calling it again returns the same promise; called with
+   * `drain: false` while a draining close waits, it escalates that close:
+   * the jobs still live are cancelled and their threads stopped at once.
    */
   close(options?: CloseOptions): Promise<CloseReport> {
-    if (this.#closing) return this.#closing;
+    if (this.#closing) {
+      // Asked not to drain while draining: the close escalates, stopping what still runs now.
+      if (options?.drain === false) this.#stopNow();
+      return this.#closing;
+    }
     let resolved: ReturnType<typeof resolveCloseOptions>;
     try {
       resolved = resolveCloseOptions(options);
@@ -483,16 +499,22 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     return { job };
   }
 
-  async #shutDown(drain: boolean, deadlineMs: number | undefined): Promise<CloseReport> {
+  /** Cancels every live job and terminates every run's thread, once. */
+  #stopNow(): void {
+    if (this.#isStopped) return;
+    this.#isStopped = true;
+    this.#lifecycle.cancelForClose('all', false, 'the runner closed without draining');
+    this.#dispatcher.stopAll(new RunnerClosedError());
+  }
+
+  async #shutDown(drain: boolean | 'running', deadlineMs: number | undefined): Promise<CloseReport> {
     const before = { ...this.#lifecycle.counts };
     this.#lifecycle.isClosing = true;
     for (const schedule of [...this.#schedules]) schedule.stop();
     this.#table.rejectBlocked(new RunnerClosedError());
     this.#lifecycle.cancelForClose('waiting', false, 'its delay or retry had not come');
-    if (!drain) {
-      this.#lifecycle.cancelForClose('all', false, 'the runner closed without draining');
-      this.#dispatcher.stopAll(new RunnerClosedError());
-    }
+    if (!drain) this.#stopNow();
+    else if (drain === 'running') this.#lifecycle.cancelForClose('queued', false, 'the runner closed, draining only running jobs');
     // Past the deadline, what still runs is told to stop, then terminated after cancelGraceMs.
     const deadline =
       drain && deadlineMs !== undefined

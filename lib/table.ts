@@ -1,3 +1,4 @@
+import { watchAbort } from './abort-watch.js';
 import { CancelledError } from './errors.js';
 
 /** What the table needs to know of a job. */
@@ -60,7 +61,8 @@ interface Waiter<Entry> {
   resolve: () => void;
   reject: (error: unknown) => void;
   signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
+  /** Stops watching `signal`; set while the producer waits with one. */
+  stopWatching: (() => void) | undefined;
 }
 
 /** A first-in-first-out run of entries of one priority, cheap at both ends. */
@@ -147,13 +149,12 @@ export class MemoryTable<Entry extends TableEntry> implements Table<Entry> {
     // An aborted signal never fires again: waiting on it would wait forever.
     if (signal?.aborted) return Promise.reject(waitCancelled(signal));
     return new Promise<void>((resolve, reject) => {
-      const waiter: Waiter<Entry> = { entry, resolve, reject, signal, onAbort: undefined };
+      const waiter: Waiter<Entry> = { entry, resolve, reject, signal, stopWatching: undefined };
       if (signal) {
-        waiter.onAbort = () => {
+        waiter.stopWatching = watchAbort(signal, () => {
           this.waiters.splice(this.waiters.indexOf(waiter), 1);
           reject(waitCancelled(signal));
-        };
-        signal.addEventListener('abort', waiter.onAbort, { once: true });
+        });
       }
       this.waiters.push(waiter);
     });
@@ -243,7 +244,8 @@ export class MemoryTable<Entry extends TableEntry> implements Table<Entry> {
   }
 
   private release(waiter: Waiter<Entry>): void {
-    if (waiter.onAbort) waiter.signal!.removeEventListener('abort', waiter.onAbort);
+    waiter.stopWatching?.();
+    waiter.stopWatching = undefined;
   }
 }
 

@@ -216,11 +216,11 @@ function date(name: string, value: unknown): number {
   return value.getTime();
 }
 
-export function resolveCloseOptions(options: CloseOptions | undefined): { drain: boolean; deadlineMs: number | undefined } {
+export function resolveCloseOptions(options: CloseOptions | undefined): { drain: boolean | 'running'; deadlineMs: number | undefined } {
   if (options === undefined) return { drain: DEFAULTS.drain, deadlineMs: undefined };
   checkObject('close options', options, CLOSE_KEYS);
-  if (options.drain !== undefined && typeof options.drain !== 'boolean') {
-    throw new InvalidOptionError('drain', options.drain, 'true or false');
+  if (options.drain !== undefined && typeof options.drain !== 'boolean' && options.drain !== 'running') {
+    throw new InvalidOptionError('drain', options.drain, "true, false or 'running'");
   }
   return { drain: options.drain ?? DEFAULTS.drain, deadlineMs: optionalInteger('deadlineMs', options.deadlineMs, 0) };
 }

@@ -103,7 +103,7 @@ describe('chain', () => {
   it("fails with WorkflowStepError when a step's own signal cancels it, and leaves no listener on that signal", async () => {
     const { runner, submitter } = runnerWithSubmitter(runners.runner, { capacity: 4, maxThreads: 1 });
     const hold = await holdThread(runner);
-    const controller = new AbortController();
+    const controller = runners.abortController();
     const queued = nextEvent(runner, 'queued');
     const workflow = chain(submitter, sig('add', [1, 2], { signal: controller.signal }), sig('double'));
     await queued;

@@ -269,7 +269,7 @@ describe('map', () => {
   it('when its signal aborts, cancels the jobs in flight, closes the input and rejects with CancelledError', async () => {
     const capacity = 3;
     const { runner, submitter } = runnerWithSubmitter(runners.runner, { capacity, maxThreads: 1 });
-    const controller = new AbortController();
+    const controller = runners.abortController();
     const counted = countingSource(forever([], 60_000));
     // batchSize 1: 'auto' would hold back inputs until a first job is measured.
     const iterator = mapJobs(submitter, 'sleep', counted.source, { signal: controller.signal, batchSize: 1 });

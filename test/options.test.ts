@@ -41,7 +41,7 @@ const RUNNER_NUMBERS = ['capacity', 'maxThreads', 'minThreads', 'idleTimeout', '
 describe('resolveRunnerOptions()', () => {
   describe('with numeric options', () => {
     it.each(RUNNER_NUMBERS.flatMap((option) => BAD_NUMBERS.map((value) => [option, value] as const)))(
-      'rejects %s set to %p, naming it',
+      'BI7: rejects %s set to %p, naming it',
       (option, value) => {
         const error = expectInvalidOption(() => resolveRunnerOptions(runnerOptions({ [option]: value })), option);
         expect(error.value).toBe(value);
@@ -66,7 +66,7 @@ describe('resolveRunnerOptions()', () => {
   });
 
   describe('with threads', () => {
-    it('rejects minThreads above maxThreads, naming minThreads', () => {
+    it('BI7: rejects minThreads above maxThreads, naming minThreads', () => {
       expectInvalidOption(() => resolveRunnerOptions(runnerOptions({ minThreads: 3, maxThreads: 2 })), 'minThreads');
     });
 
@@ -85,7 +85,7 @@ describe('resolveRunnerOptions()', () => {
       expect(error.value).toBe(4);
     });
 
-    it('rejects an unknown key even when its value is undefined', () => {
+    it('BI7: rejects an unknown key even when its value is undefined', () => {
       expectInvalidOption(() => resolveRunnerOptions(runnerOptions({ capacty: undefined })), 'capacty');
     });
   });
@@ -206,7 +206,7 @@ describe('resolveRunnerOptions()', () => {
     expect(Object.isFrozen(DEFAULTS)).toBe(true);
   });
 
-  it('does not change the caller’s options object', () => {
+  it('BI7: does not change the caller’s options object', () => {
     const options = {
       tasks: 'dist/test/fixtures/tasks.js',
       capacity: 8,
@@ -279,7 +279,11 @@ describe('resolveCloseOptions()', () => {
     expect(resolveCloseOptions({ deadlineMs: 300 })).toEqual({ drain: true, deadlineMs: 300 });
   });
 
-  it.each([0, 1, 'false', null])('rejects drain set to %p, naming it', (value) => {
+  it("keeps drain: 'running'", () => {
+    expect(resolveCloseOptions({ drain: 'running', deadlineMs: 50 })).toEqual({ drain: 'running', deadlineMs: 50 });
+  });
+
+  it.each([0, 1, 'false', 'all', null])('rejects drain set to %p, naming it', (value) => {
     expectInvalidOption(() => resolveCloseOptions({ drain: value } as unknown as CloseOptions), 'drain');
   });
 
@@ -317,7 +321,7 @@ describe('createRunner()', () => {
     ['cancelGraceMs', { cancelGraceMs: Infinity }],
     ['capacty', { capacty: 4 }],
     ['env.PLATE', { env: { PLATE: 1 } }],
-  ])('throws synchronously for a bad %s, naming it', (option, fields) => {
+  ])('BI7: throws synchronously for a bad %s, naming it', (option, fields) => {
     expectInvalidOption(() => createRunner(runnerOptions(fields)), option);
   });
 
@@ -325,7 +329,7 @@ describe('createRunner()', () => {
     expectInvalidOption(() => createRunner({} as RunnerOptions), 'tasks');
   });
 
-  it('starts no thread when an option is bad', () => {
+  it('BI7: starts no thread when an option is bad', () => {
     const before = threadResources();
     expectInvalidOption(() => createRunner(runnerOptions({ maxThreads: 0 })), 'maxThreads');
     expect(threadResources()).toBe(before);

@@ -1,3 +1,4 @@
+import { MessageChannel } from 'node:worker_threads';
 import { types } from 'node:util';
 import { deserialize, serialize } from 'node:v8';
 import { describe, expect, it } from '@jest/globals';
@@ -124,6 +125,13 @@ describe('findUncloneablePath()', () => {
     ['Promise', Promise.resolve()],
   ])('finds a %s', (_, value) => {
     expect(findUncloneablePath({ pending: value }, 'result')).toBe('result.pending');
+  });
+
+  it('finds a MessagePort, which crosses only when transferred', () => {
+    const { port1, port2 } = new MessageChannel();
+    expect(findUncloneablePath([{ reply: port1 }], 'args')).toBe('args[0].reply');
+    port1.close();
+    port2.close();
   });
 
   it('finds a value inside a Map by its key, and a key that cannot be cloned', () => {

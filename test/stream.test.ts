@@ -197,7 +197,7 @@ describe('stream', () => {
 
   it('when its signal aborts, is destroyed with CancelledError and cancels its jobs in flight', async () => {
     const { runner, submitter } = runnerWithSubmitter(runners.runner, { capacity: 4, maxThreads: 1 });
-    const controller = new AbortController();
+    const controller = runners.abortController();
     const stream = jobStream(submitter, 'sleep', { signal: controller.signal });
     const closed = new Promise<unknown>((resolve) => stream.once('error', resolve));
     await new Promise((resolve) => stream.write(60_000, resolve));

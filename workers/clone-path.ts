@@ -3,7 +3,8 @@
  * `args[1].onDone` instead of just "could not be cloned". Pure and
  * dependency-free: both threads use it, and only on the error path.
  */
-const UNCLONEABLE = [WeakMap, WeakSet, Promise] as const;
+// A MessagePort crosses only when transferred; the finder runs for values sent without a transfer list.
+const UNCLONEABLE = [WeakMap, WeakSet, Promise, MessagePort] as const;
 const MAX_NODES = 10_000;
 
 export function findUncloneablePath(value: unknown, root: string): string | undefined {

@@ -1,13 +1,13 @@
 import { getEventListeners } from 'node:events';
 import { describe, expect, it } from '@jest/globals';
-import { CancelledError, TableFullError } from 'baozi';
-import { flush, holdThread, idsOf, recordJobEvents, rejectionOf, thrownBy, track, useRunners } from '../helpers/e2e.js';
+import { CancelledError, JobExpiredError, TableFullError, TaskError, WorkerCrashedError } from 'baozi';
+import { flush, gate, holdThread, idsOf, recordJobEvents, rejectionOf, thrownBy, track, useRunners } from '../helpers/e2e.js';
 
 const runners = useRunners();
 
 describe('Runner', () => {
   describe('when the table is full', () => {
-    it('makes submit wait until a job leaves, and trySubmit throw TableFullError at once', async () => {
+    it('BP2: makes submit wait until a job leaves, and trySubmit throw TableFullError at once', async () => {
       const runner = runners.runner({ capacity: 2, maxThreads: 1 });
       const hold = await holdThread(runner);
       const first = await runner.submit('add', [1, 1]);
@@ -32,7 +32,7 @@ describe('Runner', () => {
       await runner.close();
     });
 
-    it('makes trySubmit throw while producers wait, even if room just freed', async () => {
+    it('BP2: makes trySubmit throw while producers wait, even if room just freed', async () => {
       const runner = runners.runner({ capacity: 1, maxThreads: 1 });
       const hold = await holdThread(runner);
       const queued = await runner.submit('add', [1, 0]);
@@ -49,7 +49,7 @@ describe('Runner', () => {
       await runner.close();
     });
 
-    it('admits blocked producers in the order they arrived', async () => {
+    it('BP2: admits blocked producers in the order they arrived', async () => {
       const runner = runners.runner({ capacity: 2, maxThreads: 1 });
       const records = recordJobEvents(runner);
       const hold = await holdThread(runner);
@@ -75,7 +75,7 @@ describe('Runner', () => {
       await runner.close();
     });
 
-    it('never holds more than capacity jobs, however many producers push', async () => {
+    it('BP1: never holds more than capacity jobs, however many producers push', async () => {
       const capacity = 3;
       const runner = runners.runner({ capacity, maxThreads: 2 });
       let maxQueued = 0;
@@ -106,8 +106,50 @@ describe('Runner', () => {
     });
   });
 
+  describe('when room frees on the table', () => {
+    it('BP3: admits one blocked producer each time a job leaves the table, after a success, a failure, a crash, a cancel and an expiry', async () => {
+      const runner = runners.runner({ capacity: 1, maxThreads: 1 });
+      const hold = await holdThread(runner);
+      const failing = await runner.submit('throwError', ['fails']);
+      const second = gate();
+      const blockedAt: number[] = [];
+      runner.on('queued', () => blockedAt.push(runner.stats().blocked));
+      // Each producer waits for the job before it to leave the table.
+      const producers = [
+        runner.submit('exit', [1]),
+        runner.submit('waitForMessage', [second.port], { transferList: [second.port] }),
+        runner.submit('countRun', ['cancelled']),
+        runner.submit('countRun', ['expired'], { expiresIn: 50 }),
+        runner.submit('add', [2, 2]),
+      ];
+      await flush();
+      expect(runner.stats()).toMatchObject({ queued: 1, blocked: 5 });
+
+      hold.open(); // a success: `failing` starts, its room goes to the exit job
+      const crashing = await producers[0]!;
+      expect(await rejectionOf(failing.result)).toBeInstanceOf(TaskError); // a failure: the exit job starts
+      const holding = await producers[1]!;
+      expect(await rejectionOf(crashing.result)).toBeInstanceOf(WorkerCrashedError); // a crash: the gate job starts
+      const cancelled = await producers[2]!;
+      expect(cancelled.state).toBe('queued');
+      expect(cancelled.cancel()).toBe(true); // a cancel: the expiring job gets its room
+      const expiring = await producers[3]!;
+      expect(await rejectionOf(expiring.result)).toBeInstanceOf(JobExpiredError); // an expiry: the last producer gets in
+      const last = await producers[4]!;
+      expect(blockedAt).toEqual([4, 3, 2, 1, 0]);
+      expect(runner.stats()).toMatchObject({ queued: 1, blocked: 0 });
+
+      second.open();
+      expect(await holding.result).toBe('opened');
+      expect(await last.result).toBe(4);
+      expect(runner.stats()).toMatchObject({ blocked: 0, queued: 0, failed: 2, cancelled: 1, expired: 1, succeeded: 3 });
+      expect(await runner.run('readRunCount', 'cancelled')).toBe(0);
+      await runner.close();
+    });
+  });
+
   describe('full and drained events', () => {
-    it('fire once per transition', async () => {
+    it('BP6: fire once per transition', async () => {
       const runner = runners.runner({ capacity: 2, maxThreads: 1 });
       const log: string[] = [];
       runner.on('full', () => log.push('full'));
@@ -142,8 +184,25 @@ describe('Runner', () => {
     });
   });
 
+  describe('after close', () => {
+    it('BP6: emits drained once as close empties a full table, and neither event after close resolved', async () => {
+      const runner = runners.runner({ capacity: 2, maxThreads: 1 });
+      const log: string[] = [];
+      runner.on('full', () => log.push('full'));
+      runner.on('drained', () => log.push('drained'));
+      await holdThread(runner);
+      await runner.submit('add', [1, 1]);
+      await runner.submit('add', [1, 2]);
+      expect(log).toEqual(['full']);
+      await runner.close({ drain: false });
+      expect(log).toEqual(['full', 'drained']);
+      await flush();
+      expect(log).toEqual(['full', 'drained']);
+    });
+  });
+
   describe('priority', () => {
-    it('starts higher priorities first and keeps arrival order within one', async () => {
+    it('BP5: starts higher priorities first and keeps arrival order within one', async () => {
       const runner = runners.runner({ maxThreads: 1 });
       const records = recordJobEvents(runner);
       const hold = await holdThread(runner);
@@ -174,12 +233,12 @@ describe('Runner', () => {
   });
 
   describe('when a blocked producer’s signal aborts', () => {
-    it('rejects its submit with CancelledError and leaves no reservation behind', async () => {
+    it('BP4: rejects its submit with CancelledError and leaves no reservation behind', async () => {
       const runner = runners.runner({ capacity: 1, maxThreads: 1 });
       const records = recordJobEvents(runner);
       const hold = await holdThread(runner);
       const queued = await runner.submit('add', [1, 0]);
-      const controller = new AbortController();
+      const controller = runners.abortController();
       const aborted = runner.submit('add', [2, 0], { signal: controller.signal });
       const next = runner.submit('add', [3, 0]);
       await flush();

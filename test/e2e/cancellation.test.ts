@@ -1,19 +1,19 @@
 import { getEventListeners } from 'node:events';
 import { describe, expect, it } from '@jest/globals';
 import { CancelledError } from 'baozi';
-import { flush, holdThread, idsOf, recordJobEvents, rejectionOf, useRunners } from '../helpers/e2e.js';
+import { flush, holdThread, hostProcess, idsOf, recordJobEvents, rejectionOf, track, useRunners } from '../helpers/e2e.js';
 import { nextEvent } from '../helpers/events.js';
 
 const runners = useRunners();
 
 describe('JobHandle', () => {
   describe('when a queued job is cancelled', () => {
-    it.each(['cancel(reason)', 'its signal'] as const)('through %s, rejects it with CancelledError, never runs it, and keeps the others in order', async (how) => {
+    it.each(['cancel(reason)', 'its signal'] as const)('CA1: through %s, rejects it with CancelledError, never runs it, and keeps the others in order', async (how) => {
       const runner = runners.runner({ capacity: 3, maxThreads: 1 });
       const records = recordJobEvents(runner);
       const cancelledEvent = nextEvent<{ job: unknown; reason: unknown }>(runner, 'cancelled');
       const hold = await holdThread(runner);
-      const controller = new AbortController();
+      const controller = runners.abortController();
       const before = await runner.submit('add', [1, 0]);
       const target = await runner.submit('add', [2, 0], { signal: controller.signal });
       const after = await runner.submit('add', [3, 0]);
@@ -49,7 +49,7 @@ describe('JobHandle', () => {
       await runner.close();
     });
 
-    it('returns false on a second cancel and keeps the first reason', async () => {
+    it('CA3: returns false on a second cancel and keeps the first reason', async () => {
       const runner = runners.runner({ maxThreads: 1 });
       const hold = await holdThread(runner);
       const job = await runner.submit('add', [1, 1]);
@@ -63,7 +63,7 @@ describe('JobHandle', () => {
   });
 
   describe('when a running CPU-bound job is cancelled', () => {
-    it('without a signal, terminates its thread at once; the job on the other thread is unaffected', async () => {
+    it('CA2: without a signal, terminates its thread at once; the job on the other thread is unaffected', async () => {
       // A long grace proves the job without a signal does not wait for it.
       const runner = runners.runner({ maxThreads: 2, cancelGraceMs: 30_000 });
       const other = await holdThread(runner);
@@ -92,11 +92,11 @@ describe('JobHandle', () => {
       await runner.close();
     });
 
-    it('with a signal, terminates its thread after cancelGraceMs; the job on the other thread is unaffected', async () => {
+    it('CA2: with a signal, terminates its thread after cancelGraceMs; the job on the other thread is unaffected', async () => {
       const cancelGraceMs = 200;
       const runner = runners.runner({ maxThreads: 2, cancelGraceMs });
       const other = await holdThread(runner);
-      const controller = new AbortController();
+      const controller = runners.abortController();
       const running = nextEvent(runner, 'running');
       const spinning = await runner.submit('spin', [], { signal: controller.signal });
       await running;
@@ -127,10 +127,27 @@ describe('JobHandle', () => {
     });
   });
 
+  describe('when threads run several jobs at once', () => {
+    it('CA2: never lets a cancellable job share a thread: it waits for the thread to be free, while jobs without a signal share it', async () => {
+      const runner = runners.runner({ minThreads: 1, maxThreads: 1, concurrentTasksPerWorker: 3 });
+      const thread = await runner.run('threadId');
+      const hold = await holdThread(runner);
+      const withSignal = await runner.submit('threadId', [], { signal: runners.abortController().signal });
+      const watched = track(withSignal.result);
+      // Submitted later, a job without a signal shares the busy thread and finishes while the cancellable one still waits.
+      expect(await runner.run('threadId')).toBe(thread);
+      await flush();
+      expect(watched.isSettled).toBe(false);
+      hold.open();
+      expect(await watched.promise).toBe(thread);
+      await runner.close();
+    });
+  });
+
   describe('when a running job is cancelled with a reason that cannot be turned into text', () => {
     it('still stops its thread after the grace period, and keeps the reason as cause', async () => {
       const runner = runners.runner({ maxThreads: 1, cancelGraceMs: 50 });
-      const controller = new AbortController();
+      const controller = runners.abortController();
       const running = nextEvent(runner, 'running');
       const spinning = await runner.submit('spin', [], { signal: controller.signal });
       await running;
@@ -147,11 +164,11 @@ describe('JobHandle', () => {
   });
 
   describe('when a running cooperative job is cancelled through its signal', () => {
-    it('fires the signal inside the thread, which stops the task without losing the thread', async () => {
+    it('CA2: fires the signal inside the thread, which stops the task without losing the thread', async () => {
       // A long grace: the slot can only free early if the task stopped on its own.
       const runner = runners.runner({ maxThreads: 1, cancelGraceMs: 30_000 });
       const thread = await runner.run('threadId');
-      const controller = new AbortController();
+      const controller = runners.abortController();
       const running = nextEvent(runner, 'running');
       const job = await runner.submit('recordAbort', [], { signal: controller.signal });
       await running;
@@ -173,7 +190,7 @@ describe('JobHandle', () => {
       // Warm the thread, so the task is listening before the abort arrives
       // (waitForAbort does not check for a signal that aborted before it started).
       await runner.run('add', 0, 0);
-      const controller = new AbortController();
+      const controller = runners.abortController();
       const running = nextEvent(runner, 'running');
       const job = await runner.submit('waitForAbort', [], { signal: controller.signal });
       await running;
@@ -186,10 +203,10 @@ describe('JobHandle', () => {
   });
 
   describe('when the signal had already aborted at submit', () => {
-    it('rejects submit with CancelledError, runs nothing, and leaves transferred buffers attached', async () => {
+    it('CA3: rejects submit with CancelledError, runs nothing, and leaves transferred buffers attached', async () => {
       const runner = runners.runner();
       const records = recordJobEvents(runner);
-      const controller = new AbortController();
+      const controller = runners.abortController();
       controller.abort('too late');
       const bytes = new Uint8Array([1, 2, 3, 4]);
       const error = await rejectionOf(runner.submit('incrementBytes', [bytes], { signal: controller.signal, transferList: [bytes.buffer] }));
@@ -207,7 +224,7 @@ describe('JobHandle', () => {
   });
 
   describe('when cancel() is called on a finished job', () => {
-    it('returns false, twice, and the result stands', async () => {
+    it('CA3: returns false, twice, and the result stands', async () => {
       const runner = runners.runner();
       const job = await runner.submit('add', [2, 2]);
       expect(await job.result).toBe(4);
@@ -225,9 +242,40 @@ describe('JobHandle', () => {
   });
 
   describe('when many jobs share one AbortController', () => {
-    it('leaves no listener on the signal once they have finished', async () => {
+    it('CA4: 10 000 jobs on one signal raise no MaxListenersExceededWarning; half finish, the abort cancels only the rest, and no listener is left', async () => {
+      const host = hostProcess();
+      const warnings: string[] = [];
+      const onWarning = (warning: Error): void => void warnings.push(warning.name);
+      host.on('warning', onWarning);
+      try {
+        const runner = runners.runner({ capacity: 5000, maxThreads: 1 });
+        const controller = runners.abortController();
+        const { signal } = controller;
+        const first = Array.from({ length: 5000 }, (_, i) => runner.trySubmit('add', [i, 0], { signal }));
+        expect(await Promise.all(first.map((job) => job.result))).toEqual(Array.from({ length: 5000 }, (_, i) => i));
+        expect(getEventListeners(signal, 'abort')).toHaveLength(0);
+
+        const hold = await holdThread(runner);
+        const second = Array.from({ length: 5000 }, (_, i) => runner.trySubmit('add', [i, 0], { signal }));
+        controller.abort('enough');
+        const outcomes = await Promise.allSettled(second.map((job) => job.result));
+        expect(outcomes.every((outcome) => outcome.status === 'rejected' && outcome.reason instanceof CancelledError && outcome.reason.cause === 'enough')).toBe(true);
+        expect(first.every((job) => job.state === 'succeeded')).toBe(true);
+        expect(getEventListeners(signal, 'abort')).toHaveLength(0);
+        expect(runner.stats()).toMatchObject({ succeeded: 5000, cancelled: 5000, queued: 0 });
+        hold.open();
+        await runner.close();
+        // Warnings are emitted on the next tick.
+        await flush();
+        expect(warnings).not.toContain('MaxListenersExceededWarning');
+      } finally {
+        host.off('warning', onWarning);
+      }
+    });
+
+    it('CA4: leaves no listener on the signal once they have finished', async () => {
       const runner = runners.runner({ capacity: 4, maxThreads: 2 });
-      const controller = new AbortController();
+      const controller = runners.abortController();
       const jobs = await Promise.all(Array.from({ length: 30 }, (_, i) => runner.submit('add', [i, 1], { signal: controller.signal })));
       expect(await Promise.all(jobs.map((job) => job.result))).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
       expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
@@ -237,10 +285,10 @@ describe('JobHandle', () => {
       await runner.close();
     });
 
-    it('cancels the unfinished ones when it aborts, and leaves no listener either', async () => {
+    it('CA4: cancels the unfinished ones when it aborts, and leaves no listener either', async () => {
       const runner = runners.runner({ capacity: 2, maxThreads: 1 });
       const hold = await holdThread(runner);
-      const controller = new AbortController();
+      const controller = runners.abortController();
       const done = await runner.submit('add', [0, 0], { signal: controller.signal });
       hold.open();
       expect(await done.result).toBe(0);
@@ -249,7 +297,8 @@ describe('JobHandle', () => {
       const blocked = [runner.submit('add', [3, 0], { signal: controller.signal }), runner.submit('add', [4, 0], { signal: controller.signal })];
       await flush();
       expect(runner.stats()).toMatchObject({ queued: 2, blocked: 2 });
-      expect(getEventListeners(controller.signal, 'abort')).toHaveLength(4);
+      // One listener, however many jobs and producers wait on the signal.
+      expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1);
 
       controller.abort('all off');
       for (const job of queued) {

@@ -1,8 +1,11 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it, jest } from '@jest/globals';
 import { CancelledError, RunnerClosedError, type JobHandle, type Runner } from 'baozi';
 import { flush, holdThread, hostProcess, rejectionOf, startSlowToStop, startSpinning, thrownBy, track, useRunners } from '../helpers/e2e.js';
 import { nextEvent } from '../helpers/events.js';
-import type { TestTasks } from '../helpers/runner.js';
+import { testRunner, type TestTasks } from '../helpers/runner.js';
 
 const runners = useRunners();
 
@@ -13,7 +16,7 @@ function expectClosedError(error: unknown): void {
 
 describe('Runner', () => {
   describe('close() (draining)', () => {
-    it('lets running and queued jobs finish with their results, then stops every thread', async () => {
+    it('SD1: lets running and queued jobs finish with their results, then stops every thread', async () => {
       const runner = runners.runner({ maxThreads: 2 });
       const jobs = await Promise.all([
         runner.submit('sleep', [40]),
@@ -26,7 +29,8 @@ describe('Runner', () => {
       let threadsWhenClosed: number | undefined;
       runner.once('closed', () => (threadsWhenClosed = runner.stats().threads));
 
-      await runner.close();
+      const report = await runner.close();
+      expect(report).toEqual({ succeeded: 5, failed: 0, cancelled: 0, expired: 0 });
       expect(jobs.map((job) => job.state)).toEqual(Array(5).fill('succeeded'));
       expect(await Promise.all(jobs.map((job) => job.result))).toEqual([40, 30, 3, 10, 7]);
       expect(threadsWhenClosed).toBe(0);
@@ -34,7 +38,7 @@ describe('Runner', () => {
       await runners.expectNoLiveThreads();
     });
 
-    it('refuses new jobs at once, while it drains and after: submit and run reject, trySubmit throws', async () => {
+    it('SD1: refuses new jobs at once, while it drains and after: submit and run reject, trySubmit throws', async () => {
       const runner = runners.runner({ maxThreads: 1 });
       const running = await runner.submit('sleep', [30]);
       const closing = runner.close();
@@ -48,7 +52,7 @@ describe('Runner', () => {
       expect(runner.stats()).toMatchObject({ succeeded: 1, threads: 0 });
     });
 
-    it('rejects producers still waiting for room with RunnerClosedError, and finishes what was admitted', async () => {
+    it('SD6: rejects producers still waiting for room with RunnerClosedError, and finishes what was admitted', async () => {
       const runner = runners.runner({ capacity: 1, maxThreads: 1 });
       const hold = await holdThread(runner);
       const queued = await runner.submit('add', [1, 1]);
@@ -68,18 +72,45 @@ describe('Runner', () => {
       expect(runner.stats()).toMatchObject({ succeeded: 2, cancelled: 0, threads: 0 });
     });
 
-    it('returns the same promise when called twice, and emits closed once', async () => {
+    it('SD4: returns the same promise when called twice, and emits closed once', async () => {
       const runner = runners.runner();
       let closedEvents = 0;
       runner.on('closed', () => closedEvents++);
       const job = await runner.submit('sleep', [20]);
       const first = runner.close();
       expect(runner.close()).toBe(first);
-      expect(runner.close({ drain: false })).toBe(first);
       await first;
       expect(runner.close()).toBe(first);
+      expect(runner.close({ drain: false })).toBe(first);
       expect(job.state).toBe('succeeded');
       expect(closedEvents).toBe(1);
+    });
+
+    it('SD4: escalates when close({ drain: false }) comes while it drains: what still runs or waits is cancelled at once, and the same promise resolves', async () => {
+      const runner = runners.runner({ maxThreads: 1, cancelGraceMs: 30_000 });
+      let closedEvents = 0;
+      runner.on('closed', () => closedEvents++);
+      const spinning = await startSpinning(runner, { signal: runners.abortController().signal });
+      const queued = await runner.submit('add', [1, 1]);
+      const draining = track(runner.close());
+      await flush();
+      expect(draining.isSettled).toBe(false);
+
+      const started = Date.now();
+      expect(runner.close({ drain: false })).toBe(draining.promise);
+      // Asked again, nothing more happens.
+      expect(runner.close({ drain: false })).toBe(draining.promise);
+      const report = await draining.promise;
+      // The spin ignores its signal: only termination, not the 30 s grace, ends it.
+      expect(Date.now() - started).toBeLessThan(10_000);
+      for (const job of [queued, spinning]) {
+        const error = await rejectionOf(job.result);
+        expect(error).toBeInstanceOf(CancelledError);
+        expect(error.cause).toBeInstanceOf(RunnerClosedError);
+      }
+      expect(report).toEqual({ succeeded: 0, failed: 0, cancelled: 2, expired: 0 });
+      expect(closedEvents).toBe(1);
+      expect(runner.stats()).toMatchObject({ threads: 0, running: 0, cancelled: 2 });
     });
 
     it('resolves only once a thread terminated just before (for a cancelled job) has exited too', async () => {
@@ -117,8 +148,36 @@ describe('Runner', () => {
     });
   });
 
+  describe("close({ drain: 'running' })", () => {
+    it('SD3: cancels queued jobs at once, rejects waiting producers, and lets running jobs finish', async () => {
+      const runner = runners.runner({ capacity: 2, maxThreads: 1 });
+      const hold = await holdThread(runner);
+      const queued = await Promise.all([runner.submit('countRun', ['not-drained']), runner.submit('countRun', ['not-drained'])]);
+      const blocked = runner.submit('add', [1, 1]);
+      await flush();
+      expect(runner.stats()).toMatchObject({ running: 1, queued: 2, blocked: 1 });
+
+      const closing = track(runner.close({ drain: 'running' }));
+      expectClosedError(await rejectionOf(blocked));
+      for (const job of queued) {
+        const error = await rejectionOf(job.result);
+        expect(error).toBeInstanceOf(CancelledError);
+        expect(error.cause).toBeInstanceOf(RunnerClosedError);
+        expect(job.startedAt).toBeUndefined();
+      }
+      expect(hold.job.state).toBe('running');
+      await flush();
+      expect(closing.isSettled).toBe(false);
+
+      hold.open();
+      expect(await closing.promise).toEqual({ succeeded: 1, failed: 0, cancelled: 2, expired: 0 });
+      expect(await hold.job.result).toBe('released');
+      expect(runner.stats()).toMatchObject({ threads: 0, queued: 0, running: 0 });
+    });
+  });
+
   describe('close({ drain: false })', () => {
-    it('cancels queued jobs with a RunnerClosedError cause and stops a running spin', async () => {
+    it('SD5: cancels queued jobs with a RunnerClosedError cause and stops a running spin', async () => {
       const runner = runners.runner({ maxThreads: 1 });
       const cancelledEvents: unknown[] = [];
       runner.on('cancelled', ({ job }) => cancelledEvents.push(job));
@@ -148,9 +207,9 @@ describe('Runner', () => {
       await runners.expectNoLiveThreads();
     });
 
-    it('stops a cancelled job still in its grace period at once', async () => {
+    it('SD5: stops a cancelled job still in its grace period at once', async () => {
       const runner = runners.runner({ maxThreads: 1, cancelGraceMs: 30_000 });
-      const controller = new AbortController();
+      const controller = runners.abortController();
       const running = nextEvent(runner, 'running');
       const spinning = await runner.submit('spin', [], { signal: controller.signal });
       await running;
@@ -168,8 +227,30 @@ describe('Runner', () => {
     });
   });
 
+  describe('when the process has nothing left but a closed runner', () => {
+    it('SD5: exits on its own after close({ drain: false }) with a running and waiting jobs, each cancelled, and a later submit refused', async () => {
+      const script = fileURLToPath(new URL('../fixtures/close-and-exit.js', import.meta.url));
+      const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      // A handle left behind would keep the child alive: past this bound, it is killed and the test fails.
+      const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      const [code, signal] = (await once(child, 'exit')) as [number | null, string | null];
+      clearTimeout(killer);
+      expect({ code, signal, stderr }).toEqual({ code: 0, signal: null, stderr: '' });
+      expect(JSON.parse(stdout)).toEqual({
+        report: { succeeded: 0, failed: 0, cancelled: 3, expired: 0 },
+        outcomes: Array(3).fill('BAOZI_CANCELLED/BAOZI_RUNNER_CLOSED'),
+        later: 'BAOZI_RUNNER_CLOSED/',
+        threads: 0,
+      });
+    });
+  });
+
   describe('when a listener submits while close() begins', () => {
-    it('refuses the job with RunnerClosedError', async () => {
+    it('SD6: refuses the job with RunnerClosedError', async () => {
       const runner = runners.runner({ maxThreads: 1, capacity: 4 });
       await runner.submit('sleep', [200]);
       await runner.submit('add', [1, 1]);
@@ -182,9 +263,9 @@ describe('Runner', () => {
   });
 
   describe('close({ deadlineMs })', () => {
-    it('lets jobs finish until the deadline, then stops the rest and reports what became of each', async () => {
+    it('SD2: lets jobs finish until the deadline, then stops the rest and reports what became of each', async () => {
       const runner = runners.runner({ minThreads: 3, maxThreads: 3, cancelGraceMs: 50 });
-      const cooperative = await runner.submit('waitForAbort', [], { signal: new AbortController().signal });
+      const cooperative = await runner.submit('waitForAbort', [], { signal: runners.abortController().signal });
       const spinning = await startSpinning(runner);
       const quick = await runner.submit('sleep', [50]);
 
@@ -225,8 +306,9 @@ describe('Runner', () => {
       expect(host.pid).toBe(process.pid);
       const unhandled = jest.fn();
       host.on('unhandledRejection', unhandled);
+      // Not from `runners`: its settle ledger observes every result, which would handle the rejections this test looks for.
+      const runner = testRunner({ maxThreads: 1 });
       try {
-        const runner = runners.runner({ maxThreads: 1 });
         await runner.submit('throwError', ['nobody listens']);
         runner.trySubmit('rejectAsync', ['nobody listens either']);
         runner.trySubmit('exit', [1]);
@@ -240,6 +322,7 @@ describe('Runner', () => {
         await flush();
         expect(unhandled).not.toHaveBeenCalled();
       } finally {
+        await runner.close({ drain: false });
         host.off('unhandledRejection', unhandled);
       }
     });

@@ -8,7 +8,12 @@ import {
   UnknownTaskError,
   WorkerCrashedError,
 } from 'baozi';
-import { recordJobEvents, rejectionOf, useRunners } from '../helpers/e2e.js';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MessageChannel, MessagePort } from 'node:worker_threads';
+import { idsOf, recordJobEvents, rejectionOf, thrownBy, useRunners } from '../helpers/e2e.js';
+import { nextEvent } from '../helpers/events.js';
 
 const runners = useRunners();
 
@@ -17,7 +22,7 @@ const FLAKY = new URL('../fixtures/flaky-tasks.js', import.meta.url);
 
 describe('Runner', () => {
   describe('when a task throws an Error', () => {
-    it('rejects with TaskError whose cause is a faithful copy of the error', async () => {
+    it('CR1: rejects with TaskError whose cause is a faithful copy of the error', async () => {
       const runner = runners.runner();
       const job = await runner.submit('throwError', ['out of range', 'E_RANGE']);
       const error = await rejectionOf(job.result);
@@ -42,7 +47,7 @@ describe('Runner', () => {
       await runner.close();
     });
 
-    it('rejects with TaskError when an async task rejects', async () => {
+    it('CR1: rejects with TaskError when an async task rejects', async () => {
       const runner = runners.runner();
       const job = await runner.submit('rejectAsync', ['later']);
       const error = await rejectionOf(job.result);
@@ -55,7 +60,7 @@ describe('Runner', () => {
       await runner.close();
     });
 
-    it('keeps the thread: the next job runs on the same one', async () => {
+    it('CR1: keeps the thread: the next job runs on the same one', async () => {
       const runner = runners.runner({ maxThreads: 1 });
       const before = await runner.run('threadId');
       await expect(runner.run('throwError', 'sync')).rejects.toBeInstanceOf(TaskError);
@@ -71,7 +76,7 @@ describe('Runner', () => {
       ['undefined', undefined],
       ['a number', 42],
       ['a plain object', { reason: 'no', nested: { list: [1, 2] } }],
-    ])('rejects with TaskError whose cause is %s', async (_, thrown) => {
+    ])('CR2: rejects with TaskError whose cause is %s', async (_, thrown) => {
       const runner = runners.runner();
       const job = await runner.submit('throwValue', [thrown]);
       const error = await rejectionOf(job.result);
@@ -84,7 +89,7 @@ describe('Runner', () => {
   });
 
   describe('when a task throws an Error with a function field and a circular field', () => {
-    it('keeps the name and message, and the thread survives', async () => {
+    it('CR3: keeps the name and message, and the thread survives', async () => {
       const runner = runners.runner({ maxThreads: 1 });
       const before = await runner.run('threadId');
       const error = await rejectionOf(runner.run('throwCustom', 'custom trouble'));
@@ -102,10 +107,13 @@ describe('Runner', () => {
   });
 
   describe('when a task calls process.exit()', () => {
-    it.each([1, 3, 0])('rejects with WorkerCrashedError reason exit and exitCode %i, and the next job runs on a new thread', async (code) => {
+    it.each([1, 3, 0])('CR4: rejects with WorkerCrashedError reason exit and exitCode %i, and the next job runs on a new thread', async (code) => {
       const runner = runners.runner({ maxThreads: 1 });
       const before = await runner.run('threadId');
       const job = await runner.submit('exit', [code]);
+      // Waits on the table behind the crash, and runs on the replacement.
+      const buffered = await runner.submit('threadId', []);
+      expect(buffered.state).toBe('queued');
       const error = await rejectionOf(job.result);
       expect(error).toBeInstanceOf(WorkerCrashedError);
       expect(error.code).toBe('BAOZI_WORKER_CRASHED');
@@ -113,15 +121,17 @@ describe('Runner', () => {
       expect(error.exitCode).toBe(code);
       expect(error.jobId).toBe(job.id);
       expect(job.state).toBe('failed');
-      const after = await runner.run('threadId');
+      expect(job.finishedAt! - job.startedAt!).toBeLessThan(1000);
+      const after = await buffered.result;
       expect(after).not.toBe(before);
+      expect(await runner.run('threadId')).toBe(after);
       expect(await runner.run('add', 1, 1)).toBe(2);
       await runner.close();
     });
   });
 
   describe('when a task throws from a timer', () => {
-    it('rejects with WorkerCrashedError reason uncaught carrying the thrown error, and the pool goes on', async () => {
+    it('CR5: rejects with WorkerCrashedError reason uncaught carrying the thrown error, and the pool goes on', async () => {
       const runner = runners.runner({ maxThreads: 1 });
       const before = await runner.run('threadId');
       const error = await rejectionOf(runner.run('throwFromTimer'));
@@ -136,8 +146,68 @@ describe('Runner', () => {
     });
   });
 
+  describe('when a thread dies after its job resolved', () => {
+    it('CR6: keeps the result resolved, reports the crash as a workerError event and in stats(), and the next job runs on a new thread', async () => {
+      const runner = runners.runner({ maxThreads: 1 });
+      const before = await runner.run('threadId');
+      const workerError = nextEvent<{ error: Error }>(runner, 'workerError');
+      const job = await runner.submit('resolveThenThrow', [20]);
+      expect(await job.result).toBe('done');
+      const { error } = await workerError;
+      expect(error).toMatchObject({ message: 'thrown after the result' });
+      expect(job.state).toBe('succeeded');
+      expect(await job.result).toBe('done');
+      expect(runner.stats()).toMatchObject({ succeeded: 2, failed: 0, workerErrors: 1 });
+      expect(await runner.run('threadId')).not.toBe(before);
+      await runner.close();
+    });
+
+    it('CR6: fails the job its thread runs when it dies, with WorkerCrashedError, and the host does not crash without a workerError listener', async () => {
+      const runner = runners.runner({ maxThreads: 1 });
+      const first = await runner.submit('resolveThenThrow', [100]);
+      // Runs on the same thread when the first job's timer throws there.
+      const next = await runner.submit('sleep', [30_000]);
+      expect(await first.result).toBe('done');
+      const error = await rejectionOf(next.result);
+      expect(error).toBeInstanceOf(WorkerCrashedError);
+      expect(error.reason).toBe('uncaught');
+      expect(error.cause).toMatchObject({ message: 'thrown after the result' });
+      expect(first.state).toBe('succeeded');
+      expect(await runner.run('add', 1, 1)).toBe(2);
+      expect(runner.stats()).toMatchObject({ succeeded: 2, failed: 1, workerErrors: 0 });
+      await runner.close();
+    });
+  });
+
+  describe('when several threads crash at once with jobs in flight and waiting', () => {
+    it('CR8: fails each crashed job once, runs every waiting job on replacements, never has more threads than maxThreads, and counts back to 0', async () => {
+      const runner = runners.runner({ minThreads: 2, maxThreads: 2 });
+      await Promise.all([runner.run('sleep', 1), runner.run('sleep', 1)]);
+      let mostThreads = 0;
+      runner.on('running', () => (mostThreads = Math.max(mostThreads, runner.stats().threads)));
+      // One thread exits ('exit' only), the other throws (an 'error', then an 'exit').
+      const exiting = await runner.submit('exit', [1]);
+      const throwing = await runner.submit('throwFromTimer', []);
+      const waiting = await Promise.all(Array.from({ length: 6 }, () => runner.submit('threadId', [])));
+      expect(runner.stats()).toMatchObject({ running: 2, queued: 6 });
+
+      const [exitError, throwError] = await Promise.all([rejectionOf(exiting.result), rejectionOf(throwing.result)]);
+      expect(exitError).toBeInstanceOf(WorkerCrashedError);
+      expect(exitError.reason).toBe('exit');
+      expect(throwError).toBeInstanceOf(WorkerCrashedError);
+      expect(throwError.reason).toBe('uncaught');
+      const threads = await Promise.all(waiting.map((job) => job.result));
+      expect(new Set(threads).size).toBeLessThanOrEqual(2);
+      expect(mostThreads).toBeLessThanOrEqual(2);
+      await runner.onIdle();
+      expect(runner.stats()).toMatchObject({ running: 0, queued: 0, failed: 2, succeeded: 8 });
+      expect(runner.stats().threads).toBeLessThanOrEqual(2);
+      await runner.close();
+    });
+  });
+
   describe('when a task runs out of memory under resourceLimits', () => {
-    it('rejects with WorkerCrashedError reason oom, and the next job succeeds', async () => {
+    it('CR7: rejects with WorkerCrashedError reason oom, and the next job succeeds', async () => {
       const runner = runners.runner({ maxThreads: 1, resourceLimits: { maxOldGenerationSizeMb: 32 } });
       const error = await rejectionOf(runner.run('allocateForever'));
       expect(error).toBeInstanceOf(WorkerCrashedError);
@@ -153,7 +223,7 @@ describe('Runner', () => {
     it.each([
       ['a function deep inside', 'returnFunction', 'result.nested.callback'],
       ['a symbol', 'returnSymbol', 'result'],
-    ] as const)('rejects with SerializationError direction result naming where (%s), and the same thread serves the next job', async (_, task, path) => {
+    ] as const)('BI3: rejects with SerializationError direction result naming where (%s), and the same thread serves the next job', async (_, task, path) => {
       const runner = runners.runner({ maxThreads: 1 });
       const before = await runner.run('threadId');
       const job = await runner.submit(task, []);
@@ -170,7 +240,7 @@ describe('Runner', () => {
   });
 
   describe('when arguments hold a function', () => {
-    it('rejects submit() with SerializationError direction argument and a path, queues nothing, and stays usable', async () => {
+    it('BI1: rejects submit() with SerializationError direction argument and a path, queues nothing, and stays usable', async () => {
       const runner = runners.runner();
       await runner.run('add', 0, 0); // warm: the check must not depend on a cold pool
       const records = recordJobEvents(runner);
@@ -199,9 +269,61 @@ describe('Runner', () => {
     });
   });
 
+  describe('when arguments hold what cannot be copied', () => {
+    it.each([
+      ['a function', () => [{ onDone: () => 1 }], 'args[0].onDone'],
+      ['a symbol', () => [1, Symbol('s')], 'args[1]'],
+      ['a WeakMap', () => [{ cache: new WeakMap() }], 'args[0].cache'],
+      ['a MessagePort outside the transferList', () => [new MessageChannel().port1], 'args[0]'],
+    ] as const)('BI1: rejects %s with SerializationError before queueing, on a cold runner and on a warm one', async (_, makeArgs, path) => {
+      const runner = runners.runner({ maxThreads: 1 });
+      const records = recordJobEvents(runner);
+      for (const phase of ['cold', 'warm']) {
+        const args = makeArgs() as unknown[];
+        const error = await rejectionOf(runner.submit('echo', args as [unknown]));
+        expect(error).toBeInstanceOf(SerializationError);
+        expect(error.code).toBe('BAOZI_SERIALIZATION');
+        expect(error.direction).toBe('argument');
+        expect(error.path).toBe(path);
+        expect(runner.stats()).toMatchObject({ queued: 0, running: 0, failed: 0 });
+        for (const arg of args) if (arg instanceof MessagePort) arg.close();
+        if (phase === 'cold') expect(await runner.run('add', 1, 2)).toBe(3);
+      }
+      expect(idsOf(records, 'queued')).toHaveLength(1);
+      expect(runner.stats()).toMatchObject({ succeeded: 1, failed: 0, running: 0 });
+      await runner.close();
+    });
+  });
+
+  describe('when arguments hold a class instance', () => {
+    it('BI2: copies it as structured clone does: own data fields only, without its prototype, getters or private fields', async () => {
+      class Point {
+        #secret = 'private';
+        constructor(
+          readonly x: number,
+          readonly y: number,
+        ) {}
+        get length(): number {
+          return Math.hypot(this.x, this.y);
+        }
+        secret(): string {
+          return this.#secret;
+        }
+      }
+      const runner = runners.runner({ maxThreads: 1 });
+      const point = new Point(3, 4);
+      const copy = (await runner.run('echo', point)) as unknown as Record<string, unknown>;
+      expect(copy).toEqual({ x: 3, y: 4 });
+      expect(Object.getPrototypeOf(copy)).not.toBe(Point.prototype);
+      expect(copy.length).toBeUndefined();
+      expect(point.secret()).toBe('private');
+      await runner.close();
+    });
+  });
+
   describe('when the task name is unknown', () => {
-    it.each(['nope', '__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf', 'notATask'])(
-      'rejects %j with UnknownTaskError listing the tasks, and pollutes nothing',
+    it.each(['nope', '__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf', 'notATask', ' '])(
+      'BI4: BI5: rejects %j with UnknownTaskError listing the tasks, and pollutes nothing',
       async (name) => {
         const runner = runners.runner();
         const job = await runner.submit(name as 'add', [] as never);
@@ -224,7 +346,7 @@ describe('Runner', () => {
       ['a number', 7],
       ['undefined', undefined],
       ['an object', { toString: () => 'add' }],
-    ])('rejects a name that is %s with InvalidOptionError before queueing', async (_, name) => {
+    ])('BI5: rejects a name that is %s with InvalidOptionError before queueing', async (_, name) => {
       const runner = runners.runner();
       const records = recordJobEvents(runner);
       const error = await rejectionOf(runner.submit(name as 'add', [1, 2]));
@@ -236,8 +358,35 @@ describe('Runner', () => {
     });
   });
 
+  describe('when a job option is bad', () => {
+    it.each([
+      ['retries.max', { retries: { max: NaN } }],
+      ['timeout', { timeout: -1 }],
+      ['signal', { signal: { aborted: false } }],
+      ['transferList', { transferList: new ArrayBuffer(8) }],
+      ['priority', { priority: 1001 }],
+      ['priority', { priority: 1.5 }],
+      ['retry', { retry: 3 }],
+    ])('BI8: rejects submit() (never throws) and makes trySubmit() throw InvalidOptionError naming %s, queueing nothing', async (option, options) => {
+      const runner = runners.runner();
+      const records = recordJobEvents(runner);
+      let submitted: Promise<unknown> | undefined;
+      expect(() => (submitted = runner.submit('add', [1, 1], options as never))).not.toThrow();
+      const rejected = await rejectionOf(submitted!);
+      const thrown = thrownBy(() => runner.trySubmit('add', [1, 1], options as never));
+      for (const error of [rejected, thrown]) {
+        expect(error).toBeInstanceOf(InvalidOptionError);
+        expect(error.code).toBe('BAOZI_INVALID_OPTION');
+        expect(error.option).toBe(option);
+      }
+      expect(records).toEqual([]);
+      expect(runner.stats()).toMatchObject({ queued: 0, running: 0, scheduled: 0 });
+      await runner.close();
+    });
+  });
+
   describe('when the task module throws while it loads', () => {
-    it('rejects job after job with TaskLoadError, quickly and without hanging', async () => {
+    it('BI9: rejects job after job with TaskLoadError, quickly and without hanging', async () => {
       const runner = runners.track(createRunner<typeof import('../fixtures/broken-tasks.js')>({ tasks: BROKEN, minThreads: 1, maxThreads: 2 }));
       const started = Date.now();
       for (let i = 0; i < 4; i++) {
@@ -259,7 +408,27 @@ describe('Runner', () => {
       await runner.close();
     });
 
-    it('recovers when the failure was transient: the next job loads the module', async () => {
+    it('BI9: rejects with TaskLoadError whose cause is the SyntaxError when the module does not parse', async () => {
+      const directory = await mkdtemp(join(tmpdir(), 'baozi-'));
+      const file = join(directory, 'syntax-error.mjs');
+      await writeFile(file, 'export function ping() { return "pong" ;\n');
+      try {
+        const runner = runners.track(createRunner<{ ping(): string }>({ tasks: file, minThreads: 1, maxThreads: 1 }));
+        for (let i = 0; i < 2; i++) {
+          const job = await runner.submit('ping', []);
+          const error = await rejectionOf(job.result);
+          expect(error).toBeInstanceOf(TaskLoadError);
+          expect(error.code).toBe('BAOZI_TASK_LOAD');
+          expect(error.module).toContain('syntax-error.mjs');
+          expect(error.cause.name).toBe('SyntaxError');
+        }
+        await runner.close();
+      } finally {
+        await rm(directory, { recursive: true, force: true });
+      }
+    });
+
+    it('BI9: recovers when the failure was transient: the next job loads the module', async () => {
       const runner = runners.track(createRunner<typeof import('../fixtures/flaky-tasks.js')>({ tasks: FLAKY, minThreads: 1, maxThreads: 1 }));
       const first = await rejectionOf(runner.run('ping'));
       expect(first).toBeInstanceOf(TaskLoadError);
@@ -272,7 +441,7 @@ describe('Runner', () => {
   });
 
   describe('when some jobs fail while others run', () => {
-    it('settles each job with its own outcome', async () => {
+    it('CR1: settles each job with its own outcome', async () => {
       const runner = runners.runner();
       const plan = [
         'good', 'throw', 'good', 'reject', 'good', 'exit', 'good', 'unknown', 'good', 'result',

@@ -22,7 +22,7 @@ function expectTooLarge(error: unknown, limit: number): void {
 
 describe('Runner', () => {
   describe('when a job’s arguments are larger than maxPayloadBytes', () => {
-    it('rejects submit() with PayloadTooLargeError, queues nothing, and stays usable', async () => {
+    it('BI6: rejects submit() with PayloadTooLargeError, queues nothing, and stays usable', async () => {
       const runner = runners.runner({ maxPayloadBytes: 1024 });
       const events = recordJobEvents(runner);
       const error = await rejectionOf(runner.submit('echo', [{ text: 'x'.repeat(2000) }]));
@@ -60,7 +60,7 @@ describe('Runner', () => {
   });
 
   describe('when maxPayloadBytes is raised', () => {
-    it('moves a 64 MiB buffer in the transferList: the job succeeds and the caller’s buffer is detached', async () => {
+    it('BI6: moves a 64 MiB buffer in the transferList: the job succeeds and the caller’s buffer is detached', async () => {
       const runner = runners.runner({ maxPayloadBytes: 128 * MiB, maxThreads: 1 });
       const bytes = new Uint8Array(64 * MiB).fill(41);
       const job = await runner.submit('incrementBytes', [bytes], { transferList: [bytes.buffer] });
@@ -72,7 +72,7 @@ describe('Runner', () => {
       await runner.close();
     });
 
-    it('copies a 64 MiB buffer without a transferList: the job succeeds and the caller keeps its buffer', async () => {
+    it('BI6: copies a 64 MiB buffer without a transferList: the job succeeds and the caller keeps its buffer', async () => {
       const runner = runners.runner({ maxPayloadBytes: 128 * MiB, maxThreads: 1 });
       const bytes = new Uint8Array(64 * MiB).fill(7);
       const result = await runner.run('incrementBytes', bytes);
@@ -85,7 +85,7 @@ describe('Runner', () => {
   });
 
   describe('maxPayloadBytes', () => {
-    it.each([0, -1, 1.5, NaN, Infinity, '1024'])('is refused by createRunner() when set to %p, naming the option', (value) => {
+    it.each([0, -1, 1.5, NaN, Infinity, '1024'])('BI7: is refused by createRunner() when set to %p, naming the option', (value) => {
       const error = thrownBy(() => createRunner({ tasks: TASKS, maxPayloadBytes: value as number }));
       expect(error).toBeInstanceOf(InvalidOptionError);
       expect(error.code).toBe('BAOZI_INVALID_OPTION');

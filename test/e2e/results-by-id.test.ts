@@ -167,7 +167,7 @@ describe('Runner', () => {
       const runner = runners.runner({ maxThreads: 1, capacity: 1 });
       const hold = await holdThread(runner);
       await runner.submit('add', [0, 0]);
-      const controller = new AbortController();
+      const controller = runners.abortController();
       const first = runner.submit('countRun', ['withdrawn'], { jobId: 'withdrawn', signal: controller.signal });
       const second = runner.submit('countRun', ['withdrawn'], { jobId: 'withdrawn' });
       controller.abort('changed my mind');

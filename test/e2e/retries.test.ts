@@ -42,7 +42,7 @@ function expectFlakyFailure(error: unknown, job: JobHandle, attempt: number): vo
 
 describe('Runner', () => {
   describe('when a job with a retry policy fails', () => {
-    it('runs it again through the table with the same handle until it succeeds, its attempt counting up', async () => {
+    it('CR9: runs it again through the table with the same handle until it succeeds, its attempt counting up', async () => {
       const runner = runners.runner({ maxThreads: 1 });
       const eventsOf = recordEventsOf(runner);
       const retrying = recordRetrying(runner);
@@ -88,7 +88,7 @@ describe('Runner', () => {
       await runner.close();
     });
 
-    it('doubles an exponential delay after each failure and caps it at maxDelay', async () => {
+    it('CR9: doubles an exponential delay after each failure and caps it at maxDelay', async () => {
       const runner = runners.runner({ maxThreads: 1 });
       const retrying = recordRetrying(runner);
       const job = await runner.submit('failTimes', ['exponential', 4], {
@@ -99,7 +99,7 @@ describe('Runner', () => {
       await runner.close();
     });
 
-    it('draws each delay between 0 and the computed backoff with full jitter (the default)', async () => {
+    it('CR9: draws each delay between 0 and the computed backoff with full jitter (the default)', async () => {
       const runner = runners.runner({ maxThreads: 1 });
       const retrying = recordRetrying(runner);
       const job = await runner.submit('failTimes', ['jitter', 3], { retries: { max: 3, delay: 20 } });
@@ -114,7 +114,7 @@ describe('Runner', () => {
       await runner.close();
     });
 
-    it('rejects with RetriesExhaustedError keeping every attempt’s error once max retries have failed', async () => {
+    it('CR9: rejects with RetriesExhaustedError keeping every attempt’s error once max retries have failed', async () => {
       const runner = runners.runner({ maxThreads: 1 });
       const failed = nextEvent<{ job: JobHandle; error: unknown }>(runner, 'failed');
       const job = await runner.submit('failTimes', ['always', 99], { retries: { max: 2, backoff: 'fixed', delay: 0 } });
@@ -150,7 +150,7 @@ describe('Runner', () => {
       await runner.close();
     });
 
-    it('asks retryOn with the error and the attempt that failed, and stops with that error once it says no', async () => {
+    it('CR10: asks retryOn with the error and the attempt that failed, and stops with that error once it says no', async () => {
       const runner = runners.runner({ maxThreads: 1 });
       const asked: [string, number][] = [];
       const retryOn = (error: unknown, attempt: number): boolean => {
@@ -169,7 +169,7 @@ describe('Runner', () => {
       await runner.close();
     });
 
-    it('does not retry a crashed thread by default', async () => {
+    it('CR7: does not retry a crashed thread by default', async () => {
       const runner = runners.runner({ maxThreads: 1 });
       const retrying = recordRetrying(runner);
       const job = await runner.submit('exit', [1], { retries: { max: 3, delay: 0 } });
@@ -195,7 +195,7 @@ describe('Runner', () => {
       await runner.close();
     });
 
-    it('retries crashes that retryOn accepts, on fresh threads, until the retries run out', async () => {
+    it('CR10: retries crashes that retryOn accepts, on fresh threads, until the retries run out', async () => {
       const runner = runners.runner({ maxThreads: 1 });
       const retryOn = (error: unknown): boolean => (error as { code?: unknown }).code === 'BAOZI_WORKER_CRASHED';
       const job = await runner.submit('exit', [3], { retries: { max: 2, delay: 0, retryOn } });
@@ -291,7 +291,7 @@ describe('Runner', () => {
   });
 
   describe('when a job waiting for its retry is cancelled', () => {
-    it('rejects it with CancelledError at once and starts no further attempt', async () => {
+    it('CA5: rejects it with CancelledError at once and starts no further attempt', async () => {
       const runner = runners.runner({ maxThreads: 1 });
       const eventsOf = recordEventsOf(runner);
       const job = await runner.submit('failTimes', ['cancel-me', 5], { retries: { max: 5, backoff: 'fixed', delay: 60_000, jitter: 'none' } });
@@ -359,7 +359,7 @@ describe('Runner', () => {
   });
 
   describe('when a retried job goes back on the table', () => {
-    it('keeps its priority: it starts before lower-priority jobs that waited longer', async () => {
+    it('BP5: keeps its priority: it starts before lower-priority jobs that waited longer', async () => {
       const runner = runners.runner({ maxThreads: 1 });
       const started: string[] = [];
       runner.on('running', ({ job }) => started.push(job.id));

@@ -162,7 +162,7 @@ describe('Runner', () => {
   });
 
   describe('when a job expires before it starts', () => {
-    it.each(['expiresIn', 'expiresAt'] as const)('through %s, settles it expired with JobExpiredError and never runs it', async (how) => {
+    it.each(['expiresIn', 'expiresAt'] as const)('TO4: through %s, settles it expired with JobExpiredError and never runs it', async (how) => {
       const runner = runners.runner({ maxThreads: 1 });
       const hold = await holdThread(runner);
       const expired = nextEvent<{ job: JobHandle }>(runner, 'expired');
@@ -187,7 +187,7 @@ describe('Runner', () => {
       await runner.close();
     });
 
-    it('frees its place on the table, so a blocked producer gets in', async () => {
+    it('TO4: frees its place on the table, so a blocked producer gets in', async () => {
       const runner = runners.runner({ maxThreads: 1, capacity: 1 });
       const hold = await holdThread(runner);
       const expiring = await runner.submit('countRun', ['expiring'], { expiresIn: 50 });

@@ -12,7 +12,7 @@ function runTimeOf(job: JobHandle): number {
 
 describe('Runner', () => {
   describe('when a job has a hard timeout', () => {
-    it('fails a CPU-bound job with TimeoutError kind hard, terminates its thread, and the pool goes on', async () => {
+    it('TO1: fails a CPU-bound job with TimeoutError kind hard, terminates its thread, and the pool goes on', async () => {
       const runner = runners.runner({ maxThreads: 1 });
       const before = await runner.run('threadId');
       const submittedAt = Date.now();
@@ -48,7 +48,7 @@ describe('Runner', () => {
       await runner.close();
     });
 
-    it('does not count the time the job waited on the table', async () => {
+    it('TO3: does not count the time the job waited on the table', async () => {
       const runner = runners.runner({ maxThreads: 1 });
       await runner.run('add', 0, 0);
       // The only thread is busy for longer than the limit.
@@ -80,8 +80,31 @@ describe('Runner', () => {
     });
   });
 
+  describe('when a result and the hard timeout come at about the same moment', () => {
+    it('TO5: settles each job once, succeeded or timed out, and the pool goes on', async () => {
+      const runner = runners.runner({ minThreads: 2, maxThreads: 2 });
+      await Promise.all([runner.run('sleep', 1), runner.run('sleep', 1)]);
+      // Each job's work ends right at its limit: whichever is seen first wins, and the other is dropped.
+      const jobs = await Promise.all(Array.from({ length: 8 }, () => runner.submit('busyFor', [60], { timeout: 60 })));
+      const outcomes = await Promise.allSettled(jobs.map((job) => job.result));
+      outcomes.forEach((outcome, i) => {
+        if (outcome.status === 'fulfilled') expect(jobs[i]!.state).toBe('succeeded');
+        else {
+          expect(outcome.reason).toBeInstanceOf(TimeoutError);
+          expect(outcome.reason.kind).toBe('hard');
+          expect(jobs[i]!.state).toBe('failed');
+        }
+      });
+      await runner.onIdle();
+      const stats = runner.stats();
+      expect(stats.succeeded - 2 + stats.failed).toBe(8);
+      expect(await runner.run('add', 1, 1)).toBe(2);
+      await runner.close();
+    });
+  });
+
   describe('when a job has a soft timeout', () => {
-    it('fires the task’s signal so it can clean up; a throw then fails the job with TimeoutError kind soft, the task error as cause', async () => {
+    it('TO2: fires the task’s signal so it can clean up; a throw then fails the job with TimeoutError kind soft, the task error as cause', async () => {
       const runner = runners.runner({ maxThreads: 1 });
       const thread = await runner.run('threadId');
       const job = await runner.submit('cooperativeSleep', [30_000, 'throw'], { softTimeout: 100 });
@@ -122,7 +145,7 @@ describe('Runner', () => {
       await runner.close();
     });
 
-    it('does not count the time the job waited on the table', async () => {
+    it('TO3: does not count the time the job waited on the table', async () => {
       const runner = runners.runner({ maxThreads: 1 });
       await runner.run('add', 0, 0);
       const busy = await runner.submit('busyFor', [400]);
@@ -136,7 +159,7 @@ describe('Runner', () => {
   });
 
   describe('when a job has both a soft and a hard timeout', () => {
-    it('stops a cooperative task at the soft one and kills one that ignores its signal at the hard one', async () => {
+    it('TO2: stops a cooperative task at the soft one and kills one that ignores its signal at the hard one', async () => {
       const runner = runners.runner({ maxThreads: 2, minThreads: 2 });
       await Promise.all([runner.run('add', 0, 0), runner.run('add', 0, 0)]);
       const limits = { softTimeout: 100, timeout: 400 };
@@ -161,7 +184,7 @@ describe('Runner', () => {
       await runner.close();
     });
 
-    it('rejects a soft timeout that is not below the hard one with InvalidOptionError before queueing', async () => {
+    it('BI8: rejects a soft timeout that is not below the hard one with InvalidOptionError before queueing', async () => {
       const runner = runners.runner();
       const queued = nextEvent(runner, 'queued');
       let isQueued = false;

@@ -3,12 +3,14 @@
  * that no worker thread outlives its file, and small tools to observe
  * promises and events without sleeping.
  */
+import { getEventListeners } from 'node:events';
 import { readdirSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { runInThisContext } from 'node:vm';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
-import { afterAll, afterEach, beforeAll, expect } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, beforeEach, expect } from '@jest/globals';
 import type { JobHandle, Runner, RunnerOptions } from 'baozi';
+import { SettleLedger } from './ledger.js';
 import { testRunner, type TestTasks } from './runner.js';
 
 /** OS threads of this process, or `undefined` where `/proc` is missing. Worker threads are OS threads. */
@@ -23,34 +25,79 @@ export function osThreadCount(): number | undefined {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyRunner = Runner<any>;
 
+// Handles a closed runner must not leave behind: its timers (time limits,
+// grace periods, delays, backoffs, expiries, rate limits) and its channels.
+const OWNED_RESOURCES = ['Timeout', 'Immediate', 'MessagePort'] as const;
+
+function countResources(): Record<string, number> {
+  const counts: Record<string, number> = Object.fromEntries(OWNED_RESOURCES.map((type) => [type, 0]));
+  for (const type of process.getActiveResourcesInfo()) if (type in counts) counts[type]!++;
+  return counts;
+}
+
+function resourcesAbove(baseline: Record<string, number>): string[] {
+  const now = countResources();
+  return OWNED_RESOURCES.filter((type) => now[type]! > baseline[type]!).map((type) => `${now[type]! - baseline[type]!} more ${type}`);
+}
+
 /**
  * Registers hooks for a file of end-to-end tests and returns a runner
- * factory. Every runner it made is closed after each test (a safety net:
- * tests close their own), must report 0 threads by then, and the file must
- * end with no more OS threads than it started with.
+ * factory. After each test every runner it made (or was given to `track`)
+ * is closed (a safety net: tests close their own), and then:
+ * - every job those runners accepted settled exactly once, its state, its
+ *   terminal event and its promise agreeing, a rejection being a
+ *   `BaoziError` of that job (see `SettleLedger`);
+ * - no runner reports a thread or a blocked producer;
+ * - no signal from `abortController()` has an `abort` listener left;
+ * - no more timers, immediates or message ports are active than before
+ *   the test.
+ * The file must end with no more OS threads than it started with, and
+ * with no unhandled rejection or uncaught exception in the host process.
  */
 export function useRunners(): {
   runner(options?: Partial<RunnerOptions>): Runner<TestTasks>;
   track<R extends AnyRunner>(runner: R): R;
+  /** An AbortController for a test's jobs: its signal must have no listener left once the test's runners closed. */
+  abortController(): AbortController;
   /** Asserts that no worker thread started by this file is still alive. */
   expectNoLiveThreads(): Promise<void>;
 } {
   let baseline: number | undefined;
+  let resourceBaseline: Record<string, number> = countResources();
   let runners: AnyRunner[] = [];
+  let signals: AbortSignal[] = [];
+  const ledger = new SettleLedger();
+  const hostFailures: string[] = [];
+  const host = hostProcess();
+  const onUnhandled = (reason: unknown): void => void hostFailures.push(`unhandledRejection: ${describeFailure(reason)}`);
+  const onUncaught = (error: unknown): void => void hostFailures.push(`uncaughtException: ${describeFailure(error)}`);
 
   beforeAll(async () => {
+    host.on('unhandledRejection', onUnhandled);
+    host.on('uncaughtExceptionMonitor', onUncaught);
     // The libuv pool starts its threads on first use; start them now so they
     // are part of the baseline.
     await stat('.');
     baseline = osThreadCount();
   });
 
+  beforeEach(() => {
+    resourceBaseline = countResources();
+  });
+
   afterEach(async () => {
     const made = runners;
     runners = [];
     await Promise.all(made.map((runner) => runner.close({ drain: false })));
-    for (const runner of made) expect(runner.stats().threads).toBe(0);
+    for (const runner of made) expect(runner.stats()).toMatchObject({ threads: 0, blocked: 0 });
+    // Promise reactions of the last settles run before the ledger is read.
+    await flush();
+    expect(await ledger.takeProblems()).toEqual([]);
+    const leftListeners = signals.map((signal) => getEventListeners(signal, 'abort').length).filter((count) => count > 0);
+    signals = [];
+    expect(leftListeners).toEqual([]);
     await expectNoLiveThreads();
+    await expectBackTo(resourceBaseline);
   });
 
   // close() resolves once every worker of the runner has emitted 'exit'; the
@@ -67,13 +114,41 @@ export function useRunners(): {
     if (now !== undefined) expect(now).toBeLessThanOrEqual(baseline);
   }
 
-  afterAll(expectNoLiveThreads);
+  // A message port closes a turn after close() on the other side, and
+  // Jest's own timers come and go: the same generous second to settle.
+  async function expectBackTo(resources: Record<string, number>): Promise<void> {
+    const deadline = Date.now() + 1000;
+    let above = resourcesAbove(resources);
+    while (above.length > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      above = resourcesAbove(resources);
+    }
+    expect(above).toEqual([]);
+  }
+
+  afterAll(async () => {
+    host.off('unhandledRejection', onUnhandled);
+    host.off('uncaughtExceptionMonitor', onUncaught);
+    expect(hostFailures).toEqual([]);
+    await expectNoLiveThreads();
+  });
 
   const track = <R extends AnyRunner>(runner: R): R => {
+    if (runners.includes(runner)) return runner;
     runners.push(runner);
+    ledger.watch(runner);
     return runner;
   };
-  return { runner: (options) => track(testRunner(options)), track, expectNoLiveThreads };
+  const abortController = (): AbortController => {
+    const controller = new AbortController();
+    signals.push(controller.signal);
+    return controller;
+  };
+  return { runner: (options) => track(testRunner(options)), track, abortController, expectNoLiveThreads };
+}
+
+function describeFailure(value: unknown): string {
+  return value instanceof Error ? (value.stack ?? `${value.name}: ${value.message}`) : String(value);
 }
 
 /** Lets every pending microtask and the callbacks already due run: one turn of the event loop, twice. */

@@ -86,7 +86,7 @@ class World {
   }
 
   submit(task: Task, options: { priority: number; signal: boolean }, isTry: boolean): void {
-    const controller = options.signal ? new AbortController() : undefined;
+    const controller = options.signal ? runners.abortController() : undefined;
     const submission: Submission = {
       task,
       controller,
@@ -342,7 +342,7 @@ describe('Runner on real worker threads', () => {
   beforeAll(() => void hostProcess().on('unhandledRejection', onUnhandled));
   afterAll(() => void hostProcess().off('unhandledRejection', onUnhandled));
 
-  it('keeps the invariants seen from outside after every command, and is quiet after close', async () => {
+  it('LS1: BP1: keeps the invariants seen from outside after every command, and is quiet after close', async () => {
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 1, max: 4 }), commands, fc.boolean(), async (capacity, cmds, drain) => {
         unhandled = [];

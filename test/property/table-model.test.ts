@@ -1051,7 +1051,7 @@ describe('MemoryTable, Lifecycle and Dispatcher over a fake pool', () => {
     jest.useRealTimers();
   });
 
-  it('keep every invariant of the contract after every command, in every interleaving of replies', async () => {
+  it('LS1: BP1: keep every invariant of the contract after every command, in every interleaving of replies', async () => {
     await fc.assert(
       fc.asyncProperty(fc.scheduler(), setup, commands, async (scheduler, config, cmds) => {
         jest.clearAllTimers();
