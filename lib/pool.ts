@@ -18,7 +18,7 @@ import { rebuildError } from './remote-error.js';
 import { ThreadHealth } from './thread-health.js';
 import type { ResolvedRunnerOptions } from './validate.js';
 
-const ENTRY = new URL('../workers/entry.js', import.meta.url).href;
+const ENTRY = new URL('../workers/thread.cjs', import.meta.url).href;
 const TASKS_ARGV_FLAG: TasksArgvFlag = '--baozi-tasks';
 const SINGLE_JOB_ARGV_FLAG: SingleJobArgvFlag = '--baozi-single-job';
 const SETTINGS_ARGV_FLAG: SettingsArgvFlag = '--baozi-settings';
@@ -55,6 +55,8 @@ export class Pool {
   private readonly loadedThreads = new WeakSet<Worker>();
   /** Retiring threads by id: they get no new job and are terminated once idle. */
   private readonly retiring = new Map<number, { thread: Worker; isTerminating: boolean }>();
+  /** Messages given to each thread, by id (only with `maxJobsPerWorker`). */
+  private readonly given = new Map<number, number>();
   /** Every ready thread's view, by id: how busy it is. */
   private readonly views = new Map<number, ThreadView>();
   private readonly settingsKey = `baozi:thread-settings:${randomBytes(6).toString('hex')}`;
@@ -118,7 +120,11 @@ export class Pool {
       // Piscina destroys a thread it decided to stop before it exits, and
       // one that died by itself after: by then its threadId reads -1.
       if (thread.threadId === -1 && !this.loadedThreads.has(thread)) onWorkerError(this.health.diedStarting());
-      for (const [id, known] of this.views) if (known === view) this.views.delete(id);
+      for (const [id, known] of this.views) {
+        if (known !== view) continue;
+        this.views.delete(id);
+        this.given.delete(id);
+      }
     });
     this.noteThreads();
   }
@@ -190,19 +196,28 @@ export class Pool {
     setEnvironmentData(this.settingsKey, undefined);
   }
 
+  /**
+   * Piscina's least-busy choice, never a retiring thread. With
+   * `maxJobsPerWorker`, a thread already given that many messages is
+   * chosen only when no other can take the run: its last reply may still
+   * be on its way, and Piscina hands out queued runs before baozi hears it.
+   */
   private pick(task: { isAbortable: boolean }, threads: ThreadView[], maximumUsage: number): ThreadView | null {
     let candidate: ThreadView | null = null;
-    let least = maximumUsage;
+    let least = Infinity;
     for (const thread of threads) {
       if (this.retiring.size > 0 && this.retiring.has(thread.id)) continue;
-      if (thread.currentUsage === 0) return thread;
+      const usage = thread.currentUsage;
       // Piscina's rule: a run that may be aborted (its thread terminated) never shares one.
-      if (thread.isRunningAbortableTask || task.isAbortable) continue;
-      if (thread.currentUsage < least) {
+      if (usage > 0 && (usage >= maximumUsage || thread.isRunningAbortableTask || task.isAbortable)) continue;
+      const load = usage + ((this.given.get(thread.id) ?? 0) >= this.settings.maxJobs ? maximumUsage : 0);
+      if (load < least) {
         candidate = thread;
-        least = thread.currentUsage;
+        least = load;
+        if (load === 0) break;
       }
     }
+    if (candidate && this.settings.maxJobs !== Infinity) this.given.set(candidate.id, (this.given.get(candidate.id) ?? 0) + 1);
     return candidate;
   }
 

@@ -29,7 +29,7 @@ describe('health and ready()', () => {
     expect(await rejectionOf(runner.ready())).toBeInstanceOf(RunnerClosedError);
   });
 
-  it('ready() rejects with TaskLoadError when the module throws as it loads; health() reports it', async () => {
+  it('BI9: ready() rejects with TaskLoadError when the module throws as it loads; health() reports it', async () => {
     const runner = runners.track(createRunner({ tasks: BROKEN, minThreads: 1, maxThreads: 1 }));
     const error = await rejectionOf(runner.ready());
     expect(error).toBeInstanceOf(TaskLoadError);
@@ -42,7 +42,7 @@ describe('health and ready()', () => {
   });
 
   describe('when the task module kills its thread as it loads', () => {
-    it('backs off respawns, reports each death, and then fails jobs fast with TaskLoadError', async () => {
+    it('BI9, LS3: backs off respawns, reports each death, and then fails jobs fast with TaskLoadError', async () => {
       const { runner } = crashingRunner();
       const deaths: { error: unknown; at: number }[] = [];
       const fifthDeath = new Promise<void>((resolve) =>
@@ -76,7 +76,7 @@ describe('health and ready()', () => {
       await runner.close();
     });
 
-    it('recovers once the module loads again: ready() resolves, health() is ok and jobs run', async () => {
+    it('BI9: recovers once the module loads again: ready() resolves, health() is ok and jobs run', async () => {
       const { runner, loads } = crashingRunner(2);
       await runner.ready();
       expect(loads()).toBe(3);
