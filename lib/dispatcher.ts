@@ -346,6 +346,9 @@ export class Dispatcher {
   }
 
   private crashError(job: Job, error: unknown): Error {
+    // Until an error's stack is read, V8 keeps its call sites, and with them
+    // the dead thread's Worker: a kept job (getJob) would hold ~10 KB per crash.
+    void (error as Error | null)?.stack;
     // Piscina throws DataCloneError synchronously when arguments sent with a
     // transferList cannot be cloned.
     if ((error as { name?: unknown } | null)?.name === 'DataCloneError') {

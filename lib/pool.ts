@@ -27,11 +27,18 @@ const SETTINGS_ARGV_FLAG: SettingsArgvFlag = '--baozi-settings';
 const require = createRequire(import.meta.url);
 const { kWorkerData } = require(join(dirname(require.resolve('piscina')), 'symbols.js')) as { kWorkerData: symbol };
 
-/** What Piscina shows a load balancer of each thread (its `PiscinaWorker`). */
+/**
+ * What Piscina shows a load balancer of each thread (its `PiscinaWorker`).
+ * A new object at every call: only its `kWorkerData` record is the same.
+ */
 interface ThreadView {
   readonly id: number;
   readonly currentUsage: number;
   readonly isRunningAbortableTask: boolean;
+}
+
+function threadOf(view: ThreadView): Worker {
+  return (view as unknown as Record<symbol, { worker: Worker }>)[kWorkerData]!.worker;
 }
 
 /** What Piscina accepts as a task's abort signal, short of an AbortSignal. */
@@ -55,10 +62,10 @@ export class Pool {
   private readonly loadedThreads = new WeakSet<Worker>();
   /** Retiring threads by id: they get no new job and are terminated once idle. */
   private readonly retiring = new Map<number, { thread: Worker; isTerminating: boolean }>();
-  /** Messages given to each thread, by id (only with `maxJobsPerWorker`). */
-  private readonly given = new Map<number, number>();
-  /** Every ready thread's view, by id: how busy it is. */
-  private readonly views = new Map<number, ThreadView>();
+  /** Messages given to each thread (only with `maxJobsPerWorker`). */
+  private readonly given = new Map<Worker, number>();
+  /** Every ready thread's view: how busy it is. */
+  private readonly views = new Map<Worker, ThreadView>();
   private readonly settingsKey = `baozi:thread-settings:${randomBytes(6).toString('hex')}`;
   private readonly settings: ThreadSettings;
   readonly health: ThreadHealth;
@@ -111,20 +118,17 @@ export class Pool {
     // would crash the host process.
     this.piscina.on('error', onWorkerError);
     this.piscina.on('workerCreate', (view: ThreadView) => {
-      this.views.set(view.id, view);
+      this.views.set(threadOf(view), view);
       this.noteThreads();
     });
     this.piscina.on('message', (notice: ThreadNotice) => this.hear(notice));
     this.piscina.on('workerDestroy', (view: ThreadView) => {
-      const thread = (view as unknown as Record<symbol, { worker: Worker }>)[kWorkerData]!.worker;
+      const thread = threadOf(view);
       // Piscina destroys a thread it decided to stop before it exits, and
       // one that died by itself after: by then its threadId reads -1.
       if (thread.threadId === -1 && !this.loadedThreads.has(thread)) onWorkerError(this.health.diedStarting());
-      for (const [id, known] of this.views) {
-        if (known !== view) continue;
-        this.views.delete(id);
-        this.given.delete(id);
-      }
+      this.views.delete(thread);
+      this.given.delete(thread);
     });
     this.noteThreads();
   }
@@ -167,7 +171,7 @@ export class Pool {
   /** Terminates retiring threads that have no job left. Call after a run settles. */
   terminateIdleRetirees(): void {
     for (const [id, retiree] of this.retiring) {
-      if (retiree.isTerminating || (this.views.get(id)?.currentUsage ?? 0) > 0) continue;
+      if (retiree.isTerminating || (this.views.get(retiree.thread)?.currentUsage ?? 0) > 0) continue;
       retiree.isTerminating = true;
       void retiree.thread.terminate();
     }
@@ -210,14 +214,17 @@ export class Pool {
       const usage = thread.currentUsage;
       // Piscina's rule: a run that may be aborted (its thread terminated) never shares one.
       if (usage > 0 && (usage >= maximumUsage || thread.isRunningAbortableTask || task.isAbortable)) continue;
-      const load = usage + ((this.given.get(thread.id) ?? 0) >= this.settings.maxJobs ? maximumUsage : 0);
+      const load = usage + (this.given.size > 0 && (this.given.get(threadOf(thread)) ?? 0) >= this.settings.maxJobs ? maximumUsage : 0);
       if (load < least) {
         candidate = thread;
         least = load;
         if (load === 0) break;
       }
     }
-    if (candidate && this.settings.maxJobs !== Infinity) this.given.set(candidate.id, (this.given.get(candidate.id) ?? 0) + 1);
+    if (candidate && this.settings.maxJobs !== Infinity) {
+      const thread = threadOf(candidate);
+      this.given.set(thread, (this.given.get(thread) ?? 0) + 1);
+    }
     return candidate;
   }
 
