@@ -1,6 +1,7 @@
 /**
  * The soak of RELIABILITY.md (LS2): `npm run soak` (100k jobs) or
- * `npm run soak -- --quick` (10k). Also `--jobs=N` and `--seed=N`.
+ * `npm run soak -- --quick` (10k). Also `--jobs=N`, `--seed=N`, and
+ * `--recycle=N` (threads replaced every N jobs: `maxJobsPerWorker`).
  *
  * One runner (capacity 256, 2 threads) runs a seeded mix of jobs: about
  * 80% successes, 10% failures, 1% soft and 0.25% hard timeouts (a hard one
@@ -100,6 +101,7 @@ async function soak(gc: () => void): Promise<void> {
   const isQuick = process.argv.includes('--quick');
   const jobs = Number(argument('jobs') ?? (isQuick ? 10_000 : 100_000));
   const seed = Number(argument('seed') ?? 6);
+  const recycle = argument('recycle');
   const draw = random(seed);
   const log = (message: string): void => void process.stderr.write(`[soak ${((performance.now() - startedAt) / 1000).toFixed(1)} s] ${message}\n`);
   const startedAt = performance.now();
@@ -119,8 +121,11 @@ async function soak(gc: () => void): Promise<void> {
     capacity: 256,
     minThreads: 2,
     maxThreads: 2,
+    ...(recycle !== undefined && { maxJobsPerWorker: Number(recycle) }),
   });
   let terminalEvents = 0;
+  let recycled = 0;
+  runner.on('workerRecycled', () => void recycled++);
   let workerErrors = 0;
   for (const event of ['succeeded', 'failed', 'cancelled', 'expired'] as const) runner.on(event, () => void terminalEvents++);
   runner.on('workerError', ({ error }) => {
@@ -273,6 +278,7 @@ async function soak(gc: () => void): Promise<void> {
     spaceGrowthKB,
     rssMB: Number((rss / MB).toFixed(1)),
     threads: stats.threads,
+    recycled,
     seconds: Number(seconds.toFixed(1)),
     jobsPerSecond: Math.round(jobs / seconds),
   };
