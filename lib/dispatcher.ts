@@ -76,6 +76,7 @@ export class Dispatcher {
   private isPumping = false;
   private rateTimer: NodeJS.Timeout | undefined;
   private readonly isStartable: ((job: Job) => boolean) | undefined;
+  private scanAt = 0;
 
   constructor(
     private readonly table: Table<Job>,
@@ -84,7 +85,10 @@ export class Dispatcher {
     private readonly hooks: DispatcherHooks,
   ) {
     for (const [task, limit] of options.rateLimits) this.windows.set(task, new StartWindow(limit));
-    if (this.windows.size > 0) this.isStartable = (job) => (this.windows.get(job.name)?.waitTime(now()) ?? 0) === 0;
+    // One clock reading per scan of the table: read afresh for each job, a
+    // later job of a task could pass its limit just after an earlier one
+    // failed it, and start first.
+    if (this.windows.size > 0) this.isStartable = (job) => (this.windows.get(job.name)?.waitTime(this.scanAt) ?? 0) === 0;
   }
 
   /** Pool slots taken, including by stopped runs whose thread is still going. */
@@ -103,6 +107,7 @@ export class Dispatcher {
     this.isPumping = true;
     try {
       while (this.running.size + this.retiringSlots < this.options.slots) {
+        if (this.isStartable) this.scanAt = now();
         const job = this.table.shift(this.isStartable);
         if (!job) break;
         if (this.hasExpired(job)) continue;
