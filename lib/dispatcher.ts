@@ -59,9 +59,11 @@ const ESTIMATE_WEIGHT = 0.3;
  * Transparent batching: when jobs of a task whose runs are measured to be
  * tiny (well under `BATCH_TARGET_MS`) wait next in line, several go to a
  * thread in one message and come back in one, each settling on its own.
- * Only jobs with nothing to stop or report mid-run are batched (no time
- * limit, progress listener, transfer list or rate limit), so time limits,
- * retries and priorities mean what they mean for single jobs. A batched
+ * Only jobs with nothing to stop mid-run are batched (no time limit,
+ * `onProgress`, transfer list or rate limit), so time limits, retries and
+ * priorities mean what they mean for single jobs. While the runner has a
+ * 'progress' listener, a batched job's reports come back with the batch,
+ * just before its result (it ran in well under a few ms). A batched
  * job cancelled while its batch runs settles at once; its in-thread
  * signal does not fire and its thread finishes the batch.
  */
@@ -179,7 +181,7 @@ export class Dispatcher {
 
   /** How many jobs of this job's task to send together, 1 for none. */
   private batchSize(job: Job): number {
-    if (this.options.batching === 'off' || !this.isBatchable(job) || this.hooks.wantsProgress()) return 1;
+    if (this.options.batching === 'off' || !this.isBatchable(job)) return 1;
     const estimate = this.runEstimates.get(job.name);
     if (estimate === undefined) return 1;
     const byTime = Math.floor(BATCH_TARGET_MS / Math.max(estimate, 0.001));
@@ -204,7 +206,7 @@ export class Dispatcher {
     const run = new Attempt(jobs[0]!);
     run.batch = jobs;
     const at = now();
-    const message: BatchMessage = { type: 'batch', task: run.job.name, jobs: new Array(jobs.length) };
+    const message: BatchMessage = { type: 'batch', task: run.job.name, collectsProgress: this.hooks.wantsProgress(), jobs: new Array(jobs.length) };
     for (let i = 0; i < jobs.length; i++) {
       const job = jobs[i]!;
       this.begin(job, run, at);
@@ -280,7 +282,9 @@ export class Dispatcher {
       if (error !== undefined) this.fail(job, run, error);
       else if (!run.batch) this.succeed(job, reply as JobReply);
       else {
-        const { values, failures } = reply as BatchReply;
+        const { values, failures, progress } = reply as BatchReply;
+        const reports = progress?.[i];
+        if (reports) for (const value of reports) this.hooks.progress(job, value);
         const failure = failures?.[i];
         if (failure) this.fail(job, run, failure);
         else this.succeed(job, values[i]);

@@ -54,6 +54,8 @@ export function reportProgress(value: unknown): void {
 /** The context of one run; `dispose()` releases its control port. */
 export class RunningJob implements JobContext {
   private controller: AbortController | undefined;
+  /** Reports kept for the reply, for a job without a control port whose progress someone wants (a batched one). */
+  reports: unknown[] | undefined;
 
   constructor(
     readonly jobId: string,
@@ -79,7 +81,10 @@ export class RunningJob implements JobContext {
 
   /** Throws (a DataCloneError) at the caller when the value cannot be cloned and somebody listens. */
   report(value: unknown): void {
-    this.control?.postMessage({ type: 'progress', value } satisfies JobReport);
+    if (this.control) this.control.postMessage({ type: 'progress', value } satisfies JobReport);
+    // Cloned now, so that a value that cannot travel throws here, at the
+    // task, and not later in the reply, which would take its thread down.
+    else this.reports?.push(structuredClone(value));
   }
 
   dispose(): void {

@@ -50,9 +50,11 @@ async function runBatch(batch: BatchMessage): Promise<JobReply> {
   const task = await resolveTask(batch.task);
   const values: unknown[] = new Array(batch.jobs.length);
   let failures: (JobFailure | undefined)[] | undefined;
+  const progress: (unknown[] | undefined)[] | undefined = batch.collectsProgress ? new Array(batch.jobs.length) : undefined;
   for (let i = 0; i < batch.jobs.length; i++) {
     const item = batch.jobs[i]!;
     const job = new RunningJob(item.id, batch.task, item.attempt, undefined);
+    if (progress) job.reports = [];
     try {
       values[i] = await runTask(task, job, item);
     } catch (failure) {
@@ -60,9 +62,10 @@ async function runBatch(batch: BatchMessage): Promise<JobReply> {
       failures[i] = failure as JobFailure;
     } finally {
       job.dispose();
+      if (progress && job.reports!.length > 0) progress[i] = job.reports;
     }
   }
-  return encodeBatch(values, failures);
+  return encodeBatch(values, failures, progress);
 }
 
 /** The task by name, or a thrown `JobFailure` (load error, unknown task). */

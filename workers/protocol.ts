@@ -25,11 +25,14 @@ export interface JobMessage {
 /**
  * Several jobs of one task, run one after another in one thread: tiny jobs
  * then cost one message each way between them. Batched jobs have no control
- * port (no signal, time limit or progress listener).
+ * port (no signal, time limit or `onProgress`): their progress, when the
+ * runner has a 'progress' listener, comes back with the reply.
  */
 export interface BatchMessage {
   type: 'batch';
   task: string;
+  /** Someone listens to every job's progress: keep each job's reports and send them with the reply. */
+  collectsProgress: boolean;
   jobs: { id: string; attempt: number; args: unknown[] | Uint8Array; isEncoded: boolean }[];
 }
 
@@ -38,6 +41,8 @@ export interface BatchReply {
   type: 'batch';
   values: JobReply[];
   failures: (JobFailure | undefined)[] | undefined;
+  /** With `collectsProgress`: the values each job reported, in order (where it reported any). */
+  progress: (unknown[] | undefined)[] | undefined;
 }
 
 /**

@@ -110,5 +110,27 @@ describe('Runner', () => {
       expect(values).toEqual([1, 2]);
       await runner.close();
     });
+
+    it('keeps tiny jobs batched under a runner-level listener: each job’s values arrive with it, before its result', async () => {
+      const runner = runners.runner({ maxThreads: 1 });
+      const seen = new Map<string, unknown[]>();
+      const order: string[] = [];
+      runner.on('progress', ({ job, value }) => {
+        seen.set(job.id, [...(seen.get(job.id) ?? []), value]);
+        order.push(`progress ${job.id}`);
+      });
+      runner.on('succeeded', ({ job }) => order.push(`succeeded ${job.id}`));
+      const jobs = await Promise.all(Array.from({ length: 200 }, () => runner.submit('progressSteps', [3])));
+      expect(await Promise.all(jobs.map((job) => job.result))).toEqual(Array(200).fill(3));
+
+      for (const job of jobs) {
+        expect(seen.get(job.id)).toEqual([1, 2, 3]);
+        expect(job.progress).toBe(3);
+        expect(order.lastIndexOf(`progress ${job.id}`)).toBeLessThan(order.indexOf(`succeeded ${job.id}`));
+      }
+      // Jobs that travelled in a batch needed no channel of their own.
+      expect(channelsMade).toBeLessThan(100);
+      await runner.close();
+    });
   });
 });

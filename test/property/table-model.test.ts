@@ -272,6 +272,7 @@ class FakePool {
       type: 'batch',
       values: ends.map((end) => (end.kind === 'succeed' ? end.value : undefined)),
       failures: outcome.kind === 'fail' ? ends.map((end) => (end.kind === 'fail' ? FAILURE : undefined)) : undefined,
+      progress: undefined,
     };
     run.resolve(reply);
   }
