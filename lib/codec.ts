@@ -21,6 +21,9 @@ export interface EncodedArgs {
  */
 export function encodeArgs(args: unknown[], transferList: unknown[] | undefined, maxPayloadBytes: number = DEFAULTS.maxPayloadBytes): EncodedArgs {
   if (transferList || args.every(isPlainPrimitive)) {
+    // Arguments that travel as they are must still be checked now, not fail at dispatch.
+    const path = transferList && findUncloneablePath(args, 'args', new Set(transferList));
+    if (path) throw new SerializationError('argument', path, 'it cannot be cloned (a function, symbol, WeakMap, WeakSet, Promise or a MessagePort not in transferList)');
     const size = transferList ? estimateSize(args, maxPayloadBytes) : primitivesSize(args);
     if (size > maxPayloadBytes) throw new PayloadTooLargeError(size, maxPayloadBytes);
     // A copy: the caller may reuse its array for the next job while this one waits.

@@ -93,6 +93,9 @@ export class Dispatcher {
     if (this.windows.size > 0) this.isStartable = (job) => (this.windows.get(job.name)?.waitTime(this.scanAt) ?? 0) === 0;
   }
 
+  /** Results that arrived after their job had settled (timed out, cancelled) and were dropped. */
+  lateResults = 0;
+
   /** Pool slots taken, including by stopped runs whose thread is still going. */
   get runningCount(): number {
     return this.running.size;
@@ -275,10 +278,14 @@ export class Dispatcher {
     this.recordRunTime(run.job.name, (now() - run.startedAt) / (run.job.chunkSize || jobs.length));
     for (let i = 0; i < jobs.length; i++) {
       const job = jobs[i]!;
-      // A stale run (its job settled, timed out or retried meanwhile) reports nothing.
-      if (job.run !== run) continue;
+      // A stale run (its job settled, timed out or retried meanwhile) reports
+      // nothing; a result it still brought is counted.
+      if (job.run !== run || job.state !== 'running') {
+        if (job.run === run) job.run = undefined;
+        if (error === undefined) this.lateResults++;
+        continue;
+      }
       job.run = undefined;
-      if (job.state !== 'running') continue;
       if (error !== undefined) this.fail(job, run, error);
       else if (!run.batch) this.succeed(job, reply as JobReply);
       else {

@@ -68,6 +68,8 @@ export interface RunnerStats {
   threads: number;
   /** Threads that failed outside any job, e.g. from a timer a finished job left behind (each also a `workerError` event). */
   workerErrors: number;
+  /** Results that arrived after their job had settled (it timed out or was cancelled meanwhile) and were dropped. */
+  lateResults: number;
   /** Share of the pool's slot time spent running jobs since the runner was created, 0 to 1. */
   utilization: number;
   /** From entering the table to starting. */
@@ -350,6 +352,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
       ...this.#lifecycle.counts,
       threads: this.#pool.threads,
       workerErrors: this.#workerErrors,
+      lateResults: this.#dispatcher.lateResults,
       utilization: Math.min(1, this.#lifecycle.runTime.totalMs / ((now() - this.#createdAt) * slots)),
       waitTime: this.#lifecycle.waitTime.summary(),
       runTime: this.#lifecycle.runTime.summary(),

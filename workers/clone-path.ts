@@ -3,18 +3,18 @@
  * `args[1].onDone` instead of just "could not be cloned". Pure and
  * dependency-free: both threads use it, and only on the error path.
  */
-// A MessagePort crosses only when transferred; the finder runs for values sent without a transfer list.
+// A MessagePort crosses only when transferred (in `transferred`).
 const UNCLONEABLE = [WeakMap, WeakSet, Promise, MessagePort] as const;
 const MAX_NODES = 10_000;
 
-export function findUncloneablePath(value: unknown, root: string): string | undefined {
+export function findUncloneablePath(value: unknown, root: string, transferred?: ReadonlySet<unknown>): string | undefined {
   const seen = new Set<object>();
   const visit = (current: unknown, path: string): string | undefined => {
     if (typeof current === 'function' || typeof current === 'symbol') return path;
     if (current === null || typeof current !== 'object') return undefined;
     if (seen.has(current) || seen.size > MAX_NODES) return undefined;
     seen.add(current);
-    if (UNCLONEABLE.some((type) => current instanceof type)) return path;
+    if (UNCLONEABLE.some((type) => current instanceof type)) return transferred?.has(current) ? undefined : path;
     // Binary data is always cloneable, and walking it byte by byte is slow.
     if (ArrayBuffer.isView(current) || current instanceof ArrayBuffer || current instanceof SharedArrayBuffer) return undefined;
     if (current instanceof Map) {

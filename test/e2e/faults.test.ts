@@ -271,22 +271,28 @@ describe('Runner', () => {
 
   describe('when arguments hold what cannot be copied', () => {
     it.each([
-      ['a function', () => [{ onDone: () => 1 }], 'args[0].onDone'],
-      ['a symbol', () => [1, Symbol('s')], 'args[1]'],
-      ['a WeakMap', () => [{ cache: new WeakMap() }], 'args[0].cache'],
-      ['a MessagePort outside the transferList', () => [new MessageChannel().port1], 'args[0]'],
-    ] as const)('BI1: rejects %s with SerializationError before queueing, on a cold runner and on a warm one', async (_, makeArgs, path) => {
+      ['a function', () => [{ onDone: () => 1 }], 'args[0].onDone', false],
+      ['a symbol', () => [1, Symbol('s')], 'args[1]', false],
+      ['a WeakMap', () => [{ cache: new WeakMap() }], 'args[0].cache', false],
+      ['a MessagePort outside the transferList', () => [new MessageChannel().port1], 'args[0]', false],
+      ['a function, with a transferList', () => [{ bytes: new ArrayBuffer(8), onDone: () => 1 }], 'args[0].onDone', true],
+      ['a MessagePort missing from a transferList', () => [{ bytes: new ArrayBuffer(8), port: new MessageChannel().port1 }], 'args[0].port', true],
+    ] as const)('BI1: rejects %s with SerializationError before queueing, on a cold runner and on a warm one', async (_, makeArgs, path, withTransferList) => {
       const runner = runners.runner({ maxThreads: 1 });
       const records = recordJobEvents(runner);
       for (const phase of ['cold', 'warm']) {
         const args = makeArgs() as unknown[];
-        const error = await rejectionOf(runner.submit('echo', args as [unknown]));
+        const transferList = withTransferList ? [(args[0] as { bytes: ArrayBuffer }).bytes] : undefined;
+        const error = await rejectionOf(runner.submit('echo', args as [unknown], transferList && { transferList }));
         expect(error).toBeInstanceOf(SerializationError);
         expect(error.code).toBe('BAOZI_SERIALIZATION');
         expect(error.direction).toBe('argument');
         expect(error.path).toBe(path);
         expect(runner.stats()).toMatchObject({ queued: 0, running: 0, failed: 0 });
         for (const arg of args) if (arg instanceof MessagePort) arg.close();
+        const port = (args[0] as { port?: unknown }).port;
+        if (port instanceof MessagePort) port.close();
+        if (transferList) expect(transferList[0]!.byteLength).toBe(8);
         if (phase === 'cold') expect(await runner.run('add', 1, 2)).toBe(3);
       }
       expect(idsOf(records, 'queued')).toHaveLength(1);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { InvalidOptionError, TaskError, TimeoutError, type JobHandle } from 'baozi';
+import { CancelledError, InvalidOptionError, TaskError, TimeoutError, type JobHandle } from 'baozi';
 import { holdThread, rejectionOf, useRunners } from '../helpers/e2e.js';
 import { nextEvent } from '../helpers/events.js';
 
@@ -99,6 +99,25 @@ describe('Runner', () => {
       const stats = runner.stats();
       expect(stats.succeeded - 2 + stats.failed).toBe(8);
       expect(await runner.run('add', 1, 1)).toBe(2);
+      await runner.close();
+    });
+  });
+
+  describe('when a result arrives after its job has settled', () => {
+    it('TO5: drops it and counts it in stats().lateResults', async () => {
+      const runner = runners.runner({ maxThreads: 1, cancelGraceMs: 30_000 });
+      const controller = runners.abortController();
+      const job = await runner.submit('cooperativeSleep', [30_000, 'return'], { signal: controller.signal });
+      // A free slot starts the job as it is submitted.
+      expect(job.state).toBe('running');
+      controller.abort('enough');
+      const error = await rejectionOf(job.result);
+      expect(error).toBeInstanceOf(CancelledError);
+      // The task returns once told to stop; its thread is the only one, so
+      // the next job runs after that late result came back.
+      expect(await runner.run('add', 1, 2)).toBe(3);
+      expect(job.state).toBe('cancelled');
+      expect(runner.stats()).toMatchObject({ lateResults: 1, cancelled: 1, succeeded: 1 });
       await runner.close();
     });
   });
