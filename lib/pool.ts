@@ -88,7 +88,7 @@ export class Pool {
     };
     // Threads copy the environment data as they start.
     setEnvironmentData(this.settingsKey, this.settings);
-    this.health = new ThreadHealth(options.tasksUrl, (delayMs) => {
+    this.health = new ThreadHealth(options.tasksUrl, options.minThreads > 0, (delayMs) => {
       this.settings.preloadDelayMs = delayMs;
       setEnvironmentData(this.settingsKey, this.settings);
     });

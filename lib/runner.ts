@@ -323,7 +323,8 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
    * Resolves once a thread has imported the task module. Rejects with
    * `TaskLoadError` when the import throws, or when threads keep dying as
    * they load it; with `RunnerClosedError` once closed. With `minThreads: 0`
-   * no thread starts before the first job, so it waits for that job's thread.
+   * no thread starts before the first job, so it waits for that job's thread
+   * (and, until then, does not keep the process alive).
    */
   ready(): Promise<void> {
     return this.#pool.health.ready();

@@ -42,6 +42,8 @@ export class ThreadHealth {
 
   constructor(
     private readonly tasksUrl: string,
+    /** Threads start with the pool (`minThreads` above 0): one will load the module or die trying. */
+    private readonly hasThreadsStarting: boolean,
     /** Called with how long threads started from now on should wait before loading the module. */
     private readonly setBackoff: (delayMs: number) => void,
   ) {}
@@ -91,8 +93,10 @@ export class ThreadHealth {
     if (this.#isClosed) return Promise.reject(new RunnerClosedError());
     if (this.#taskModule === 'loaded') return Promise.resolve();
     if (this.#taskModule === 'failed' && (this.#startFailures === 0 || this.#startFailures >= FAIL_FAST_AFTER)) return Promise.reject(this.#lastError);
-    // Idle threads do not keep the process alive; a caller awaiting this must get an answer.
-    this.#keepAlive ??= setInterval(() => {}, 2 ** 30);
+    // Idle threads do not keep the process alive; a caller awaiting this
+    // must get an answer. Without threads to start (minThreads: 0) none is
+    // coming until a job arrives, so the wait must not hold the process.
+    if (this.hasThreadsStarting) this.#keepAlive ??= setInterval(() => {}, 2 ** 30);
     return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
   }
 

@@ -29,6 +29,18 @@ describe('health and ready()', () => {
     expect(await rejectionOf(runner.ready())).toBeInstanceOf(RunnerClosedError);
   });
 
+  it('ready() with minThreads 0 waits for the first job’s thread to load the module', async () => {
+    const runner = runners.runner({ minThreads: 0, maxThreads: 1 });
+    let isReady = false;
+    const ready = runner.ready().then(() => (isReady = true));
+    expect(runner.health()).toMatchObject({ taskModule: 'loading', threads: 0 });
+    expect(isReady).toBe(false);
+    expect(await runner.run('add', 1, 2)).toBe(3);
+    await ready;
+    expect(runner.health()).toMatchObject({ ok: true, taskModule: 'loaded' });
+    await runner.close();
+  });
+
   it('BI9: ready() rejects with TaskLoadError when the module throws as it loads; health() reports it', async () => {
     const runner = runners.track(createRunner({ tasks: BROKEN, minThreads: 1, maxThreads: 1 }));
     const error = await rejectionOf(runner.ready());
