@@ -5,9 +5,11 @@
  */
 export class ResultStore<Record extends { readonly finishedAt: number | undefined }> {
   private readonly records = new Map<string, Record>();
-  // Arrival order, for dropping the oldest first: a Map walked from its
-  // front slows down as deleted entries pile up there.
-  private order: { id: string; record: Record }[] = [];
+  // Arrival order, for dropping the oldest first (a Map walked from its
+  // front slows down as deleted entries pile up there): ids and records
+  // side by side, so that an arrival allocates nothing.
+  private ids: string[] = [];
+  private arrivals: Record[] = [];
   private head = 0;
 
   constructor(
@@ -22,7 +24,8 @@ export class ResultStore<Record extends { readonly finishedAt: number | undefine
   add(id: string, record: Record, at: number): void {
     if (this.maxResults === 0) return;
     this.records.set(id, record);
-    this.order.push({ id, record });
+    this.ids.push(id);
+    this.arrivals.push(record);
     this.prune(at);
   }
 
@@ -32,8 +35,9 @@ export class ResultStore<Record extends { readonly finishedAt: number | undefine
   }
 
   private prune(at: number): void {
-    while (this.head < this.order.length) {
-      const { id, record } = this.order[this.head]!;
+    while (this.head < this.ids.length) {
+      const id = this.ids[this.head]!;
+      const record = this.arrivals[this.head]!;
       // An id added again later keeps its newer record.
       if (this.records.get(id) !== record) {
         this.head++;
@@ -45,8 +49,9 @@ export class ResultStore<Record extends { readonly finishedAt: number | undefine
       this.records.delete(id);
       this.head++;
     }
-    if (this.head >= 1024 && this.head * 2 >= this.order.length) {
-      this.order = this.order.slice(this.head);
+    if (this.head >= 1024 && this.head * 2 >= this.ids.length) {
+      this.ids = this.ids.slice(this.head);
+      this.arrivals = this.arrivals.slice(this.head);
       this.head = 0;
     }
   }
