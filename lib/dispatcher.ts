@@ -378,7 +378,9 @@ export class Dispatcher {
   // of them may start.
   private wakeForRateLimits(): void {
     if (this.rateTimer || this.table.size === 0 || this.running.size >= this.options.slots) return;
-    const at = now();
+    // At the time the last scan held them back: read afresh, a window that
+    // opened since would show no wait, and no timer would ever wake them.
+    const at = this.scanAt;
     let wait = Infinity;
     for (const window of this.windows.values()) {
       const ms = window.waitTime(at);
