@@ -77,7 +77,8 @@ describe('Runner', () => {
 
     it('BP1: never holds more than capacity jobs, however many producers push', async () => {
       const capacity = 3;
-      const runner = runners.runner({ capacity, maxThreads: 2 });
+      // One job per run: a transparent batch runs several jobs in one slot.
+      const runner = runners.runner({ capacity, maxThreads: 2, batching: 'off' });
       let maxQueued = 0;
       let maxRunning = 0;
       let maxBlocked = 0;
