@@ -6,8 +6,18 @@
 import type { ChunkResult, JobFailure } from '../workers/protocol.js';
 import type { JobHandle } from './job.js';
 
-/** Key of a runner's chunk path (internal: see `ChunkSubmitter`). */
-export const CHUNKS: unique symbol = Symbol('baozi.chunks');
+// Each runner's chunk path, out of its public type: `map` finds it here.
+const chunkPaths = new WeakMap<object, ChunkSubmitter>();
+
+/** Gives `map` a way to send chunks through `owner` (a runner registers itself as it is created). */
+export function registerChunkPath(owner: object, path: ChunkSubmitter): void {
+  chunkPaths.set(owner, path);
+}
+
+/** The chunk path of a submitter; without one, `map` sends each input as its own job. */
+export function chunkPathOf(submitter: object): ChunkSubmitter | undefined {
+  return chunkPaths.get(submitter);
+}
 
 /** What became of an input that failed inside a chunk. */
 export type ItemFailure = { error: unknown; job?: undefined } | { job: JobHandle; error?: undefined };

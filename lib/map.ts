@@ -7,7 +7,7 @@ import type { JobHandle } from './job.js';
 import { Chunk } from './chunk.js';
 import { ChunkSizer } from './chunk-sizer.js';
 import { ChunkWindow } from './chunk-window.js';
-import { CHUNKS, type ChunkSubmitter } from './map-chunks.js';
+import { chunkPathOf, type ChunkSubmitter } from './map-chunks.js';
 import type { SubmitOptions } from './options.js';
 import type { TaskArgs, TaskName, TaskResult } from './task-types.js';
 import { checkCapacity, resolveMapOptions, type MapOptions, type ResolvedMapOptions } from './workflow-options.js';
@@ -79,7 +79,6 @@ export function mapJobs(
 /** The submitter with the task module's types erased: `map` checks types at its own boundary. */
 export interface LooseSubmitter {
   submit(name: string, args: unknown[], options?: SubmitOptions): Promise<JobHandle>;
-  readonly [CHUNKS]?: ChunkSubmitter;
 }
 
 const ignoreRejection = (): void => {};
@@ -141,7 +140,7 @@ class JobMap implements AsyncIterableIterator<unknown> {
     this.#inputs = inputs;
     this.#capacity = capacity;
     this.#options = options;
-    const chunks = submitter[CHUNKS];
+    const chunks = chunkPathOf(submitter);
     this.#chunks = options.batchSize !== 1 && chunks?.canChunk(name) ? chunks : undefined;
     this.#sizer = new ChunkSizer(this.#chunks ? options.batchSize : 1, capacity, this.#chunks?.slots ?? 1, this.#chunks?.estimates.get(name));
     this.#window = new ChunkWindow(

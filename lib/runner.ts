@@ -13,7 +13,7 @@ import type { RunnerHealth } from './thread-health.js';
 import type { Duplex } from 'node:stream';
 import { chain, chord, group, type GroupOutput } from './canvas.js';
 import { mapJobs, type AnyIterable, type MapOutput } from './map.js';
-import { CHUNKS, type ChunkSubmitter, type ItemFailure } from './map-chunks.js';
+import { registerChunkPath, type ItemFailure } from './map-chunks.js';
 import { failureToError } from './remote-error.js';
 import type { ChunkResult, JobFailure } from '../workers/protocol.js';
 import { PeriodicSchedule, resolveScheduleOptions, type ScheduleHandle, type ScheduleOptions } from './schedule.js';
@@ -113,8 +113,6 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
   #workerErrors = 0;
   readonly #createdAt = now();
   #closing: Promise<CloseReport> | undefined;
-  /** @internal `map`'s way to submit chunks (lib/map-chunks.ts). */
-  readonly [CHUNKS]: ChunkSubmitter;
   /** Live jobs were cancelled and threads stopped by a close that does not drain. */
   #isStopped = false;
 
@@ -150,7 +148,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
       this.#lifecycle,
     );
     this.#lifecycle.attach(this.#dispatcher);
-    this[CHUNKS] = {
+    registerChunkPath(this, {
       slots: options.maxThreads * options.concurrentTasksPerWorker,
       estimates: new Map(),
       canChunk: (name) => !options.rateLimits.has(name),
@@ -163,7 +161,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
         }
       },
       failItem: (chunk, args, failure) => this.#failItem(chunk as Job, args, failure),
-    };
+    });
   }
 
   /** Most jobs the table holds (the `capacity` option). */

@@ -3,7 +3,6 @@
  * that they can be written and tested apart from the `Runner` class.
  */
 import type { JobHandle } from './job.js';
-import type { CHUNKS, ChunkSubmitter } from './map-chunks.js';
 import type { SubmitOptions } from './options.js';
 import type { TaskArgs, TaskModule, TaskName, TaskResult } from './task-types.js';
 
@@ -16,8 +15,6 @@ export interface JobSubmitter<Tasks extends object = TaskModule> {
   submit<Name extends TaskName<Tasks>>(name: Name, args: TaskArgs<Tasks, Name>, options?: SubmitOptions): Promise<JobHandle<TaskResult<Tasks, Name>>>;
   /** Most jobs the table holds; `map` and streams keep at most this many inputs in flight. */
   readonly capacity: number;
-  /** `map`'s chunk path; without it, each input is its own job. */
-  readonly [CHUNKS]?: ChunkSubmitter;
 }
 
 /**

@@ -7,7 +7,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { BroadcastChannel } from 'node:worker_threads';
 import type { Runner, RunnerOptions } from 'baozi';
-import { CHUNKS } from '../../lib/map-chunks.js';
+import { chunkPathOf, registerChunkPath } from '../../lib/map-chunks.js';
 import type { JobSubmitter } from '../../lib/workflow-types.js';
 import type { TestTasks } from './runner.js';
 
@@ -16,7 +16,10 @@ import type { TestTasks } from './runner.js';
  * created with (the runner has no getter for it yet).
  */
 export function submitterOf(runner: Runner<TestTasks>, capacity: number): JobSubmitter<TestTasks> {
-  return { submit: runner.submit.bind(runner), capacity, [CHUNKS]: runner[CHUNKS] };
+  const submitter = { submit: runner.submit.bind(runner), capacity };
+  const chunkPath = chunkPathOf(runner);
+  if (chunkPath) registerChunkPath(submitter, chunkPath);
+  return submitter;
 }
 
 /** A runner from `make` and its submitter, with the same capacity. */
