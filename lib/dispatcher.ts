@@ -36,9 +36,7 @@ export interface DispatcherOptions {
   slots: number;
   /** `auto`: jobs of a task measured to be tiny travel several to a message. */
   batching: 'auto' | 'off';
-  /** Threads run one job at a time, so any run can be stopped by terminating its thread. */
-  isSingleJob: boolean;
-  /** `concurrentTasksPerWorker`. */
+  /** `concurrentTasksPerWorker`: at 1, any run can be stopped by terminating its thread. */
   slotsPerThread: number;
   cancelGraceMs: number;
   rateLimits: Map<string, RateLimit>;
@@ -217,7 +215,7 @@ export class Dispatcher {
     }
     this.running.add(run);
     for (const job of jobs) this.hooks.started(job);
-    this.send(run, message, undefined, this.options.isSingleJob);
+    this.send(run, message, undefined, this.options.slotsPerThread === 1);
   }
 
   private start(job: Job): void {
@@ -241,7 +239,7 @@ export class Dispatcher {
     // A thread that shares jobs cannot be terminated for one of them, and
     // Piscina never gives a run with a signal a shared thread: only runs
     // that may need stopping get one there.
-    const isStoppable = this.options.isSingleJob || options.signal !== undefined || options.timeout !== undefined || options.softTimeout !== undefined;
+    const isStoppable = this.options.slotsPerThread === 1 || options.signal !== undefined || options.timeout !== undefined || options.softTimeout !== undefined;
     this.hooks.started(job);
     this.send(run, message, transferList, isStoppable);
   }
@@ -298,7 +296,7 @@ export class Dispatcher {
       }
     }
     this.running.delete(run);
-    if (this.pool.hasRetirees) this.pool.terminateIdleRetirees();
+    this.pool.terminateIdleRetirees();
     this.hooks.slotFreed();
     this.pump();
   }

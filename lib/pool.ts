@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import { setEnvironmentData, type MessagePort, type Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
+import { piscinaSymbols } from '../workers/piscina-symbols.js';
 import type {
   JobReply,
   PoolMessage,
@@ -24,8 +23,7 @@ const SINGLE_JOB_ARGV_FLAG: SingleJobArgvFlag = '--baozi-single-job';
 const SETTINGS_ARGV_FLAG: SettingsArgvFlag = '--baozi-settings';
 // Piscina keeps its record of a thread under this symbol on the thread's
 // public interface, which is all its 'workerDestroy' event gives.
-const require = createRequire(import.meta.url);
-const { kWorkerData } = require(join(dirname(require.resolve('piscina')), 'symbols.js')) as { kWorkerData: symbol };
+const { kWorkerData } = piscinaSymbols;
 
 /**
  * What Piscina shows a load balancer of each thread (its `PiscinaWorker`).
@@ -80,7 +78,6 @@ export class Pool {
       workerRecycled(threadId: number, reason: RetireReason): void;
     },
   ) {
-    const onWorkerError = (error: unknown): void => events.workerError(error);
     this.settings = {
       maxJobs: options.maxJobsPerWorker,
       maxHeapBytes: options.maxHeapPerWorkerMb * 1024 * 1024,
@@ -118,7 +115,7 @@ export class Pool {
     } as ConstructorParameters<typeof Piscina>[0]);
     // Piscina emits 'error' for thread failures outside a task; unheard, that
     // would crash the host process.
-    this.piscina.on('error', onWorkerError);
+    this.piscina.on('error', (error: unknown) => events.workerError(error));
     this.piscina.on('workerCreate', (view: ThreadView) => {
       this.views.set(threadOf(view), view);
       this.noteThreads();
@@ -128,7 +125,7 @@ export class Pool {
       const thread = threadOf(view);
       // Piscina destroys a thread it decided to stop before it exits, and
       // one that died by itself after: by then its threadId reads -1.
-      if (thread.threadId === -1 && !this.loadedThreads.has(thread)) onWorkerError(this.health.diedStarting());
+      if (thread.threadId === -1 && !this.loadedThreads.has(thread)) events.workerError(this.health.diedStarting());
       this.views.delete(thread);
       this.given.delete(thread);
     });
@@ -177,10 +174,6 @@ export class Pool {
       retiree.isTerminating = true;
       void retiree.thread.terminate();
     }
-  }
-
-  get hasRetirees(): boolean {
-    return this.retiring.size > 0;
   }
 
   /** Resolves once every thread the pool ever started has exited. */

@@ -140,7 +140,6 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
       {
         slots: options.maxThreads * options.concurrentTasksPerWorker,
         batching: options.batching,
-        isSingleJob: options.concurrentTasksPerWorker === 1,
         slotsPerThread: options.concurrentTasksPerWorker,
         cancelGraceMs: options.cancelGraceMs,
         rateLimits: options.rateLimits,

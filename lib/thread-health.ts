@@ -84,8 +84,7 @@ export class ThreadHealth {
 
   /** The error a job fails with at once, without dispatch, while threads keep dying as they start. */
   failFastError(): TaskLoadError | undefined {
-    // Asked before every dispatch: the clock is read only while failing.
-    return this.#failFastUntil !== 0 && this.#failFastUntil > Date.now() ? this.#lastError : undefined;
+    return this.#isFailingFast() ? this.#lastError : undefined;
   }
 
   /** Resolves once a thread loaded the task module; rejects with `TaskLoadError` if loading fails first. */
@@ -106,16 +105,21 @@ export class ThreadHealth {
   }
 
   snapshot(threads: number, recycledThreads: number): RunnerHealth {
-    const failingFast = this.#failFastUntil > Date.now();
+    // A start failure marks the module failed too, until a thread loads it.
     return {
-      ok: !this.#isClosed && this.#taskModule !== 'failed' && this.#startFailures === 0,
+      ok: !this.#isClosed && this.#taskModule !== 'failed',
       taskModule: this.#taskModule,
       startFailures: this.#startFailures,
-      failingFastUntil: failingFast ? new Date(this.#failFastUntil) : undefined,
+      failingFastUntil: this.#isFailingFast() ? new Date(this.#failFastUntil) : undefined,
       lastError: this.#lastError,
       threads,
       recycledThreads,
     };
+  }
+
+  // Asked before every dispatch: the clock is read only while failing.
+  #isFailingFast(): boolean {
+    return this.#failFastUntil !== 0 && this.#failFastUntil > Date.now();
   }
 
   #settleWaiters(error: unknown): void {

@@ -1,9 +1,7 @@
-import type { MessagePort } from 'node:worker_threads';
+import { threadId, type MessagePort } from 'node:worker_threads';
 import { deserialize, serialize } from 'node:v8';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import { findUncloneablePath } from './clone-path.js';
-import { threadId } from 'node:worker_threads';
+import { piscinaSymbols } from './piscina-symbols.js';
 import type { JobFailure, JobMessage, JobReply, RetireReason } from './protocol.js';
 import { TransferredResult } from './transfer.js';
 
@@ -65,26 +63,6 @@ function encodeValue(result: unknown, transferList: (ArrayBuffer | MessagePort)[
   transferList.push(bytes.buffer as ArrayBuffer);
   return { type: 'encoded', bytes };
 }
-
-interface PiscinaSymbols {
-  kMovable: symbol;
-  kTransferable: symbol;
-  kValue: symbol;
-}
-
-// Piscina's worker runtime, already loaded in this thread, recognises a
-// reply to move by these symbols. Its worker script is the thread's main
-// module, and its symbols module sits beside it, already loaded: requiring
-// it from there costs nothing, while importing Piscina's main module (for
-// Piscina.move()) would cost every thread ~20 ms and resolving 'piscina'
-// from here ~2 ms.
-function loadPiscinaSymbols(): PiscinaSymbols {
-  const main = createRequire(import.meta.url).main?.filename;
-  if (main?.endsWith(join('piscina', 'dist', 'worker.js'))) return createRequire(main)('./symbols.js') as PiscinaSymbols;
-  const require = createRequire(import.meta.url);
-  return require(join(dirname(require.resolve('piscina')), 'symbols.js')) as PiscinaSymbols;
-}
-const piscinaSymbols = loadPiscinaSymbols();
 
 function movable(reply: JobReply, transferList: (ArrayBuffer | MessagePort)[]): JobReply {
   return {

@@ -6,7 +6,7 @@
 import { parentPort, threadId } from 'node:worker_threads';
 import { serializeError } from './errors.js';
 import type { TasksArgvFlag, ThreadNotice } from './protocol.js';
-import { settings } from './settings.js';
+import { argvValue, settings } from './settings.js';
 export const TASKS_ARGV_FLAG: TasksArgvFlag = '--baozi-tasks';
 
 type TaskModule = Record<string, unknown>;
@@ -19,8 +19,7 @@ let failedLoads = 0;
 let hasWaited = false;
 
 export function taskModuleUrl(): string {
-  const index = process.argv.indexOf(TASKS_ARGV_FLAG);
-  const url = index === -1 ? undefined : process.argv[index + 1];
+  const url = argvValue(TASKS_ARGV_FLAG);
   if (!url) throw new Error(`baozi worker started without ${TASKS_ARGV_FLAG}; create it through createRunner().`);
   return url;
 }

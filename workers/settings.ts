@@ -8,9 +8,14 @@ import type { SettingsArgvFlag, ThreadSettings } from './protocol.js';
 const SETTINGS_ARGV_FLAG: SettingsArgvFlag = '--baozi-settings';
 const NONE: ThreadSettings = { maxJobs: Infinity, maxHeapBytes: Infinity, preloadDelayMs: 0 };
 
+/** The argv value after `flag` (lib/pool.ts sets them), if present. */
+export function argvValue(flag: string): string | undefined {
+  const index = process.argv.indexOf(flag);
+  return index === -1 ? undefined : process.argv[index + 1];
+}
+
 function read(): ThreadSettings {
-  const index = process.argv.indexOf(SETTINGS_ARGV_FLAG);
-  const key = index === -1 ? undefined : process.argv[index + 1];
+  const key = argvValue(SETTINGS_ARGV_FLAG);
   return (key === undefined ? undefined : (getEnvironmentData(key) as ThreadSettings | undefined)) ?? NONE;
 }
 

@@ -222,7 +222,7 @@ class FakePool {
   isDestroyed = false;
   // The task module always loads and threads never retire here.
   readonly health = { failFastError: (): undefined => undefined };
-  readonly hasRetirees = false;
+  terminateIdleRetirees(): void {}
   private nextRun = 0;
 
   constructor(
@@ -385,7 +385,7 @@ class World {
     this.dispatcher = new Dispatcher(
       this.table,
       this.pool as unknown as Pool,
-      { slots, batching, isSingleJob: true, slotsPerThread: 1, cancelGraceMs, rateLimits: new Map(rateLimit ? [['limited', rateLimit]] : []) },
+      { slots, batching, slotsPerThread: 1, cancelGraceMs, rateLimits: new Map(rateLimit ? [['limited', rateLimit]] : []) },
       this.lifecycle,
     );
     this.lifecycle.attach(this.dispatcher);
