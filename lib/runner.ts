@@ -101,6 +101,8 @@ export function createRunner<Tasks extends object = TaskModule>(options: RunnerO
 /** Runs jobs on a pool of worker threads, fed from a bounded table. Create it with `createRunner()`. */
 export class Runner<Tasks extends object = TaskModule> extends EventEmitter<RunnerEvents> {
   readonly #options: ResolvedRunnerOptions;
+  /** Runs at once: threads × jobs per thread. */
+  readonly #slots: number;
   readonly #table: MemoryTable<Job>;
   readonly #pool: Pool;
   readonly #lifecycle: Lifecycle;
@@ -120,6 +122,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
   constructor(options: ResolvedRunnerOptions) {
     super();
     this.#options = options;
+    this.#slots = options.maxThreads * options.concurrentTasksPerWorker;
     let lifecycle: Lifecycle | undefined;
     this.#table = new MemoryTable<Job>(options.capacity, {
       added: (job) => lifecycle!.added(job),
@@ -138,7 +141,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
       this.#table,
       this.#pool,
       {
-        slots: options.maxThreads * options.concurrentTasksPerWorker,
+        slots: this.#slots,
         batching: options.batching,
         slotsPerThread: options.concurrentTasksPerWorker,
         cancelGraceMs: options.cancelGraceMs,
@@ -148,7 +151,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     );
     this.#lifecycle.attach(this.#dispatcher);
     registerChunkPath(this, {
-      slots: options.maxThreads * options.concurrentTasksPerWorker,
+      slots: this.#slots,
       estimates: new Map(),
       canChunk: (name) => !options.rateLimits.has(name),
       submit: (name, payload, count) => {
@@ -341,7 +344,6 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
   }
 
   stats(): RunnerStats {
-    const slots = this.#options.maxThreads * this.#options.concurrentTasksPerWorker;
     return {
       queued: this.#table.size,
       running: this.#dispatcher.runningJobCount,
@@ -351,7 +353,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
       threads: this.#pool.threads,
       workerErrors: this.#workerErrors,
       lateResults: this.#dispatcher.lateResults,
-      utilization: Math.min(1, this.#lifecycle.runTime.totalMs / ((now() - this.#createdAt) * slots)),
+      utilization: Math.min(1, this.#lifecycle.runTime.totalMs / ((now() - this.#createdAt) * this.#slots)),
       waitTime: this.#lifecycle.waitTime.summary(),
       runTime: this.#lifecycle.runTime.summary(),
     };
@@ -368,14 +370,13 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
    */
   metrics(options?: MetricsOptions): RunnerMetrics {
     const { reset } = resolveMetricsOptions(options);
-    const slots = this.#options.maxThreads * this.#options.concurrentTasksPerWorker;
     const gauges = {
       queued: this.#table.size,
       running: this.#dispatcher.runningJobCount,
       blocked: this.#table.blocked,
       scheduled: this.#lifecycle.scheduledCount,
       threads: this.#pool.threads,
-      utilization: Math.min(1, this.#dispatcher.runningCount / slots),
+      utilization: Math.min(1, this.#dispatcher.runningCount / this.#slots),
     };
     return this.#lifecycle.metrics.snapshot(gauges, reset);
   }
@@ -459,7 +460,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
       throw new InvalidOptionError(options?.delay !== undefined ? 'delay' : 'runAt', options?.delay ?? options?.runAt, `at most ${MAX_DELAY_MS} ms (about 24.8 days) ahead`);
     }
     const encoded = encodeArgs(args, resolved.transferList, this.#options.maxPayloadBytes);
-    const id = resolved.jobId ?? `${this.#idPrefix}-${(this.#nextId++).toString(36)}`;
+    const id = resolved.jobId ?? this.#newId();
     const job = new Job<Result>(this.#lifecycle, id, name, encoded.args, encoded.isEncoded, resolved, now());
     job.chunkSize = chunkSize;
     if (runAt !== undefined) {
@@ -495,9 +496,13 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     } catch {
       return { error: failureToError(failure, chunk.info) };
     }
-    const job = new Job(this.#lifecycle, `${this.#idPrefix}-${(this.#nextId++).toString(36)}`, chunk.name, encoded.args, encoded.isEncoded, options, now());
+    const job = new Job(this.#lifecycle, this.#newId(), chunk.name, encoded.args, encoded.isEncoded, options, now());
     this.#lifecycle.adoptFailed(job, failureToError(failure, job.info), requestedDelay);
     return { job };
+  }
+
+  #newId(): string {
+    return `${this.#idPrefix}-${(this.#nextId++).toString(36)}`;
   }
 
   /** Cancels every live job and terminates every run's thread, once. */
