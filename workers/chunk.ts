@@ -6,10 +6,9 @@
  */
 import { decodeArgs, encodeResult } from './codec.js';
 import { RunningJob } from './context.js';
-import { serializeError } from './errors.js';
+import { taskFailure } from './errors.js';
 import type { TaskFunction } from './loader.js';
 import type { ChunkMessage, ChunkResult, JobFailure, JobReply } from './protocol.js';
-import { RetryRequest } from './retry.js';
 import { TransferredResult } from './transfer.js';
 
 /** Runs a chunk; `resolving` is its task, or a thrown `JobFailure` that fails the whole chunk. */
@@ -48,16 +47,9 @@ async function runEach(count: number, call: (i: number) => unknown, result: Chun
       // Buffers inside a chunk's reply are copied, not moved.
       values[i] = value instanceof TransferredResult ? value.value : value;
     } catch (error) {
-      (result.failures ??= new Array<JobFailure | undefined>(count))[i] = toFailure(error);
+      (result.failures ??= new Array<JobFailure | undefined>(count))[i] = taskFailure(error);
     }
   }
-}
-
-function toFailure(error: unknown): JobFailure {
-  if (error instanceof RetryRequest) {
-    return { type: 'retry-requested', delay: error.delay, reason: error.cause === undefined ? undefined : serializeError(error.cause) };
-  }
-  return { type: 'task-error', error: serializeError(error) };
 }
 
 /** The whole result in one message; a value that cannot be cloned fails only its own input. */

@@ -7,11 +7,10 @@
 import { runChunk } from './chunk.js';
 import { decodeArgs, encodeBatch, encodeResult, markRetiring } from './codec.js';
 import { RunningJob } from './context.js';
-import { serializeError } from './errors.js';
+import { serializeError, taskFailure } from './errors.js';
 import { findTask, loadTaskModule, preloadTaskModule, taskModuleUrl, taskNames, type TaskFunction } from './loader.js';
 import type { BatchMessage, JobFailure, JobMessage, JobReply, PoolMessage } from './protocol.js';
 import { isRecycling, retireReason } from './recycle.js';
-import { RetryRequest } from './retry.js';
 
 preloadTaskModule();
 
@@ -87,10 +86,6 @@ async function runTask(task: TaskFunction, job: RunningJob, input: Pick<JobMessa
     const args = decodeArgs(input);
     return await job.run(() => task(...args));
   } catch (error) {
-    if (error instanceof RetryRequest) {
-      const reason = error.cause === undefined ? undefined : serializeError(error.cause);
-      throw { type: 'retry-requested', delay: error.delay, reason } satisfies JobFailure;
-    }
-    throw { type: 'task-error', error: serializeError(error) } satisfies JobFailure;
+    throw taskFailure(error);
   }
 }

@@ -1,4 +1,5 @@
-import type { SerializedError } from './protocol.js';
+import type { JobFailure, SerializedError } from './protocol.js';
+import { RetryRequest } from './retry.js';
 
 const MAX_CAUSE_DEPTH = 8;
 const OWN_FIELDS = new Set(['name', 'message', 'stack', 'code', 'cause']);
@@ -54,4 +55,12 @@ function describe(value: unknown): string {
     return `[object ${(Object.getPrototypeOf(value) as { constructor?: { name?: string } } | null)?.constructor?.name ?? 'null-prototype'}]`;
   }
   return String(value);
+}
+
+/** What a task threw, as the failure its job reports: a request to run again (`retry()`), or a task error. */
+export function taskFailure(thrown: unknown): JobFailure {
+  if (thrown instanceof RetryRequest) {
+    return { type: 'retry-requested', delay: thrown.delay, reason: thrown.cause === undefined ? undefined : serializeError(thrown.cause) };
+  }
+  return { type: 'task-error', error: serializeError(thrown) };
 }
