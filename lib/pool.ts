@@ -169,7 +169,9 @@ export class Pool {
 
   /** Terminates retiring threads that have no job left. Call after a run settles. */
   terminateIdleRetirees(): void {
-    for (const [id, retiree] of this.retiring) {
+    // Called after every run: most of the time there is none.
+    if (this.retiring.size === 0) return;
+    for (const retiree of this.retiring.values()) {
       if (retiree.isTerminating || (this.views.get(retiree.thread)?.currentUsage ?? 0) > 0) continue;
       retiree.isTerminating = true;
       void retiree.thread.terminate();
