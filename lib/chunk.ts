@@ -1,5 +1,6 @@
 /** One chunk of `map`: consecutive inputs that travel to a thread as one job. */
 import type { ChunkResult } from '../workers/protocol.js';
+import { isPlainPrimitive } from './codec.js';
 import type { JobHandle } from './job.js';
 
 // Marks an input that runs again as a job of its own and has not settled.
@@ -36,7 +37,7 @@ export class Chunk {
   /** Adds an input's arguments (copied: the caller may reuse its array). */
   add(args: readonly unknown[]): void {
     const flat = this.#flat;
-    if (flat && (this.#arity === args.length || this.count === 0) && args.every(isPrimitive)) {
+    if (flat && (this.#arity === args.length || this.count === 0) && args.every(isPlainPrimitive)) {
       this.#arity = args.length;
       for (const arg of args) flat.push(arg);
     } else {
@@ -48,7 +49,7 @@ export class Chunk {
   /** Adds an input that is its task's one argument. */
   addOne(value: unknown): void {
     const flat = this.#flat;
-    if (flat && (this.#arity === 1 || this.count === 0) && isPrimitive(value)) {
+    if (flat && (this.#arity === 1 || this.count === 0) && isPlainPrimitive(value)) {
       this.#arity = 1;
       flat.push(value);
     } else {
@@ -85,8 +86,4 @@ export class Chunk {
     this.#flat = undefined;
     return (this.#lists = lists);
   }
-}
-
-function isPrimitive(value: unknown): boolean {
-  return value === null || (typeof value !== 'object' && typeof value !== 'function' && typeof value !== 'symbol');
 }

@@ -97,6 +97,7 @@ function estimateSize(value: unknown, limit: number): number {
   return size;
 }
 
-function isPlainPrimitive(value: unknown): boolean {
+/** What travels to a thread as it is, without serializing (no symbols). */
+export function isPlainPrimitive(value: unknown): boolean {
   return value === null || (typeof value !== 'object' && typeof value !== 'function' && typeof value !== 'symbol');
 }
