@@ -19,6 +19,8 @@ export class Attempt {
   graceTimer: NodeJS.Timeout | undefined;
   /** All the jobs of a transparent batch (the first is `job`); undefined for a run of one job. */
   batch: Job[] | undefined;
+  /** Sent with itself as its stop signal: aborting it terminates its thread. Otherwise aborting does nothing. */
+  isStoppable = false;
   /** The soft time limit passed: an error thrown after it is a soft timeout. */
   isPastSoftLimit = false;
   private listener: (() => void) | undefined;

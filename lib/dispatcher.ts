@@ -36,6 +36,11 @@ export interface DispatcherOptions {
   slots: number;
   /** `auto`: jobs of a task measured to be tiny travel several to a message. */
   batching: 'auto' | 'off';
+  /**
+   * Runs allowed past `slots`, each waiting in a busy thread behind a quick
+   * run (`prefetch: 'auto'`): one per thread, or 0 for none.
+   */
+  prefetchSlots: number;
   /** `concurrentTasksPerWorker`: at 1, any run can be stopped by terminating its thread. */
   slotsPerThread: number;
   cancelGraceMs: number;
@@ -64,12 +69,20 @@ const ESTIMATE_WEIGHT = 0.3;
  * just before its result (it ran in well under a few ms). A batched
  * job cancelled while its batch runs settles at once; its in-thread
  * signal does not fire and its thread finishes the batch.
+ *
+ * Prefetch: with one job per thread at a time, a run of such jobs (one job
+ * or a batch) whose task is measured quick goes without a stop signal, and
+ * while only such runs are out, each thread may take one more, which waits
+ * in the thread instead of the thread waiting for the main thread. Only the
+ * next job in line is prefetched, never one behind it, so priorities hold.
  */
 export class Dispatcher {
   private readonly running = new Set<Attempt>();
   /** Slots held for retiring threads until they exit, so that Piscina never has to queue a job. */
   private retiringSlots = 0;
   private jobsRunning = 0;
+  /** Runs out with a stop signal: a prefetched run must not wait behind one (it may be slow, or be stopped with its thread). */
+  private stoppableRuns = 0;
   /** Mean milliseconds per job of each task, from the pool's replies. */
   private readonly runEstimates = new Map<string, number>();
   private readonly windows = new Map<string, StartWindow>();
@@ -109,9 +122,12 @@ export class Dispatcher {
     if (this.isPumping) return;
     this.isPumping = true;
     try {
-      while (this.running.size + this.retiringSlots < this.options.slots) {
+      for (;;) {
+        const taken = this.running.size + this.retiringSlots;
+        const isPrefetch = taken >= this.options.slots;
+        if (isPrefetch && !this.hasPrefetchRoom(taken)) break;
         if (this.isStartable) this.scanAt = now();
-        const job = this.table.shift(this.isStartable);
+        const job = isPrefetch ? this.shiftPrefetchable() : this.table.shift(this.isStartable);
         if (!job) break;
         if (this.hasExpired(job)) continue;
         const loadError = this.pool.health.failFastError();
@@ -124,7 +140,8 @@ export class Dispatcher {
           this.start(job);
           continue;
         }
-        const more = this.table.shiftWhile(job.priority, (next) => next.name === job.name && this.isBatchable(next), size - 1);
+        const isWanted = isPrefetch ? (next: Job) => this.isPrefetchable(next) : (next: Job) => this.isBatchable(next);
+        const more = this.table.shiftWhile(job.priority, (next) => next.name === job.name && isWanted(next), size - 1);
         const batch = [job, ...more.filter((next) => !this.hasExpired(next))];
         if (batch.length === 1) this.start(job);
         else this.startBatch(batch);
@@ -180,6 +197,30 @@ export class Dispatcher {
     return job.chunkSize === 0 && !(options.timeout || options.softTimeout || options.onProgress || options.transferList) && !this.windows.has(job.name);
   }
 
+  /**
+   * Whether the job may go without a stop signal and wait in a busy thread:
+   * nothing to stop mid-run (what batching asks, and no `signal`), and its
+   * task measured quick, so that whatever waits behind it waits briefly.
+   */
+  private isPrefetchable(job: Job): boolean {
+    if (this.options.prefetchSlots === 0 || job.options.signal || !this.isBatchable(job)) return false;
+    const estimate = this.runEstimates.get(job.name);
+    return estimate !== undefined && estimate < BATCH_TARGET_MS;
+  }
+
+  // Every run out can have a run wait behind it, and no thread is retiring
+  // (its slots are held while it finishes what it has).
+  private hasPrefetchRoom(taken: number): boolean {
+    return this.options.prefetchSlots > 0 && this.stoppableRuns === 0 && this.retiringSlots === 0 && taken < this.options.slots + this.options.prefetchSlots;
+  }
+
+  // The next job in line or none: passing over it would let later jobs
+  // overtake it. (A prefetchable job has no rate limit, so it may start now.)
+  private shiftPrefetchable(): Job | undefined {
+    const next = this.table.peek();
+    return next && this.isPrefetchable(next) ? this.table.shift() : undefined;
+  }
+
   /** How many jobs of this job's task to send together, 1 for none. */
   private batchSize(job: Job): number {
     if (this.options.batching === 'off' || !this.isBatchable(job)) return 1;
@@ -215,7 +256,7 @@ export class Dispatcher {
     }
     this.running.add(run);
     for (const job of jobs) this.hooks.started(job);
-    this.send(run, message, undefined, this.options.slotsPerThread === 1);
+    this.send(run, message, undefined, this.options.slotsPerThread === 1 && !jobs.every((job) => this.isPrefetchable(job)));
   }
 
   private start(job: Job): void {
@@ -238,13 +279,21 @@ export class Dispatcher {
     if (options.softTimeout) run.softTimer = setTimeout(() => this.warnSoftTimeout(run), options.softTimeout);
     // A thread that shares jobs cannot be terminated for one of them, and
     // Piscina never gives a run with a signal a shared thread: only runs
-    // that may need stopping get one there.
-    const isStoppable = this.options.slotsPerThread === 1 || options.signal !== undefined || options.timeout !== undefined || options.softTimeout !== undefined;
+    // that may need stopping get one there. With one job per thread, all
+    // but prefetchable ones do.
+    const isStoppable =
+      this.options.slotsPerThread === 1
+        ? !this.isPrefetchable(job)
+        : options.signal !== undefined || options.timeout !== undefined || options.softTimeout !== undefined;
     this.hooks.started(job);
     this.send(run, message, transferList, isStoppable);
   }
 
   private send(run: Attempt, message: PoolMessage, transferList: readonly (ArrayBuffer | MessagePort)[] | undefined, isStoppable: boolean): void {
+    if (isStoppable) {
+      run.isStoppable = true;
+      this.stoppableRuns++;
+    }
     let reply: Promise<JobReply>;
     try {
       reply = this.pool.run(message, isStoppable ? run : undefined, transferList);
@@ -271,6 +320,7 @@ export class Dispatcher {
       this.report(run, left.message as JobReport);
     }
     run.dispose();
+    if (run.isStoppable) this.stoppableRuns--;
     const jobs = run.batch ?? [run.job];
     this.jobsRunning -= jobs.length;
     this.recordRunTime(run.job.name, (now() - run.startedAt) / (run.job.chunkSize || jobs.length));

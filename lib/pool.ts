@@ -90,6 +90,9 @@ export class Pool {
       setEnvironmentData(this.settingsKey, this.settings);
     });
     const maximumUsage = options.concurrentTasksPerWorker;
+    // With one job per thread at a time, every run has a stop signal except
+    // those the dispatcher prefetches: such a run may wait behind another.
+    const sharedUsage = maximumUsage === 1 ? 2 : maximumUsage;
     this.piscina = new Piscina({
       filename: ENTRY,
       minThreads: options.minThreads,
@@ -108,7 +111,7 @@ export class Pool {
         ...(options.concurrentTasksPerWorker === 1 ? [SINGLE_JOB_ARGV_FLAG] : []),
       ],
       // Piscina's least-busy choice, minus retiring threads.
-      loadBalancer: (task: { isAbortable: boolean }, threads: ThreadView[]) => this.pick(task, threads, maximumUsage),
+      loadBalancer: (task: { isAbortable: boolean }, threads: ThreadView[]) => this.pick(task, threads, task.isAbortable ? maximumUsage : sharedUsage),
       ...(options.resourceLimits && { resourceLimits: options.resourceLimits }),
       ...(options.env && { env: options.env }),
       ...(options.workerData !== undefined && { workerData: options.workerData }),
@@ -198,7 +201,8 @@ export class Pool {
   }
 
   /**
-   * Piscina's least-busy choice, never a retiring thread. With
+   * Piscina's least-busy choice, never a retiring thread, and a thread
+   * running something only for a run without a stop signal. With
    * `maxJobsPerWorker`, a thread already given that many messages is
    * chosen only when no other can take the run: its last reply may still
    * be on its way, and Piscina hands out queued runs before baozi hears it.

@@ -143,6 +143,9 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
       {
         slots: this.#slots,
         batching: options.batching,
+        // One job waits in each thread at most, where threads run one job at a
+        // time and do not count their jobs (a prefetched job would run past the count).
+        prefetchSlots: options.prefetch === 'auto' && options.concurrentTasksPerWorker === 1 && options.maxJobsPerWorker === Infinity ? options.maxThreads : 0,
         slotsPerThread: options.concurrentTasksPerWorker,
         cancelGraceMs: options.cancelGraceMs,
         rateLimits: options.rateLimits,

@@ -31,6 +31,8 @@ export interface Table<Entry extends TableEntry> {
    * others keep their places).
    */
   shift(isStartable?: (entry: Entry) => boolean): Entry | undefined;
+  /** The entry a plain `shift()` would take next, left in its place. */
+  peek(): Entry | undefined;
   /**
    * Takes up to `max` more entries of `priority` while the next one in line
    * passes `isWanted`: the entries a plain `shift()` would give next.
@@ -89,6 +91,10 @@ class Lane<Entry> {
       this.head = 0;
     }
     return entry;
+  }
+
+  peek(): Entry | undefined {
+    return this.head === this.items.length ? undefined : this.items[this.head];
   }
 
   shiftWhile(isWanted: (entry: Entry) => boolean, max: number): Entry[] {
@@ -167,6 +173,14 @@ export class MemoryTable<Entry extends TableEntry> implements Table<Entry> {
         this.left();
         return entry;
       }
+    }
+    return undefined;
+  }
+
+  peek(): Entry | undefined {
+    for (const priority of this.priorities) {
+      const entry = this.lanes.get(priority)!.peek();
+      if (entry !== undefined) return entry;
     }
     return undefined;
   }

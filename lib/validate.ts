@@ -19,6 +19,7 @@ export interface ResolvedRunnerOptions {
   workerData: unknown;
   cancelGraceMs: number;
   batching: 'auto' | 'off';
+  prefetch: 'auto' | 'off';
   defaults: Map<string, TaskDefaults>;
   rateLimits: Map<string, RateLimit>;
   resultTtl: number;
@@ -33,7 +34,7 @@ export interface ResolvedRunnerOptions {
 
 const RUNNER_KEYS = [
   'tasks', 'minThreads', 'maxThreads', 'idleTimeout', 'capacity', 'concurrentTasksPerWorker',
-  'resourceLimits', 'env', 'workerData', 'cancelGraceMs', 'batching', 'defaults', 'rateLimits', 'resultTtl', 'maxResults', 'maxScheduled',
+  'resourceLimits', 'env', 'workerData', 'cancelGraceMs', 'batching', 'prefetch', 'defaults', 'rateLimits', 'resultTtl', 'maxResults', 'maxScheduled',
   'maxPayloadBytes', 'maxJobsPerWorker', 'maxHeapPerWorkerMb',
 ] as const satisfies readonly (keyof RunnerOptions)[];
 const TASK_DEFAULT_KEYS = ['priority', 'retries', 'timeout', 'softTimeout', 'expiresIn'] as const satisfies readonly (keyof TaskDefaults)[];
@@ -63,6 +64,7 @@ export function resolveRunnerOptions(options: RunnerOptions<never>): ResolvedRun
     workerData: cloneable('workerData', options.workerData),
     cancelGraceMs: integer('cancelGraceMs', options.cancelGraceMs, DEFAULTS.cancelGraceMs, 0),
     batching: oneOf('batching', options.batching, ['auto', 'off'] as const, DEFAULTS.batching),
+    prefetch: oneOf('prefetch', options.prefetch, ['auto', 'off'] as const, DEFAULTS.prefetch),
     defaults: resolveTaskDefaults(options.defaults),
     rateLimits: resolveRateLimits(options.rateLimits),
     resultTtl: integer('resultTtl', options.resultTtl, DEFAULTS.resultTtl, 0),

@@ -79,6 +79,20 @@ describe('resolveRunnerOptions()', () => {
     });
   });
 
+  describe('with a mode', () => {
+    it.each([['batching', 'on'], ['batching', true], ['prefetch', 'on'], ['prefetch', 1], ['prefetch', null]] as const)(
+      'rejects %s set to %p, naming it',
+      (option, value) => {
+        const error = expectInvalidOption(() => resolveRunnerOptions(runnerOptions({ [option]: value })), option);
+        expect(error.value).toBe(value);
+      },
+    );
+
+    it.each(['batching', 'prefetch'] as const)('accepts %s set to off', (option) => {
+      expect(resolveRunnerOptions(runnerOptions({ [option]: 'off' }))[option]).toBe('off');
+    });
+  });
+
   describe('with unknown keys', () => {
     it.each(['capacty', 'maxThread', 'signal', 'priority'])('rejects %s, naming the key', (key) => {
       const error = expectInvalidOption(() => resolveRunnerOptions(runnerOptions({ [key]: 4 })), key);
@@ -184,6 +198,7 @@ describe('resolveRunnerOptions()', () => {
       workerData: undefined,
       cancelGraceMs: DEFAULTS.cancelGraceMs,
       batching: 'auto',
+      prefetch: 'auto',
       defaults: new Map(),
       rateLimits: new Map(),
       resultTtl: DEFAULTS.resultTtl,

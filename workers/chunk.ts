@@ -9,6 +9,7 @@ import { RunningJob } from './context.js';
 import { taskFailure } from './errors.js';
 import type { TaskFunction } from './loader.js';
 import type { ChunkMessage, ChunkResult, JobFailure, JobReply } from './protocol.js';
+import { isThenable } from './thenable.js';
 import { TransferredResult } from './transfer.js';
 
 /** Runs a chunk; `resolving` is its task, or a thrown `JobFailure` that fails the whole chunk. */
@@ -69,8 +70,4 @@ function encodeChunk(result: ChunkResult): JobReply {
     }
     return encodeResult(result);
   }
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
 }

@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { MessagePort } from 'node:worker_threads';
-import type { JobControl, JobReport, SingleJobArgvFlag } from './protocol.js';
+import type { JobControl, JobReport } from './protocol.js';
+import { isSingleJob } from './settings.js';
 
 /** What a running task may know about its job. Ask for it with `jobContext()`. */
 export interface JobContext {
@@ -19,10 +20,8 @@ export interface JobContext {
   readonly signal: AbortSignal;
 }
 
-const SINGLE_JOB_FLAG: SingleJobArgvFlag = '--baozi-single-job';
 // A thread that runs one job at a time needs no AsyncLocalStorage (which
 // costs every promise a hook): the running job is simply the current one.
-const isSingleJob = process.argv.includes(SINGLE_JOB_FLAG);
 const storage = isSingleJob ? undefined : new AsyncLocalStorage<RunningJob>();
 let current: RunningJob | undefined;
 

@@ -8,13 +8,49 @@ import { runChunk } from './chunk.js';
 import { decodeArgs, encodeBatch, encodeResult, markRetiring } from './codec.js';
 import { RunningJob } from './context.js';
 import { serializeError, taskFailure } from './errors.js';
-import { findTask, loadTaskModule, preloadTaskModule, taskModuleUrl, taskNames, type TaskFunction } from './loader.js';
+import { findTask, loadedTask, loadTaskModule, preloadTaskModule, taskModuleUrl, taskNames, type TaskFunction } from './loader.js';
 import type { BatchMessage, JobFailure, JobMessage, JobReply, PoolMessage } from './protocol.js';
 import { isRecycling, retireReason } from './recycle.js';
+import { isSingleJob } from './settings.js';
+import { isThenable } from './thenable.js';
 
 preloadTaskModule();
 
-export default isRecycling ? runCounted : runMessage;
+const runOne = isRecycling ? runCounted : runMessage;
+export default isSingleJob ? runInTurn : runOne;
+
+// One job at a time: a message prefetched while another job runs (see
+// lib/dispatcher.ts) waits for it, so that an async task never interleaves
+// with the next and the job context stays a plain variable.
+let isBusy = false;
+const turns: (() => void)[] = [];
+
+function runInTurn(message: PoolMessage): JobReply | Promise<JobReply> {
+  if (!isBusy) return runNow(message);
+  return new Promise<void>((resolve) => turns.push(resolve)).then(() => runNow(message));
+}
+
+function runNow(message: PoolMessage): JobReply | Promise<JobReply> {
+  isBusy = true;
+  let reply: JobReply | Promise<JobReply>;
+  try {
+    reply = runOne(message);
+  } catch (error) {
+    passTurn();
+    throw error;
+  }
+  if (!isThenable(reply)) {
+    passTurn();
+    return reply;
+  }
+  return reply.finally(passTurn);
+}
+
+function passTurn(): void {
+  const next = turns.shift();
+  if (next) next();
+  else isBusy = false;
+}
 
 /** With `maxJobsPerWorker` or a heap limit: runs the message, then checks whether this thread should retire. */
 async function runCounted(message: PoolMessage): Promise<JobReply> {
@@ -33,16 +69,32 @@ async function runCounted(message: PoolMessage): Promise<JobReply> {
   return reply;
 }
 
-async function runMessage(message: PoolMessage): Promise<JobReply> {
+/** Runs a message; a job whose task returns its value (not a promise) costs no promise. */
+function runMessage(message: PoolMessage): JobReply | Promise<JobReply> {
   if (message.type === 'batch') return runBatch(message);
   if (message.type === 'chunk') return runChunk(message, resolveTask(message.task));
+  const task = loadedTask(message.task);
+  if (task) return runJob(task, message);
+  return resolveTask(message.task).then((resolved) => runJob(resolved, message));
+}
+
+function runJob(task: TaskFunction, message: JobMessage): JobReply | Promise<JobReply> {
   const job = new RunningJob(message.id, message.task, message.attempt, message.control);
+  let result: unknown;
   try {
-    const task = await resolveTask(message.task);
-    return encodeResult(await runTask(task, job, message));
-  } finally {
+    result = callTask(task, job, message);
+  } catch (failure) {
     job.dispose();
+    throw failure;
   }
+  if (!isThenable(result)) {
+    try {
+      return encodeResult(result);
+    } finally {
+      job.dispose();
+    }
+  }
+  return (result as Promise<unknown>).then(encodeResult).finally(() => job.dispose());
 }
 
 async function runBatch(batch: BatchMessage): Promise<JobReply> {
@@ -55,7 +107,8 @@ async function runBatch(batch: BatchMessage): Promise<JobReply> {
     const job = new RunningJob(item.id, batch.task, item.attempt, undefined);
     if (progress) job.reports = [];
     try {
-      values[i] = await runTask(task, job, item);
+      const value = callTask(task, job, item);
+      values[i] = isThenable(value) ? await value : value;
     } catch (failure) {
       failures ??= new Array(batch.jobs.length);
       failures[i] = failure as JobFailure;
@@ -80,12 +133,20 @@ async function resolveTask(name: string): Promise<TaskFunction> {
   return task;
 }
 
-/** Runs the task in the job's context; what it throws becomes a `JobFailure`. */
-async function runTask(task: TaskFunction, job: RunningJob, input: Pick<JobMessage, 'args' | 'isEncoded'>): Promise<unknown> {
+/**
+ * Calls the task in the job's context: its value, or a promise of it.
+ * What it throws or rejects with becomes a `JobFailure`.
+ */
+function callTask(task: TaskFunction, job: RunningJob, input: Pick<JobMessage, 'args' | 'isEncoded'>): unknown {
+  let result: unknown;
   try {
     const args = decodeArgs(input);
-    return await job.run(() => task(...args));
+    result = job.run(() => task(...args));
   } catch (error) {
     throw taskFailure(error);
   }
+  if (!isThenable(result)) return result;
+  return Promise.resolve(result).catch((error: unknown) => {
+    throw taskFailure(error);
+  });
 }

@@ -15,6 +15,8 @@ export type TaskFunction = (...args: unknown[]) => unknown;
 let loading: Promise<TaskModule> | undefined;
 // Once imported, every job reads the namespace directly: no promise per job.
 let loaded: TaskModule | undefined;
+// Tasks found so far by name: a namespace's own properties are slow to look up.
+const found = new Map<string, TaskFunction>();
 let failedLoads = 0;
 let hasWaited = false;
 
@@ -69,6 +71,16 @@ function importTaskModule(): Promise<TaskModule> {
       throw error;
     },
   );
+}
+
+/** The task by name once the module is loaded; undefined before, or for no such task. */
+export function loadedTask(name: string): TaskFunction | undefined {
+  let task = found.get(name);
+  if (task === undefined && loaded !== undefined) {
+    task = findTask(loaded, name);
+    if (task) found.set(name, task);
+  }
+  return task;
 }
 
 /** Only the module's own exported functions are tasks: never `constructor`, `__proto__` or inherited members. */

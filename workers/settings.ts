@@ -3,9 +3,10 @@
  * `ThreadSettings` in protocol.ts for why they travel as environment data).
  */
 import { getEnvironmentData } from 'node:worker_threads';
-import type { SettingsArgvFlag, ThreadSettings } from './protocol.js';
+import type { SettingsArgvFlag, SingleJobArgvFlag, ThreadSettings } from './protocol.js';
 
 const SETTINGS_ARGV_FLAG: SettingsArgvFlag = '--baozi-settings';
+const SINGLE_JOB_FLAG: SingleJobArgvFlag = '--baozi-single-job';
 const NONE: ThreadSettings = { maxJobs: Infinity, maxHeapBytes: Infinity, preloadDelayMs: 0 };
 
 /** The argv value after `flag` (lib/pool.ts sets them), if present. */
@@ -20,3 +21,6 @@ function read(): ThreadSettings {
 }
 
 export const settings: ThreadSettings = read();
+
+/** The thread runs one job at a time (`concurrentTasksPerWorker: 1`); a prefetched one waits its turn. */
+export const isSingleJob = process.argv.includes(SINGLE_JOB_FLAG);

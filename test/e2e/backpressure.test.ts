@@ -77,8 +77,9 @@ describe('Runner', () => {
 
     it('BP1: never holds more than capacity jobs, however many producers push', async () => {
       const capacity = 3;
-      // One job per run: a transparent batch runs several jobs in one slot.
-      const runner = runners.runner({ capacity, maxThreads: 2, batching: 'off' });
+      // One job per thread: a transparent batch runs several jobs in one
+      // slot, and a prefetched job waits in a thread behind another.
+      const runner = runners.runner({ capacity, maxThreads: 2, batching: 'off', prefetch: 'off' });
       let maxQueued = 0;
       let maxRunning = 0;
       let maxBlocked = 0;

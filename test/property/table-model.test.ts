@@ -385,7 +385,7 @@ class World {
     this.dispatcher = new Dispatcher(
       this.table,
       this.pool as unknown as Pool,
-      { slots, batching, slotsPerThread: 1, cancelGraceMs, rateLimits: new Map(rateLimit ? [['limited', rateLimit]] : []) },
+      { slots, batching, prefetchSlots: 0, slotsPerThread: 1, cancelGraceMs, rateLimits: new Map(rateLimit ? [['limited', rateLimit]] : []) },
       this.lifecycle,
     );
     this.lifecycle.attach(this.dispatcher);

@@ -1,0 +1,176 @@
+import { BroadcastChannel } from 'node:worker_threads';
+import { describe, expect, it } from '@jest/globals';
+import { CancelledError, createRunner, WorkerCrashedError, type Runner, type RunnerOptions } from 'baozi';
+import { idsOf, recordJobEvents, rejectionOf, useRunners } from '../helpers/e2e.js';
+
+type PrefetchTasks = typeof import('../fixtures/prefetch-tasks.js');
+const TASKS = new URL('../fixtures/prefetch-tasks.js', import.meta.url);
+
+const runners = useRunners();
+
+function prefetchRunner(options: Partial<RunnerOptions<PrefetchTasks>> = {}): Runner<PrefetchTasks> {
+  return runners.track(createRunner<PrefetchTasks>({ tasks: TASKS, minThreads: 1, maxThreads: 1, batching: 'off', ...options }));
+}
+
+/** Most jobs running at once (`stats().running`) while `work` runs. */
+async function mostRunningDuring(runner: Runner<PrefetchTasks>, work: () => Promise<unknown>): Promise<number> {
+  let most = 0;
+  const onRunning = (): void => void (most = Math.max(most, runner.stats().running));
+  runner.on('running', onRunning);
+  try {
+    await work();
+  } finally {
+    runner.off('running', onRunning);
+  }
+  return most;
+}
+
+/**
+ * Runs `calls` jobs at once, round after round, until a round had two jobs
+ * per thread running: the task is then measured quick. A round measured
+ * slow (this machine is shared) only delays that point.
+ */
+async function untilPrefetching(runner: Runner<PrefetchTasks>, threads: number, call: () => Promise<unknown>): Promise<void> {
+  await runner.ready();
+  for (let round = 0; round < 100; round++) {
+    if ((await mostRunningDuring(runner, () => Promise.all(Array.from({ length: 2 * threads }, call)))) === 2 * threads) return;
+  }
+  throw new Error('no job was ever prefetched');
+}
+
+/** A BroadcastChannel gate for `hold(name)` jobs: `ready(n)` once n jobs wait behind it, `release()` lets them return. */
+function broadcastGate(name: string): { ready(count: number): Promise<void>; release(): void } {
+  const channel = new BroadcastChannel(name);
+  let waiting = 0;
+  let onReady: (() => void) | undefined;
+  let wanted = 0;
+  channel.onmessage = (event) => {
+    if ((event as MessageEvent).data === 'ready' && ++waiting >= wanted) onReady?.();
+  };
+  return {
+    ready: (count) =>
+      new Promise<void>((resolve) => {
+        wanted = count;
+        onReady = resolve;
+        if (waiting >= count) resolve();
+      }),
+    release: () => {
+      channel.postMessage('release');
+      channel.close();
+    },
+  };
+}
+
+describe('prefetch', () => {
+  it('sends each thread the next quick job while it runs one, and every job comes back right', async () => {
+    const runner = prefetchRunner({ maxThreads: 2, minThreads: 2 });
+    await untilPrefetching(runner, 2, () => runner.run('add', 1, 1));
+
+    let results: number[] = [];
+    const most = await mostRunningDuring(runner, async () => {
+      results = await Promise.all(Array.from({ length: 300 }, (_, i) => runner.run('add', i, 1)));
+    });
+    expect(results).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
+    expect(most).toBe(4);
+    expect(runner.stats()).toMatchObject({ running: 0, queued: 0, failed: 0 });
+  });
+
+  it("with prefetch 'off', never has more jobs running than threads", async () => {
+    const runner = prefetchRunner({ maxThreads: 2, minThreads: 2, prefetch: 'off' });
+    await runner.ready();
+    for (let i = 0; i < 10; i++) await runner.run('add', i, 1);
+    const most = await mostRunningDuring(runner, () => Promise.all(Array.from({ length: 300 }, (_, i) => runner.run('add', i, 1))));
+    expect(most).toBe(2);
+  });
+
+  it('runs one job at a time in a thread: an async task never overlaps the job sent behind it, and each sees its own context', async () => {
+    const runner = prefetchRunner({ maxThreads: 2, minThreads: 2 });
+    await untilPrefetching(runner, 2, () => runner.run('overlap'));
+
+    const handles = await Promise.all(Array.from({ length: 100 }, () => runner.submit('overlap', [])));
+    const outcomes = await Promise.all(handles.map((job) => job.result));
+    expect(outcomes.map((outcome) => outcome.mostInFlight)).toEqual(outcomes.map(() => 1));
+    expect(outcomes.map((outcome) => outcome.jobId)).toEqual(handles.map((job) => job.id));
+  });
+
+  it('a prefetched job counts as running; cancelled there, it settles at once, and its thread runs on', async () => {
+    const runner = prefetchRunner();
+    await untilPrefetching(runner, 1, () => runner.run('hold'));
+    await untilPrefetching(runner, 1, () => runner.run('add', 1, 2));
+    const thread = await runner.run('hold');
+
+    const gate = broadcastGate('prefetch-cancel');
+    const held = await runner.submit('hold', ['prefetch-cancel']);
+    const waiting = await runner.submit('add', [2, 3]);
+    await gate.ready(1);
+    expect(waiting.state).toBe('running');
+    expect(runner.stats().running).toBe(2);
+
+    expect(waiting.cancel('not needed')).toBe(true);
+    expect(await rejectionOf(waiting.result)).toBeInstanceOf(CancelledError);
+    expect(held.state).toBe('running');
+
+    gate.release();
+    expect(await held.result).toBe(thread);
+    // The same thread: nothing was terminated, and the cancelled job's result came back late.
+    expect(await runner.run('hold')).toBe(thread);
+    expect(runner.stats()).toMatchObject({ cancelled: 1, workerErrors: 0, lateResults: 1 });
+  });
+
+  it('keeps priorities: only the next job in line is prefetched, so a later job of higher priority still goes first', async () => {
+    const runner = prefetchRunner();
+    await untilPrefetching(runner, 1, () => runner.run('hold'));
+    await untilPrefetching(runner, 1, () => runner.run('add', 1, 2));
+    const records = recordJobEvents(runner);
+
+    const gate = broadcastGate('prefetch-priority');
+    const held = await runner.submit('hold', ['prefetch-priority']);
+    const next = await runner.submit('add', [0, 0]);
+    const low = await Promise.all([1, 2, 3].map((i) => runner.submit('add', [i, 0])));
+    const high = await runner.submit('add', [9, 0], { priority: 5 });
+    await gate.ready(1);
+    expect(runner.stats()).toMatchObject({ running: 2, queued: 4 });
+
+    gate.release();
+    await Promise.all([held, next, ...low, high].map((job) => job.result));
+    expect(idsOf(records, 'running')).toEqual([held, next, high, ...low].map((job) => job.id));
+  });
+
+  it('sends no job behind one with a time limit, and no job with a time limit to a busy thread', async () => {
+    const runner = prefetchRunner();
+    await untilPrefetching(runner, 1, () => runner.run('hold'));
+    await untilPrefetching(runner, 1, () => runner.run('add', 1, 2));
+
+    const first = broadcastGate('prefetch-limited-first');
+    const limited = await runner.submit('hold', ['prefetch-limited-first'], { timeout: 60_000 });
+    const quick = await runner.submit('add', [1, 1]);
+    await first.ready(1);
+    expect([limited.state, quick.state]).toEqual(['running', 'queued']);
+    first.release();
+    expect(await Promise.all([limited.result, quick.result])).toEqual([expect.any(Number), 2]);
+
+    const second = broadcastGate('prefetch-limited-second');
+    const held = await runner.submit('hold', ['prefetch-limited-second']);
+    const limitedNext = await runner.submit('add', [2, 2], { timeout: 60_000 });
+    await second.ready(1);
+    expect([held.state, limitedNext.state]).toEqual(['running', 'queued']);
+    second.release();
+    expect(await Promise.all([held.result, limitedNext.result])).toEqual([expect.any(Number), 4]);
+  });
+
+  it('a thread that dies fails the job waiting behind the one it ran, like a batch; the next job gets a new thread', async () => {
+    const runner = prefetchRunner();
+    await untilPrefetching(runner, 1, () => runner.run('exitSoon'));
+    await untilPrefetching(runner, 1, () => runner.run('add', 1, 2));
+
+    const dying = await runner.submit('exitSoon', [7]);
+    const waiting = await runner.submit('add', [3, 4]);
+    expect(waiting.state).toBe('running');
+    for (const job of [dying, waiting]) {
+      const error = await rejectionOf(job.result);
+      expect(error).toBeInstanceOf(WorkerCrashedError);
+      expect(error).toMatchObject({ code: 'BAOZI_WORKER_CRASHED', exitCode: 7 });
+    }
+    expect(await runner.run('add', 5, 6)).toBe(11);
+  });
+});
