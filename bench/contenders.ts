@@ -25,9 +25,11 @@ export type Batching = NonNullable<RunnerOptions['batching']>;
 /** The runner's default `batching`, read from lib/options.ts: what `createBaozi()` without `batching` gets. */
 export const BAOZI_BATCHING: Batching = DEFAULTS.batching;
 
-/** A runner on the bench's task module. `batching` defaults to the runner's own default, `'auto'`. */
-export function createBaozi(capacity = 1024, batching?: Batching): Runner<BenchTasks> {
-  return createRunner<BenchTasks>({ tasks: TASKS_URL, minThreads: THREADS, maxThreads: THREADS, capacity, ...(batching && { batching }) });
+export type Prefetch = NonNullable<RunnerOptions['prefetch']>;
+
+/** A runner on the bench's task module. `batching` and `prefetch` default to the runner's own defaults, `'auto'`. */
+export function createBaozi(capacity = 1024, batching?: Batching, prefetch?: Prefetch): Runner<BenchTasks> {
+  return createRunner<BenchTasks>({ tasks: TASKS_URL, minThreads: THREADS, maxThreads: THREADS, capacity, ...(batching && { batching }), ...(prefetch && { prefetch }) });
 }
 
 export function createPiscina(atomics: AtomicsMode = BAOZI_ATOMICS): Piscina {

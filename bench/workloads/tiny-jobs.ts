@@ -81,6 +81,14 @@ async function submitChunk(runner: Runner<BenchTasks>, task: AddLike, first: num
   return sum;
 }
 
+/** `chunked()`, also timing the CPU of the whole process (main and pool threads) per job, in µs. */
+async function chunkedWithCpu(jobs: number, call: (i: number) => Promise<number>): Promise<Measurement> {
+  const before = process.cpuUsage();
+  const rate = await chunked(jobs, call);
+  const cpu = process.cpuUsage(before);
+  return { rate, cpu: (cpu.user + cpu.system) / jobs };
+}
+
 /** The same through `submit()`, then `result`. */
 async function submitChunked(jobs: number, runner: Runner<BenchTasks>): Promise<number> {
   const started = performance.now();
@@ -265,6 +273,8 @@ export async function tinyJobs(config: TinyJobsConfig): Promise<TinyJobsResult> 
   const runner = createBaozi();
   /** Batching off: one job per message. Also runs the progress comparison. */
   const runnerOff = createBaozi(1024, 'off');
+  /** Batching and prefetch off: one job per message, and a thread gets its next one only after it replied, as with bare piscina. */
+  const runnerAlone = createBaozi(1024, 'off', 'off');
   /**
    * The events comparison (batching 'auto') runs each variant on a runner of
    * its own, set up once and left so: listeners added and removed, or emit
@@ -314,10 +324,11 @@ export async function tinyJobs(config: TinyJobsConfig): Promise<TinyJobsResult> 
       return slowJobs / ((performance.now() - started) / 1000);
     };
     const contenders: Contender[] = [
-      { name: 'piscina', trial: async () => ({ rate: await chunked(jobs, (i) => runOnPiscina(piscina, 'add', [i, 1])) }) },
+      { name: 'piscina', trial: () => chunkedWithCpu(jobs, (i) => runOnPiscina(piscina, 'add', [i, 1])) },
       { name: 'baozi run', trial: async () => ({ rate: await chunked(batchedJobs, (i) => runner.run('add', i, 1)) }) },
       { name: 'baozi submit', trial: async () => ({ rate: await submitChunked(batchedJobs, runner) }) },
-      { name: 'baozi run off', trial: async () => ({ rate: await chunked(jobs, (i) => runnerOff.run('add', i, 1)) }) },
+      { name: 'baozi run off', trial: () => chunkedWithCpu(jobs, (i) => runnerOff.run('add', i, 1)) },
+      { name: 'baozi run alone', trial: () => chunkedWithCpu(jobs, (i) => runnerAlone.run('add', i, 1)) },
       { name: 'baozi submit off', trial: async () => ({ rate: await submitChunked(jobs, runnerOff) }) },
       { name: 'piscina window', trial: async () => ({ rate: await windowed(jobs, MAP_WINDOW, (i) => runOnPiscina(piscina, 'add', [i, 1])) }) },
       { name: 'baozi map', trial: async () => ({ rate: await mapped(batchedJobs, runner) }) },
@@ -354,6 +365,18 @@ export async function tinyJobs(config: TinyJobsConfig): Promise<TinyJobsResult> 
       makeRow({ id: 'tiny.submitOff', section, metric: "through submit(), then result, batching 'off'", unit: 'jobs/s', better: 'higher' }, {
         piscina: rate('piscina'),
         baozi: rate('baozi submit off'),
+      }),
+      makeRow({ id: 'tiny.runAlone', section, metric: "through run(), batching and prefetch 'off' (a thread waits for its next job, as with piscina)", unit: 'jobs/s', better: 'info' }, {
+        piscina: rate('piscina'),
+        baozi: rate('baozi run alone'),
+      }),
+      makeRow({ id: 'tiny.cpuOff', section, metric: "  CPU per job, batching 'off' (process: main + pool threads)", unit: 'µs', better: 'info' }, {
+        piscina: rate('piscina', 'cpu'),
+        baozi: rate('baozi run off', 'cpu'),
+      }),
+      makeRow({ id: 'tiny.cpuAlone', section, metric: "  CPU per job, batching and prefetch 'off'", unit: 'µs', better: 'info' }, {
+        piscina: rate('piscina', 'cpu'),
+        baozi: rate('baozi run alone', 'cpu'),
       }),
       ...(piscinaSync
         ? [
@@ -473,6 +496,7 @@ export async function tinyJobs(config: TinyJobsConfig): Promise<TinyJobsResult> 
   } finally {
     await runner.close();
     await runnerOff.close();
+    await runnerAlone.close();
     for (const eventRunner of Object.values(eventRunners)) await eventRunner.close();
     await piscina.destroy();
     await piscinaSync?.destroy();
