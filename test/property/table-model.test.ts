@@ -59,6 +59,7 @@ const STATS = process.env.BAOZI_PROPERTY_STATS
         count('commands', commands);
         count('blocked producers', [...world.records.values()].filter((record) => record.submitted !== 'none').length);
         count('batch runs', world.batchRuns);
+        count('prefetched runs', world.prefetchedRuns);
         count('stale replies', world.staleReplies);
         for (const record of world.records.values()) for (const state of record.states) count(state);
       },
@@ -230,11 +231,22 @@ class FakePool {
     private readonly world: World,
   ) {}
 
+  /** Runs sent without a stop signal: prefetchable ones, which a thread may hold behind another. */
+  readonly unstoppable = new WeakSet<FakeRun>();
+
   run(message: PoolMessage, stop: Stop | undefined, _transferList: unknown): Promise<JobReply> {
     if (this.isDestroyed) this.world.fail(`a run was sent to the pool after it was destroyed`);
-    if (!stop) {
-      this.world.fail(`a run was sent without a stop signal, though every thread runs one job`);
+    const attempt = stop ?? this.world.attemptOf(message);
+    if (!attempt) {
+      this.world.fail(`a run without a stop signal carries no job the world knows`);
       return new Promise(() => {});
+    }
+    if (!stop) {
+      const jobs = attempt.batch ?? [attempt.job];
+      // Every thread runs one job at a time: only a run that may wait in a busy thread goes without one.
+      if (!this.world.prefetches) this.world.fail(`a run was sent without a stop signal, though every thread runs one job and prefetch is off`);
+      const stoppable = jobs.filter((job) => job.options.signal || job.options.timeout || job.options.softTimeout);
+      if (stoppable.length > 0) this.world.fail(`${stoppable.map((job) => job.id).join()} went without a stop signal, yet may have to be stopped`);
     }
     let resolve!: (value: JobReply) => void;
     let reject!: (error: unknown) => void;
@@ -242,13 +254,18 @@ class FakePool {
       resolve = res;
       reject = rej;
     });
-    const jobs = stop.batch ?? [stop.job];
+    const jobs = attempt.batch ?? [attempt.job];
     const ids = message.type === 'batch' ? message.jobs.map((job) => job.id) : [message.id];
     if (ids.join() !== jobs.map((job) => job.id).join()) this.world.fail(`the message carries ${ids.join()}, the run ${jobs.map((job) => job.id).join()}`);
-    const run: FakeRun = { id: this.nextRun++, message, attempt: stop, jobs, promise, resolve, reject, isSettled: false };
+    const run: FakeRun = { id: this.nextRun++, message, attempt, jobs, promise, resolve, reject, isSettled: false };
     unfinishedRuns.add(run);
     if (jobs.length > 1) this.world.batchRuns++;
     this.inFlight.push(run);
+    if (!stop) {
+      this.unstoppable.add(run);
+      if (this.inFlight.length > this.threads) this.world.prefetchedRuns++;
+      return promise;
+    }
     if (stop.aborted) this.world.schedule(run, { kind: 'abort' });
     else stop.once('abort', () => this.world.schedule(run, { kind: 'abort' }));
     return promise;
@@ -356,6 +373,8 @@ class World {
   /** The signal of `shared` jobs; replaced once it aborts. */
   shared = new AbortController();
   batchRuns = 0;
+  /** Runs sent past the slots, to wait in a busy thread. */
+  prefetchedRuns = 0;
   private nextId = 0;
 
   constructor(
@@ -363,6 +382,8 @@ class World {
     readonly slots: number,
     cancelGraceMs: number,
     batching: 'auto' | 'off',
+    /** `prefetch: 'auto'`: up to one run more per thread, behind runs without a stop signal. */
+    readonly prefetches: boolean,
     rateLimit: RateLimit | undefined,
     private readonly scheduler: Scheduler,
   ) {
@@ -385,7 +406,7 @@ class World {
     this.dispatcher = new Dispatcher(
       this.table,
       this.pool as unknown as Pool,
-      { slots, batching, prefetchSlots: 0, slotsPerThread: 1, cancelGraceMs, rateLimits: new Map(rateLimit ? [['limited', rateLimit]] : []) },
+      { slots, batching, prefetchSlots: prefetches ? slots : 0, slotsPerThread: 1, cancelGraceMs, rateLimits: new Map(rateLimit ? [['limited', rateLimit]] : []) },
       this.lifecycle,
     );
     this.lifecycle.attach(this.dispatcher);
@@ -631,17 +652,37 @@ class World {
     if (name === 'expired' && this.pool.inFlight.some((run) => run.attempt.job === job && job.run === run.attempt)) {
       this.fail(`${job.id} expired while it ran`);
     }
-    if (this.table.size > this.capacity || this.dispatcher.runningCount > this.slots) {
-      this.fail(`capacity at ${name} of ${job.id}: ${this.table.size}/${this.capacity} queued, ${this.dispatcher.runningCount}/${this.slots} running`);
+    if (this.table.size > this.capacity || this.dispatcher.runningCount > this.mostRuns) {
+      this.fail(`capacity at ${name} of ${job.id}: ${this.table.size}/${this.capacity} queued, ${this.dispatcher.runningCount}/${this.mostRuns} running`);
     }
   }
 
   // ── invariants ──
 
-  /** Slots: running never over the pool's size, the dispatcher and the pool agree, no slot is orphaned. */
+  /** Runs out at most: one per slot, and with prefetch one more per thread. */
+  get mostRuns(): number {
+    return this.prefetches ? 2 * this.slots : this.slots;
+  }
+
+  /** The attempt a run without a stop signal belongs to, found from its message's first job. */
+  attemptOf(message: PoolMessage): Attempt | undefined {
+    const id = message.type === 'batch' ? message.jobs[0]?.id : message.id;
+    for (const { job } of this.records.values()) if (job.id === id) return job.run;
+    return undefined;
+  }
+
+  /**
+   * Slots: running never over the pool's size (plus one prefetched run per
+   * thread, and those only while no run out has a stop signal), the
+   * dispatcher and the pool agree, no slot is orphaned.
+   */
   checkSlots(where: string): void {
     const running = this.dispatcher.runningCount;
-    if (running > this.slots) this.fail(`${where}: ${running} running on ${this.slots} slots`);
+    if (running > this.mostRuns) this.fail(`${where}: ${running} running on ${this.slots} slots${this.prefetches ? ' (prefetch on)' : ''}`);
+    const stoppable = this.pool.inFlight.filter((run) => !this.pool.unstoppable.has(run));
+    if (running > this.slots && stoppable.length > 0) {
+      this.fail(`${where}: ${running} runs on ${this.slots} slots, yet run ${stoppable[0]!.id} has a stop signal: a prefetched run waits behind it`);
+    }
     if (running !== this.pool.inFlight.length) this.fail(`${where}: the dispatcher counts ${running} running, the pool has ${this.pool.inFlight.length}`);
     let jobRuns = 0;
     for (const run of this.pool.inFlight) {
@@ -881,17 +922,30 @@ class CancelCommand extends WorldCommand {
         world.model.withdraw(job);
       }
     }
-    // 7. Cancellation precision: only the targets changed, except producers let in by the room they left.
+    // 7. Cancellation precision: only the targets changed, except producers let in by the room they left
+    // (whose jobs may start at once, when the cancelled one held back by a rate limit left a slot idle).
     let admitted = 0;
+    let admittedAndStarted = 0;
+    let startedFromTable = 0;
     for (const [record, state] of statesBefore) {
       if (targets.includes(record)) continue;
-      if (inLineBefore.has(record.job) && world.model.has(record.job)) {
+      if (inLineBefore.has(record.job) && (world.model.has(record.job) || record.job.state === 'running')) {
         admitted++;
+        if (record.job.state === 'running') admittedAndStarted++;
+        continue;
+      }
+      // A queued job may start: the cancelled one held up the line, by a rate limit, or as the next job a prefetch may not pass.
+      // (The table checks that it was the one to go next.)
+      if (state === 'queued' && record.job.state === 'running' && !inLineBefore.has(record.job)) {
+        startedFromTable++;
         continue;
       }
       if (record.job.state !== state) world.fail(`cancelling ${picked.job.id} moved ${record.job.id} from ${state} to ${record.job.state}`);
     }
-    if (admitted > onTable) world.fail(`cancelling ${targets.length} jobs (${onTable} on the table) let ${admitted} producers in`);
+    // Each job taken off the table (cancelled, or started) makes room for one producer; one that started at once leaves its room to the next.
+    if (admitted - admittedAndStarted > onTable + startedFromTable) {
+      world.fail(`cancelling ${targets.length} jobs (${onTable} on the table, ${startedFromTable} started from it) let ${admitted} producers in, ${admittedAndStarted} of them started`);
+    }
     if (world.table.blocked !== blockedBefore - waiting - admitted) {
       world.fail(`after withdrawing ${waiting} producers and admitting ${admitted}, ${world.table.blocked} of ${blockedBefore} still wait`);
     }
@@ -1013,6 +1067,7 @@ const setup = fc.record({
   slots: fc.integer({ min: 1, max: 3 }),
   cancelGraceMs: fc.constantFrom(0, 20),
   batching: fc.constantFrom('auto' as const, 'off' as const),
+  prefetch: fc.boolean(),
   rateLimit: sometimes(fc.record({ max: fc.integer({ min: 1, max: 2 }), per: fc.integer({ min: 10, max: 50 }) }), 3),
   finalDrain: fc.boolean(),
 });
@@ -1057,7 +1112,7 @@ describe('MemoryTable, Lifecycle and Dispatcher over a fake pool', () => {
       fc.asyncProperty(fc.scheduler(), setup, commands, async (scheduler, config, cmds) => {
         jest.clearAllTimers();
         unhandled = [];
-        const world = new World(config.capacity, config.slots, config.cancelGraceMs, config.batching, config.rateLimit, scheduler);
+        const world = new World(config.capacity, config.slots, config.cancelGraceMs, config.batching, config.prefetch, config.rateLimit, scheduler);
         await world.warmUp();
         await fc.scheduledModelRun(scheduler, () => ({ model: {}, real: world }), cmds);
         await finish(world, scheduler, config.finalDrain);
