@@ -91,8 +91,11 @@ export interface RunnerOptions<Tasks = TaskModule> {
    * no `signal`. Such a job counts as running from the moment it is sent.
    * As with a batched job, cancelling it while it runs settles it at once
    * but does not terminate its thread, and a thread that dies fails the job
-   * waiting behind the one it ran. `off`: a thread gets its next job only
-   * after it replied.
+   * waiting behind the one it ran. A job sent ahead waits for the one
+   * before it however long that one turns out to take, even while another
+   * thread is idle: give a task that may hang a `timeout`, which keeps its
+   * jobs, and any job behind them, out of prefetch. `off`: a thread gets its
+   * next job only after it replied.
    * @default 'auto'
    */
   prefetch?: 'auto' | 'off';
