@@ -35,8 +35,18 @@ interface ThreadView {
   readonly isRunningAbortableTask: boolean;
 }
 
+/** Piscina's record of a thread: the thread, and the reading of replies waiting in its port. */
+interface ThreadRecord {
+  readonly worker: Worker;
+  processPendingMessages(): void;
+}
+
+function recordOf(view: ThreadView): ThreadRecord {
+  return (view as unknown as Record<symbol, ThreadRecord>)[kWorkerData]!;
+}
+
 function threadOf(view: ThreadView): Worker {
-  return (view as unknown as Record<symbol, { worker: Worker }>)[kWorkerData]!.worker;
+  return recordOf(view).worker;
 }
 
 /** What Piscina accepts as a task's abort signal, short of an AbortSignal. */
@@ -120,7 +130,12 @@ export class Pool {
     // would crash the host process.
     this.piscina.on('error', (error: unknown) => events.workerError(error));
     this.piscina.on('workerCreate', (view: ThreadView) => {
-      this.views.set(threadOf(view), view);
+      const record = recordOf(view);
+      this.views.set(record.worker, view);
+      // A thread that dies right after a reply (the job behind it killed it)
+      // may leave that reply unread in its port when Piscina hears of the
+      // exit, and Piscina would fail the finished job as crashed: read it first.
+      record.worker.prependListener('exit', () => record.processPendingMessages());
       this.noteThreads();
     });
     this.piscina.on('message', (notice: ThreadNotice) => this.hear(notice));

@@ -21,7 +21,10 @@ export default isSingleJob ? runInTurn : runOne;
 
 // One job at a time: a message prefetched while another job runs (see
 // lib/dispatcher.ts) waits for it, so that an async task never interleaves
-// with the next and the job context stays a plain variable.
+// with the next and the job context stays a plain variable. And it waits
+// until a later turn of the event loop: Piscina posts a job's reply a few
+// microtasks after the job returns, and a next job that killed the thread
+// before that would take the finished job's result down with it.
 let isBusy = false;
 const turns: (() => void)[] = [];
 
@@ -36,14 +39,18 @@ function runNow(message: PoolMessage): JobReply | Promise<JobReply> {
   try {
     reply = runOne(message);
   } catch (error) {
-    passTurn();
+    endTurn();
     throw error;
   }
   if (!isThenable(reply)) {
-    passTurn();
+    endTurn();
     return reply;
   }
-  return reply.finally(passTurn);
+  return reply.finally(endTurn);
+}
+
+function endTurn(): void {
+  setImmediate(passTurn);
 }
 
 function passTurn(): void {

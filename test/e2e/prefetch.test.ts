@@ -173,4 +173,20 @@ describe('prefetch', () => {
     }
     expect(await runner.run('add', 5, 6)).toBe(11);
   });
+
+  it.each(['add', 'addSoon'] as const)('a job that kills its thread as it starts never takes down the finished %s job it was waiting behind', async (task) => {
+    const runner = prefetchRunner();
+    let trials = 0;
+    for (let attempt = 0; attempt < 80 && trials < 30; attempt++) {
+      await untilPrefetching(runner, 1, () => runner.run(task, 1, 2));
+      await untilPrefetching(runner, 1, () => runner.run('exitNow'));
+      // Sent together, so that the thread finds both in its port at once.
+      const [finished, dying] = await Promise.all([runner.submit(task, [2, 3]), runner.submit('exitNow', [9])]);
+      // Counts only when the dying job was sent behind the other (prefetched), not after it.
+      if (dying.state === 'running') trials++;
+      expect(await finished.result).toBe(5);
+      expect(await rejectionOf(dying.result)).toMatchObject({ code: 'BAOZI_WORKER_CRASHED', exitCode: 9 });
+    }
+    expect(trials).toBe(30);
+  });
 });
