@@ -93,7 +93,7 @@ describe('prefetch', () => {
     expect(outcomes.map((outcome) => outcome.jobId)).toEqual(handles.map((job) => job.id));
   });
 
-  it('a prefetched job counts as running; cancelled there, it settles at once, and its thread runs on', async () => {
+  it('CA2: a prefetched job counts as running; cancelled there, it settles at once, and its thread runs on', async () => {
     const runner = prefetchRunner();
     await untilPrefetching(runner, 1, () => runner.run('hold'));
     await untilPrefetching(runner, 1, () => runner.run('add', 1, 2));
@@ -117,7 +117,7 @@ describe('prefetch', () => {
     expect(runner.stats()).toMatchObject({ cancelled: 1, workerErrors: 0, lateResults: 1 });
   });
 
-  it('keeps priorities: only the next job in line is prefetched, so a later job of higher priority still goes first', async () => {
+  it('BP5: keeps priorities: only the next job in line is prefetched, so a later job of higher priority still goes first', async () => {
     const runner = prefetchRunner();
     await untilPrefetching(runner, 1, () => runner.run('hold'));
     await untilPrefetching(runner, 1, () => runner.run('add', 1, 2));
@@ -136,7 +136,7 @@ describe('prefetch', () => {
     expect(idsOf(records, 'running')).toEqual([held, next, high, ...low].map((job) => job.id));
   });
 
-  it('sends no job behind one with a time limit, and no job with a time limit to a busy thread', async () => {
+  it('CA2: sends no job behind one with a time limit or a signal, and no such job to a busy thread', async () => {
     const runner = prefetchRunner();
     await untilPrefetching(runner, 1, () => runner.run('hold'));
     await untilPrefetching(runner, 1, () => runner.run('add', 1, 2));
@@ -156,9 +156,18 @@ describe('prefetch', () => {
     expect([held.state, limitedNext.state]).toEqual(['running', 'queued']);
     second.release();
     expect(await Promise.all([held.result, limitedNext.result])).toEqual([expect.any(Number), 4]);
+
+    const controller = runners.abortController();
+    const third = broadcastGate('prefetch-limited-third');
+    const signalled = await runner.submit('hold', ['prefetch-limited-third'], { signal: controller.signal });
+    const afterSignalled = await runner.submit('add', [3, 3]);
+    await third.ready(1);
+    expect([signalled.state, afterSignalled.state]).toEqual(['running', 'queued']);
+    third.release();
+    expect(await Promise.all([signalled.result, afterSignalled.result])).toEqual([expect.any(Number), 6]);
   });
 
-  it('a thread that dies fails the job waiting behind the one it ran, like a batch; the next job gets a new thread', async () => {
+  it('CR6: a thread that dies fails the job waiting behind the one it ran, like a batch; the next job gets a new thread', async () => {
     const runner = prefetchRunner();
     await untilPrefetching(runner, 1, () => runner.run('exitSoon'));
     await untilPrefetching(runner, 1, () => runner.run('add', 1, 2));
@@ -174,7 +183,7 @@ describe('prefetch', () => {
     expect(await runner.run('add', 5, 6)).toBe(11);
   });
 
-  it.each(['add', 'addSoon'] as const)('a job that kills its thread as it starts never takes down the finished %s job it was waiting behind', async (task) => {
+  it.each(['add', 'addSoon'] as const)('CR6: a job that kills its thread as it starts never takes down the finished %s job it was waiting behind', async (task) => {
     const runner = prefetchRunner();
     let trials = 0;
     for (let attempt = 0; attempt < 80 && trials < 30; attempt++) {
