@@ -1,5 +1,6 @@
-import type { MessagePort } from 'node:worker_threads';
+import type { MessagePort, Worker } from 'node:worker_threads';
 import { now, type Job } from './job.js';
+import type { Placement } from './pool.js';
 
 /**
  * One run of a job (or of a transparent batch of jobs) on a thread: its stop switch and the timers and
@@ -8,7 +9,7 @@ import { now, type Job } from './job.js';
  * `removeListener`): cheaper than an AbortController per job, and aborting
  * it makes Piscina terminate the run's thread.
  */
-export class Attempt {
+export class Attempt implements Placement {
   aborted = false;
   reason: unknown;
   /** Cooperative stop and progress channel; only for jobs that need one. */
@@ -19,8 +20,12 @@ export class Attempt {
   graceTimer: NodeJS.Timeout | undefined;
   /** All the jobs of a transparent batch (the first is `job`); undefined for a run of one job. */
   batch: Job[] | undefined;
-  /** Sent with itself as its stop signal: aborting it terminates its thread. Otherwise aborting does nothing. */
+  /** Sent with itself as its stop signal (aborting it terminates its thread), or its thread is being terminated. Otherwise aborting does nothing. */
   isStoppable = false;
+  /** Sent past the slots, to wait in a busy thread (a prefetch). */
+  mayWait = false;
+  /** The thread the pool placed it on. */
+  thread: Worker | undefined;
   /** The soft time limit passed: an error thrown after it is a soft timeout. */
   isPastSoftLimit = false;
   private listener: (() => void) | undefined;
@@ -55,5 +60,6 @@ export class Attempt {
     clearTimeout(this.graceTimer);
     this.control?.close();
     this.control = undefined;
+    this.thread = undefined;
   }
 }

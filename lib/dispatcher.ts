@@ -1,6 +1,6 @@
 import { receiveMessageOnPort } from 'node:worker_threads';
 import type { BatchMessage, BatchReply, ChunkMessage, JobControl, JobFailure, JobMessage, JobReply, JobReport, PoolMessage, RetireReason } from '../workers/protocol.js';
-import type { MessagePort } from 'node:worker_threads';
+import type { MessagePort, Worker } from 'node:worker_threads';
 import { Attempt } from './attempt.js';
 import { decodeReply } from './codec.js';
 import { describeValue, SerializationError, TaskLoadError, TimeoutError, WorkerCrashedError } from './errors.js';
@@ -81,10 +81,12 @@ export class Dispatcher {
   /** Slots held for retiring threads until they exit, so that Piscina never has to queue a job. */
   private retiringSlots = 0;
   private jobsRunning = 0;
-  /** Runs out with a stop signal: a prefetched run must not wait behind one (it may be slow, or be stopped with its thread). */
+  /** Runs out with a stop signal, or whose thread is being terminated: a prefetched run must not wait behind one (it may be slow, or be stopped with its thread). */
   private stoppableRuns = 0;
   /** Mean milliseconds per job of each task, from the pool's replies. */
   private readonly runEstimates = new Map<string, number>();
+  /** When each thread's latest run came back: a prefetched run starts about then. */
+  private readonly lastReplyFrom = new WeakMap<Worker, number>();
   private readonly windows = new Map<string, StartWindow>();
   private isPumping = false;
   private rateTimer: NodeJS.Timeout | undefined;
@@ -137,14 +139,14 @@ export class Dispatcher {
         }
         const size = this.batchSize(job);
         if (size <= 1) {
-          this.start(job);
+          this.start(job, isPrefetch);
           continue;
         }
         const isWanted = isPrefetch ? (next: Job) => this.isPrefetchable(next) : (next: Job) => this.isBatchable(next);
         const more = this.table.shiftWhile(job.priority, (next) => next.name === job.name && isWanted(next), size - 1);
         const batch = [job, ...more.filter((next) => !this.hasExpired(next))];
-        if (batch.length === 1) this.start(job);
-        else this.startBatch(batch);
+        if (batch.length === 1) this.start(job, isPrefetch);
+        else this.startBatch(batch, isPrefetch);
       }
       if (this.windows.size > 0) this.wakeForRateLimits();
     } finally {
@@ -164,6 +166,13 @@ export class Dispatcher {
     // Terminating a batch's thread would fail the other jobs of the batch:
     // the cancelled job has settled; the thread finishes the batch.
     if (run.batch?.some((other) => other !== job && other.run === run && other.state === 'running')) return;
+    if (!run.isStoppable) {
+      // No stop signal to it: its thread is terminated, unless a prefetched
+      // run shares it (which would fail too); then the thread finishes it.
+      if (this.pool.terminateThreadOf(run, true)) this.countAsStoppable(run);
+      run.abort(reason);
+      return;
+    }
     if (graceful && run.control && this.options.cancelGraceMs > 0 && !run.graceTimer) {
       run.control.postMessage({ type: 'abort', reason: reasonText(reason) } satisfies JobControl);
       run.graceTimer = setTimeout(() => run.abort(reason), this.options.cancelGraceMs);
@@ -175,6 +184,19 @@ export class Dispatcher {
   /** Terminates every run's thread now, also runs already cancelled and in their grace period. */
   stopAll(reason: unknown): void {
     for (const run of this.running) run.abort(reason);
+    this.stopAbandoned();
+  }
+
+  /**
+   * Terminates the threads of runs sent without a stop signal whose jobs
+   * have all settled (cancelled at close), also those a prefetched run
+   * shares: nothing else would ever end a run that hangs.
+   */
+  stopAbandoned(): void {
+    for (const run of this.running) {
+      const jobs = run.batch ?? [run.job];
+      if (!run.isStoppable && !jobs.some((job) => job.run === run && job.state === 'running')) this.pool.terminateThreadOf(run, false);
+    }
   }
 
   /** Clears the rate-limit timer (the runner is closing). */
@@ -232,7 +254,17 @@ export class Dispatcher {
     return Math.max(1, Math.min(byTime, fairShare, MAX_BATCH));
   }
 
-  private recordRunTime(task: string, msPerJob: number): void {
+  /** Feeds the run's time per job into its task's estimate; a prefetched run counts from when the run before it on its thread came back. */
+  private recordRunTime(run: Attempt, jobs: number): void {
+    const endedAt = now();
+    const { thread } = run;
+    let startedAt = run.startedAt;
+    if (thread) {
+      if (run.mayWait) startedAt = Math.max(startedAt, this.lastReplyFrom.get(thread) ?? startedAt);
+      this.lastReplyFrom.set(thread, endedAt);
+    }
+    const task = run.job.name;
+    const msPerJob = (endedAt - startedAt) / (run.job.chunkSize || jobs);
     const estimate = this.runEstimates.get(task);
     this.runEstimates.set(task, estimate === undefined ? msPerJob : estimate + ESTIMATE_WEIGHT * (msPerJob - estimate));
   }
@@ -244,7 +276,7 @@ export class Dispatcher {
     this.jobsRunning++;
   }
 
-  private startBatch(jobs: Job[]): void {
+  private startBatch(jobs: Job[], isPrefetch: boolean): void {
     const run = new Attempt(jobs[0]!);
     run.batch = jobs;
     const at = now();
@@ -256,10 +288,10 @@ export class Dispatcher {
     }
     this.running.add(run);
     for (const job of jobs) this.hooks.started(job);
-    this.send(run, message, undefined, this.options.slotsPerThread === 1 && !jobs.every((job) => this.isPrefetchable(job)));
+    this.send(run, message, undefined, this.options.slotsPerThread === 1 && !jobs.every((job) => this.isPrefetchable(job)), isPrefetch);
   }
 
-  private start(job: Job): void {
+  private start(job: Job, isPrefetch: boolean): void {
     const { options } = job;
     const run = new Attempt(job);
     this.begin(job, run, now());
@@ -286,17 +318,21 @@ export class Dispatcher {
         ? !this.isPrefetchable(job)
         : options.signal !== undefined || options.timeout !== undefined || options.softTimeout !== undefined;
     this.hooks.started(job);
-    this.send(run, message, transferList, isStoppable);
+    this.send(run, message, transferList, isStoppable, isPrefetch);
   }
 
-  private send(run: Attempt, message: PoolMessage, transferList: readonly (ArrayBuffer | MessagePort)[] | undefined, isStoppable: boolean): void {
-    if (isStoppable) {
-      run.isStoppable = true;
-      this.stoppableRuns++;
-    }
+  private countAsStoppable(run: Attempt): void {
+    run.isStoppable = true;
+    this.stoppableRuns++;
+  }
+
+  /** `mayWait`: sent past the slots, to wait in a busy thread (a prefetch). */
+  private send(run: Attempt, message: PoolMessage, transferList: readonly (ArrayBuffer | MessagePort)[] | undefined, isStoppable: boolean, mayWait: boolean): void {
+    if (isStoppable) this.countAsStoppable(run);
+    run.mayWait = mayWait;
     let reply: Promise<JobReply>;
     try {
-      reply = this.pool.run(message, isStoppable ? run : undefined, transferList);
+      reply = this.pool.run(message, isStoppable ? run : undefined, transferList, run);
     } catch (error) {
       reply = Promise.reject(error);
     }
@@ -319,11 +355,11 @@ export class Dispatcher {
     for (let left = run.control && receiveMessageOnPort(run.control); left; left = receiveMessageOnPort(run.control!)) {
       this.report(run, left.message as JobReport);
     }
+    const jobs = run.batch ?? [run.job];
+    this.recordRunTime(run, jobs.length);
     run.dispose();
     if (run.isStoppable) this.stoppableRuns--;
-    const jobs = run.batch ?? [run.job];
     this.jobsRunning -= jobs.length;
-    this.recordRunTime(run.job.name, (now() - run.startedAt) / (run.job.chunkSize || jobs.length));
     for (let i = 0; i < jobs.length; i++) {
       const job = jobs[i]!;
       // A stale run (its job settled, timed out or retried meanwhile) reports

@@ -35,6 +35,15 @@ interface ThreadView {
   readonly isRunningAbortableTask: boolean;
 }
 
+/** What Piscina shows a load balancer of a task (and, under its queue-options symbol, the run's placement). */
+interface PiscinaTask {
+  readonly isAbortable: boolean;
+}
+
+function placementOf(task: PiscinaTask): Placement | undefined {
+  return (task as unknown as Record<symbol, Placement | null | undefined>)[Piscina.queueOptionsSymbol] ?? undefined;
+}
+
 /** Piscina's record of a thread: the thread, and the reading of replies waiting in its port. */
 interface ThreadRecord {
   readonly worker: Worker;
@@ -47,6 +56,18 @@ function recordOf(view: ThreadView): ThreadRecord {
 
 function threadOf(view: ThreadView): Worker {
   return recordOf(view).worker;
+}
+
+/**
+ * Where a run goes, as the load balancer decides it. It rides on the
+ * message under Piscina's queue-options symbol, which Piscina shows the
+ * balancer and which does not travel to the thread.
+ */
+export interface Placement {
+  /** A prefetch: may wait in a thread that runs something else without a stop signal. */
+  readonly mayWait: boolean;
+  /** The thread it went to, once placed. */
+  thread: Worker | undefined;
 }
 
 /** What Piscina accepts as a task's abort signal, short of an AbortSignal. */
@@ -100,9 +121,6 @@ export class Pool {
       setEnvironmentData(this.settingsKey, this.settings);
     });
     const maximumUsage = options.concurrentTasksPerWorker;
-    // With one job per thread at a time, every run has a stop signal except
-    // those the dispatcher prefetches: such a run may wait behind another.
-    const sharedUsage = maximumUsage === 1 ? 2 : maximumUsage;
     this.piscina = new Piscina({
       filename: ENTRY,
       minThreads: options.minThreads,
@@ -121,7 +139,7 @@ export class Pool {
         ...(options.concurrentTasksPerWorker === 1 ? [SINGLE_JOB_ARGV_FLAG] : []),
       ],
       // Piscina's least-busy choice, minus retiring threads.
-      loadBalancer: (task: { isAbortable: boolean }, threads: ThreadView[]) => this.pick(task, threads, task.isAbortable ? maximumUsage : sharedUsage),
+      loadBalancer: (task: PiscinaTask, threads: ThreadView[]) => this.place(task, threads, maximumUsage),
       ...(options.resourceLimits && { resourceLimits: options.resourceLimits }),
       ...(options.env && { env: options.env }),
       ...(options.workerData !== undefined && { workerData: options.workerData }),
@@ -152,10 +170,17 @@ export class Pool {
 
   /**
    * Runs one job message. `stop` aborting terminates the job's thread;
-   * without it the job cannot be stopped, but may share a thread when
-   * `concurrentTasksPerWorker` is above 1.
+   * without it the job cannot be stopped (but see `terminateThreadOf`), and
+   * may share a thread when `concurrentTasksPerWorker` is above 1, or wait
+   * in a busy one when `placement.mayWait`.
    */
-  run(message: PoolMessage, stop: StopSignal | undefined, transferList: readonly (ArrayBuffer | MessagePort)[] | undefined): Promise<JobReply> {
+  run(
+    message: PoolMessage,
+    stop: StopSignal | undefined,
+    transferList: readonly (ArrayBuffer | MessagePort)[] | undefined,
+    placement: Placement,
+  ): Promise<JobReply> {
+    (message as unknown as Record<symbol, Placement>)[Piscina.queueOptionsSymbol] = placement;
     const reply = this.piscina.run(message, { signal: stop as never, transferList: transferList as never }) as Promise<JobReply>;
     this.noteThreads();
     return reply;
@@ -182,6 +207,19 @@ export class Pool {
       this.events.workerRecycled(threadId, reason);
     });
     this.terminateIdleRetirees();
+    return true;
+  }
+
+  /**
+   * Terminates the thread of a run sent without a stop signal (Piscina then
+   * fails every run on it). With `onlyIfAlone`, only when that run is all
+   * the thread has. Returns whether it did.
+   */
+  terminateThreadOf(placement: Placement, onlyIfAlone: boolean): boolean {
+    const { thread } = placement;
+    if (!thread || thread.threadId === -1) return false;
+    if (onlyIfAlone && (this.views.get(thread)?.currentUsage ?? 0) > 1) return false;
+    void thread.terminate();
     return true;
   }
 
@@ -215,6 +253,16 @@ export class Pool {
     setEnvironmentData(this.settingsKey, undefined);
   }
 
+  // Piscina's choice for a run, noted on its placement.
+  private place(task: PiscinaTask, threads: ThreadView[], maximumUsage: number): ThreadView | null {
+    const placement = placementOf(task);
+    // With one job per thread at a time, only a prefetch may wait behind another run.
+    const usageLimit = maximumUsage === 1 && placement?.mayWait ? 2 : maximumUsage;
+    const chosen = this.pick(task, threads, usageLimit);
+    if (chosen && placement) placement.thread = threadOf(chosen);
+    return chosen;
+  }
+
   /**
    * Piscina's least-busy choice, never a retiring thread, and a thread
    * running something only for a run without a stop signal. With
@@ -222,7 +270,7 @@ export class Pool {
    * chosen only when no other can take the run: its last reply may still
    * be on its way, and Piscina hands out queued runs before baozi hears it.
    */
-  private pick(task: { isAbortable: boolean }, threads: ThreadView[], maximumUsage: number): ThreadView | null {
+  private pick(task: PiscinaTask, threads: ThreadView[], maximumUsage: number): ThreadView | null {
     let candidate: ThreadView | null = null;
     let least = Infinity;
     for (const thread of threads) {

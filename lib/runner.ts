@@ -527,7 +527,10 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     // Past the deadline, what still runs is told to stop, then terminated after cancelGraceMs.
     const deadline =
       drain && deadlineMs !== undefined
-        ? setTimeout(() => this.#lifecycle.cancelForClose('all', true, `the close deadline of ${deadlineMs} ms passed`), deadlineMs)
+        ? setTimeout(() => {
+            this.#lifecycle.cancelForClose('all', true, `the close deadline of ${deadlineMs} ms passed`);
+            this.#dispatcher.stopAbandoned();
+          }, deadlineMs)
         : undefined;
     this.#lifecycle.checkIdle();
     await this.#lifecycle.onIdle();

@@ -42,7 +42,7 @@ function runNow(message: PoolMessage): JobReply | Promise<JobReply> {
     endTurn();
     throw error;
   }
-  if (!isThenable(reply)) {
+  if (!(reply instanceof Promise)) {
     endTurn();
     return reply;
   }
@@ -94,14 +94,14 @@ function runJob(task: TaskFunction, message: JobMessage): JobReply | Promise<Job
     job.dispose();
     throw failure;
   }
-  if (!isThenable(result)) {
+  if (!(result instanceof Promise)) {
     try {
       return encodeResult(result);
     } finally {
       job.dispose();
     }
   }
-  return (result as Promise<unknown>).then(encodeResult).finally(() => job.dispose());
+  return result.then(encodeResult).finally(() => job.dispose());
 }
 
 async function runBatch(batch: BatchMessage): Promise<JobReply> {
@@ -115,7 +115,7 @@ async function runBatch(batch: BatchMessage): Promise<JobReply> {
     if (progress) job.reports = [];
     try {
       const value = callTask(task, job, item);
-      values[i] = isThenable(value) ? await value : value;
+      values[i] = value instanceof Promise ? await value : value;
     } catch (failure) {
       failures ??= new Array(batch.jobs.length);
       failures[i] = failure as JobFailure;
@@ -141,18 +141,19 @@ async function resolveTask(name: string): Promise<TaskFunction> {
 }
 
 /**
- * Calls the task in the job's context: its value, or a promise of it.
- * What it throws or rejects with becomes a `JobFailure`.
+ * Calls the task in the job's context: its value, or a Promise of it when
+ * it returned a thenable. What it throws or rejects with (also a `then`
+ * that throws) becomes a `JobFailure`.
  */
 function callTask(task: TaskFunction, job: RunningJob, input: Pick<JobMessage, 'args' | 'isEncoded'>): unknown {
   let result: unknown;
   try {
     const args = decodeArgs(input);
     result = job.run(() => task(...args));
+    if (!isThenable(result)) return result;
   } catch (error) {
     throw taskFailure(error);
   }
-  if (!isThenable(result)) return result;
   return Promise.resolve(result).catch((error: unknown) => {
     throw taskFailure(error);
   });

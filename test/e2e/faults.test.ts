@@ -68,6 +68,19 @@ describe('Runner', () => {
       expect(await runner.run('threadId')).toBe(before);
       await runner.close();
     });
+
+    it('CR1: fails a job whose result has a then that throws with TaskError, alone and in a batch, and keeps the thread', async () => {
+      const runner = runners.runner({ maxThreads: 1 });
+      const before = await runner.run('threadId');
+      const error = await rejectionOf(runner.run('returnThrowingThen'));
+      expect(error).toBeInstanceOf(TaskError);
+      expect(error.cause).toMatchObject({ message: 'then exploded' });
+      // Several at once travel as a batch once the task is measured quick.
+      const outcomes = await Promise.allSettled(Array.from({ length: 20 }, () => runner.run('returnThrowingThen')));
+      expect(outcomes.map((outcome) => outcome.status === 'rejected' && outcome.reason instanceof TaskError)).toEqual(outcomes.map(() => true));
+      expect(await runner.run('threadId')).toBe(before);
+      await runner.close();
+    });
   });
 
   describe('when a task throws something that is not an Error', () => {

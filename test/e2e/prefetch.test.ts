@@ -183,6 +183,56 @@ describe('prefetch', () => {
     expect(await runner.run('add', 5, 6)).toBe(11);
   });
 
+  it.each([
+    ['close({ drain: false })', 'prefetch-hung-no-drain', { drain: false }],
+    ['close({ deadlineMs })', 'prefetch-hung-deadline', { deadlineMs: 50 }],
+  ] as const)('SD2: %s ends a hung job of a quick task and the one prefetched behind it, and resolves', async (_, gateName, closeOptions) => {
+    const runner = prefetchRunner({ cancelGraceMs: 0 });
+    await untilPrefetching(runner, 1, () => runner.run('hold'));
+    await untilPrefetching(runner, 1, () => runner.run('add', 1, 2));
+    const gate = broadcastGate(gateName);
+    const hung = await runner.submit('hold', [gateName]);
+    const behind = await runner.submit('add', [1, 1]);
+    await gate.ready(1);
+    expect(behind.state).toBe('running');
+
+    const report = await runner.close(closeOptions);
+    gate.release();
+    expect(report).toMatchObject({ cancelled: 2 });
+    for (const job of [hung, behind]) expect(await rejectionOf(job.result)).toBeInstanceOf(CancelledError);
+  });
+
+  it('CA2: cancelling a hung job of a quick task terminates its thread when nothing waits behind it, and the slot frees', async () => {
+    const runner = prefetchRunner();
+    await untilPrefetching(runner, 1, () => runner.run('hold'));
+    const thread = await runner.run('hold');
+    const gate = broadcastGate('prefetch-cancel-hung');
+    const hung = await runner.submit('hold', ['prefetch-cancel-hung']);
+    await gate.ready(1);
+
+    expect(hung.cancel('stuck')).toBe(true);
+    expect(await rejectionOf(hung.result)).toBeInstanceOf(CancelledError);
+    gate.release();
+    const next = await runner.run('hold');
+    expect(next).not.toBe(thread);
+    expect(runner.stats()).toMatchObject({ running: 0, cancelled: 1, succeeded: expect.any(Number) });
+  });
+
+  it('sends a quick job to a free slot on a thread of its own, starting one if need be, never behind a running job', async () => {
+    const runner = prefetchRunner({ minThreads: 1, maxThreads: 2 });
+    await untilPrefetching(runner, 1, () => runner.run('hold'));
+    await untilPrefetching(runner, 1, () => runner.run('add', 1, 2));
+    const gate = broadcastGate('prefetch-free-slot');
+    const held = await runner.submit('hold', ['prefetch-free-slot']);
+    await gate.ready(1);
+
+    // A slot is free: the job goes to a second thread (started now), not behind the held one.
+    expect(await runner.run('add', 2, 3)).toBe(5);
+    expect(held.state).toBe('running');
+    gate.release();
+    await held.result;
+  });
+
   it.each(['add', 'addSoon'] as const)('CR6: a job that kills its thread as it starts never takes down the finished %s job it was waiting behind', async (task) => {
     const runner = prefetchRunner();
     let trials = 0;

@@ -37,7 +37,7 @@ import {
 import type { RunnerEvents } from '../../lib/events.js';
 import { isTerminal, Job, now, type JobState } from '../../lib/job.js';
 import { Lifecycle } from '../../lib/lifecycle.js';
-import type { Pool } from '../../lib/pool.js';
+import type { Placement, Pool } from '../../lib/pool.js';
 import type { RateLimit } from '../../lib/rate-limit.js';
 import { MemoryTable, type TableObserver } from '../../lib/table.js';
 import { resolveRunnerOptions, resolveSubmitOptions } from '../../lib/validate.js';
@@ -224,6 +224,10 @@ class FakePool {
   // The task module always loads and threads never retire here.
   readonly health = { failFastError: (): undefined => undefined };
   terminateIdleRetirees(): void {}
+  // The fake has no threads to terminate: its runs end when a command (or the final drain) says so.
+  terminateThreadOf(): boolean {
+    return false;
+  }
   private nextRun = 0;
 
   constructor(
@@ -234,8 +238,13 @@ class FakePool {
   /** Runs sent without a stop signal: prefetchable ones, which a thread may hold behind another. */
   readonly unstoppable = new WeakSet<FakeRun>();
 
-  run(message: PoolMessage, stop: Stop | undefined, _transferList: unknown): Promise<JobReply> {
+  run(message: PoolMessage, stop: Stop | undefined, _transferList: unknown, placement: Placement): Promise<JobReply> {
     if (this.isDestroyed) this.world.fail(`a run was sent to the pool after it was destroyed`);
+    // A prefetch goes past the slots, and only then.
+    if (placement.mayWait !== this.inFlight.length >= this.threads) {
+      this.world.fail(`a run with mayWait ${placement.mayWait} was sent with ${this.inFlight.length} runs out on ${this.threads} slots`);
+    }
+    if (placement.mayWait && stop) this.world.fail('a prefetch was sent with a stop signal');
     const attempt = stop ?? this.world.attemptOf(message);
     if (!attempt) {
       this.world.fail(`a run without a stop signal carries no job the world knows`);
