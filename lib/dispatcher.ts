@@ -87,6 +87,10 @@ export class Dispatcher {
   private readonly runEstimates = new Map<string, number>();
   /** When each thread's latest run came back: a prefetched run starts about then. */
   private readonly lastReplyFrom = new WeakMap<Worker, number>();
+  /** Jobs prefetched to a thread that died before they started: sent again first, running all along to the outside. */
+  private readonly resends: Job[] = [];
+  /** Thread deaths a run failed with already: Piscina fails every run of the thread with one error. */
+  private readonly crashes = new WeakSet<object>();
   private readonly windows = new Map<string, StartWindow>();
   private isPumping = false;
   private rateTimer: NodeJS.Timeout | undefined;
@@ -128,6 +132,13 @@ export class Dispatcher {
         const taken = this.running.size + this.retiringSlots;
         const isPrefetch = taken >= this.options.slots;
         if (isPrefetch && !this.hasPrefetchRoom(taken)) break;
+        if (this.resends.length > 0) {
+          if (isPrefetch && !this.isPrefetchable(this.resends[0]!)) break;
+          const resend = this.resends.shift()!;
+          // Settled meanwhile (cancelled, closed): nothing to send.
+          if (resend.state === 'running') this.start(resend, isPrefetch, true);
+          continue;
+        }
         if (this.isStartable) this.scanAt = now();
         const job = isPrefetch ? this.shiftPrefetchable() : this.table.shift(this.isStartable);
         if (!job) break;
@@ -291,11 +302,12 @@ export class Dispatcher {
     this.send(run, message, undefined, this.options.slotsPerThread === 1 && !jobs.every((job) => this.isPrefetchable(job)), isPrefetch);
   }
 
-  private start(job: Job, isPrefetch: boolean): void {
+  /** `isResend`: a job that already counts as running (see `resends`): no second start. */
+  private start(job: Job, isPrefetch: boolean, isResend = false): void {
     const { options } = job;
     const run = new Attempt(job);
-    this.begin(job, run, now());
-    this.windows.get(job.name)?.record(job.startedAt!);
+    this.begin(job, run, isResend ? job.startedAt! : now());
+    if (!isResend) this.windows.get(job.name)?.record(job.startedAt!);
     this.running.add(run);
     const message: JobMessage | ChunkMessage = { type: job.chunkSize > 0 ? 'chunk' : 'job', id: job.id, task: job.name, attempt: job.attempt, args: job.args, isEncoded: job.isEncoded };
     let transferList = options.transferList;
@@ -317,7 +329,7 @@ export class Dispatcher {
       this.options.slotsPerThread === 1
         ? !this.isPrefetchable(job)
         : options.signal !== undefined || options.timeout !== undefined || options.softTimeout !== undefined;
-    this.hooks.started(job);
+    if (!isResend) this.hooks.started(job);
     this.send(run, message, transferList, isStoppable, isPrefetch);
   }
 
@@ -345,6 +357,10 @@ export class Dispatcher {
   // Reports before freeing the slot: a listener that submits on `succeeded`
   // must find the job already settled and the counts already right.
   private finish(run: Attempt, reply: JobReply | undefined, error: unknown): void {
+    if (error !== undefined && this.diedBefore(run, error)) {
+      this.sendAgain(run);
+      return;
+    }
     if (typeof reply === 'object' && reply !== null && reply.type === 'retiring') {
       this.retire(reply.threadId, reply.reason);
       error = reply.failure;
@@ -383,6 +399,38 @@ export class Dispatcher {
     }
     this.running.delete(run);
     this.pool.terminateIdleRetirees();
+    this.hooks.slotFreed();
+    this.pump();
+  }
+
+  /**
+   * Whether a prefetched run failed because its thread died before it
+   * started. A thread runs one job at a time, and starts the next only once
+   * the reply of the one before is out (workers/entry.ts), and the pool
+   * reads such a reply even as the thread exits: so when the run ahead of a
+   * prefetched one fails with the same thread death (Piscina fails every
+   * run of a thread with one error, oldest first), the prefetched one never
+   * ran.
+   */
+  private diedBefore(run: Attempt, error: unknown): boolean {
+    if (typeof error !== 'object' || error === null || isJobFailure(error)) return false;
+    if (this.crashes.has(error)) return run.mayWait;
+    this.crashes.add(error);
+    return false;
+  }
+
+  // Its jobs go out again first, as they are (same attempt, no new events).
+  private sendAgain(run: Attempt): void {
+    run.dispose();
+    if (run.isStoppable) this.stoppableRuns--;
+    const jobs = run.batch ?? [run.job];
+    this.jobsRunning -= jobs.length;
+    for (const job of jobs) {
+      if (job.run !== run) continue;
+      job.run = undefined;
+      if (job.state === 'running') this.resends.push(job);
+    }
+    this.running.delete(run);
     this.hooks.slotFreed();
     this.pump();
   }
