@@ -91,8 +91,8 @@ export interface RunnerOptions<Tasks = TaskModule> {
    * no `signal`. Such a job counts as running from the moment it is sent.
    * Cancelling it while it runs settles it at once and terminates its
    * thread, unless another job waits there (then, as for a batched job, the
-   * thread finishes it and its result is dropped); and a thread that dies
-   * fails the job waiting behind the one it ran. A job sent ahead waits for the one
+   * thread finishes it and its result is dropped). A job waiting behind
+   * one whose thread dies had not started: it is sent again, transparently. A job sent ahead waits for the one
    * before it however long that one turns out to take, even while another
    * thread is idle: give a task that may hang a `timeout`, which keeps its
    * jobs, and any job behind them, out of prefetch. `off`: a thread gets its
