@@ -177,11 +177,17 @@ export class Dispatcher {
     // Terminating a batch's thread would fail the other jobs of the batch:
     // the cancelled job has settled; the thread finishes the batch.
     if (run.batch?.some((other) => other !== job && other.run === run && other.state === 'running')) return;
-    if (!run.isStoppable) {
-      // No stop signal to it: its thread is terminated, unless a prefetched
-      // run shares it (which would fail too); then the thread finishes it.
-      if (this.pool.terminateThreadOf(run, true)) this.countAsStoppable(run);
+    if (!run.isStoppable && this.options.slotsPerThread === 1) {
+      // No stop signal to it: its thread is terminated (a run prefetched
+      // behind it had not started, and is sent again), unless it waits
+      // behind another run itself; then the thread finishes it. Decided a
+      // turn later: a reply already read but not yet handled would make a
+      // finished run look like one to stop. Meanwhile nothing is prefetched.
+      this.countAsStoppable(run);
       run.abort(reason);
+      setImmediate(() => {
+        if (this.running.has(run)) this.pool.terminateThreadOf(run, run.mayWait);
+      });
       return;
     }
     if (graceful && run.control && this.options.cancelGraceMs > 0 && !run.graceTimer) {

@@ -152,8 +152,11 @@ export class Pool {
       this.views.set(record.worker, view);
       // A thread that dies right after a reply (the job behind it killed it)
       // may leave that reply unread in its port when Piscina hears of the
-      // exit, and Piscina would fail the finished job as crashed: read it first.
-      record.worker.prependListener('exit', () => record.processPendingMessages());
+      // exit (or of the error that killed it), and Piscina would fail the
+      // finished job as crashed: read it first.
+      const readLastReplies = (): void => record.processPendingMessages();
+      record.worker.prependListener('error', readLastReplies);
+      record.worker.prependListener('exit', readLastReplies);
       this.noteThreads();
     });
     this.piscina.on('message', (notice: ThreadNotice) => this.hear(notice));
@@ -213,14 +216,13 @@ export class Pool {
   /**
    * Terminates the thread of a run sent without a stop signal (Piscina then
    * fails every run on it). With `onlyIfAlone`, only when that run is all
-   * the thread has. Returns whether it did.
+   * the thread has.
    */
-  terminateThreadOf(placement: Placement, onlyIfAlone: boolean): boolean {
+  terminateThreadOf(placement: Placement, onlyIfAlone: boolean): void {
     const { thread } = placement;
-    if (!thread || thread.threadId === -1) return false;
-    if (onlyIfAlone && (this.views.get(thread)?.currentUsage ?? 0) > 1) return false;
+    if (!thread || thread.threadId === -1) return;
+    if (onlyIfAlone && (this.views.get(thread)?.currentUsage ?? Infinity) > 1) return;
     void thread.terminate();
-    return true;
   }
 
   /** Terminates retiring threads that have no job left. Call after a run settles. */
@@ -259,7 +261,11 @@ export class Pool {
     // With one job per thread at a time, only a prefetch may wait behind another run.
     const usageLimit = maximumUsage === 1 && placement?.mayWait ? 2 : maximumUsage;
     const chosen = this.pick(task, threads, usageLimit);
-    if (chosen && placement) placement.thread = threadOf(chosen);
+    if (chosen && placement) {
+      placement.thread = threadOf(chosen);
+      // Also a thread still starting, which has no view from 'workerCreate' yet.
+      this.views.set(placement.thread, chosen);
+    }
     return chosen;
   }
 
@@ -275,6 +281,8 @@ export class Pool {
     let least = Infinity;
     for (const thread of threads) {
       if (this.retiring.size > 0 && this.retiring.has(thread.id)) continue;
+      // Exited: Piscina may offer it while the pool reads its last replies.
+      if (thread.id === -1) continue;
       const usage = thread.currentUsage;
       // Piscina's rule: a run that may be aborted (its thread terminated) never shares one.
       if (usage > 0 && (usage >= maximumUsage || thread.isRunningAbortableTask || task.isAbortable)) continue;

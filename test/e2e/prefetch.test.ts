@@ -224,6 +224,57 @@ describe('prefetch', () => {
     expect(runner.stats()).toMatchObject({ running: 0, cancelled: 1, succeeded: expect.any(Number) });
   });
 
+  it('CA2: cancelling a hung job of a quick task with a job prefetched behind it terminates the thread; the job behind had not started and is sent again', async () => {
+    const runner = prefetchRunner();
+    await untilPrefetching(runner, 1, () => runner.run('hold'));
+    await untilPrefetching(runner, 1, () => runner.run('add', 1, 2));
+    const gate = broadcastGate('prefetch-cancel-ahead');
+    const hung = await runner.submit('hold', ['prefetch-cancel-ahead']);
+    const behind = await runner.submit('add', [1, 1]);
+    await gate.ready(1);
+    expect(behind.state).toBe('running');
+
+    expect(hung.cancel('stuck')).toBe(true);
+    expect(await rejectionOf(hung.result)).toBeInstanceOf(CancelledError);
+    expect(await behind.result).toBe(2);
+    gate.release();
+    expect(behind.attempt).toBe(1);
+  });
+
+  it('CA2: cancelling a job whose reply is already in, from a listener of another job, terminates no thread a next job goes to', async () => {
+    const runner = prefetchRunner({ minThreads: 2, maxThreads: 2 });
+    await untilPrefetching(runner, 2, () => runner.run('add', 1, 2));
+    const crashes: unknown[] = [];
+    for (let round = 0; round < 20; round++) {
+      const jobs = [await runner.submit('add', [1, 1]), await runner.submit('add', [2, 2])];
+      const next: Promise<unknown>[] = [];
+      runner.once('succeeded', ({ job }) => {
+        jobs.find((candidate) => candidate !== job)!.cancel('first result wins');
+        next.push(runner.run('add', 3, 3).catch((error: unknown) => crashes.push(error)));
+      });
+      // Both threads reply while the main thread is busy: Piscina reads both replies at once.
+      const until = performance.now() + 30;
+      while (performance.now() < until);
+      await Promise.allSettled(jobs.map((job) => job.result));
+      await Promise.all(next);
+    }
+    expect(crashes).toEqual([]);
+    expect(runner.stats().workerErrors).toBe(0);
+  });
+
+  it('with concurrentTasksPerWorker 2, cancelling a job without a signal fails no job placed on its thread next', async () => {
+    const runner = prefetchRunner({ concurrentTasksPerWorker: 2 });
+    await runner.ready();
+    for (let i = 0; i < 10; i++) await runner.run('hold');
+    const gate = broadcastGate('prefetch-shared-cancel');
+    const held = await runner.submit('hold', ['prefetch-shared-cancel']);
+    await gate.ready(1);
+    expect(held.cancel('not needed')).toBe(true);
+    // The thread still runs the cancelled job (nothing terminates a shared thread): the next one shares it.
+    expect(await runner.run('add', 2, 3)).toBe(5);
+    gate.release();
+  });
+
   it('sends a quick job to a free slot on a thread of its own, starting one if need be, never behind a running job', async () => {
     const runner = prefetchRunner({ minThreads: 1, maxThreads: 2 });
     await untilPrefetching(runner, 1, () => runner.run('hold'));

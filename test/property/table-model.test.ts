@@ -225,9 +225,7 @@ class FakePool {
   readonly health = { failFastError: (): undefined => undefined };
   terminateIdleRetirees(): void {}
   // The fake has no threads to terminate: its runs end when a command (or the final drain) says so.
-  terminateThreadOf(): boolean {
-    return false;
-  }
+  terminateThreadOf(): void {}
   private nextRun = 0;
 
   constructor(
