@@ -89,10 +89,11 @@ export interface RunnerOptions<Tasks = TaskModule> {
    * deep). Applies with `concurrentTasksPerWorker: 1` and without
    * `maxJobsPerWorker`, to the same jobs `batching` may batch that also have
    * no `signal`. Such a job counts as running from the moment it is sent.
-   * Cancelling it while it runs settles it at once and terminates its
-   * thread, unless another job waits there (then, as for a batched job, the
-   * thread finishes it and its result is dropped). A job waiting behind
-   * one whose thread dies had not started: it is sent again, transparently. A job sent ahead waits for the one
+   * A job waiting behind one whose thread dies (or is terminated, when that
+   * one is cancelled) had not started: it is sent again, transparently.
+   * Cancelling the waiting job itself settles it at once, but its thread
+   * still runs it after the one ahead (as for a batched job), and its
+   * result is dropped. A job sent ahead waits for the one
    * before it however long that one turns out to take, even while another
    * thread is idle: give a task that may hang a `timeout`, which keeps its
    * jobs, and any job behind them, out of prefetch. `off`: a thread gets its
