@@ -142,7 +142,8 @@ class World {
   checkStats(where: string): void {
     const stats = this.runner.stats();
     if (stats.queued < 0 || stats.queued > this.capacity) this.fail(`${where}: ${stats.queued} queued on a table of ${this.capacity}`);
-    if (stats.running > SLOTS) this.fail(`${where}: ${stats.running} running on ${SLOTS} slots`);
+    // One job per slot, and with prefetch (on by default) one more waiting in each thread.
+    if (stats.running > 2 * SLOTS) this.fail(`${where}: ${stats.running} running on ${SLOTS} slots (and ${SLOTS} prefetched)`);
     if (stats.blocked > 0 && stats.queued < this.capacity) this.fail(`${where}: lost wake-up: ${stats.blocked} blocked with ${stats.queued}/${this.capacity} queued`);
   }
 
