@@ -87,8 +87,8 @@ export class Dispatcher {
   private readonly runEstimates = new Map<string, number>();
   /** When each thread's latest run came back: a prefetched run starts about then. */
   private readonly lastReplyFrom = new WeakMap<Worker, number>();
-  /** Jobs prefetched to a thread that died before they started: sent again first, running all along to the outside. */
-  private readonly resends: Job[] = [];
+  /** Runs' jobs prefetched to a thread that died before they started: sent again first, as they went, running all along to the outside. */
+  private readonly resends: Job[][] = [];
   /** Thread deaths a run failed with already: Piscina fails every run of the thread with one error. */
   private readonly crashes = new WeakSet<object>();
   private readonly windows = new Map<string, StartWindow>();
@@ -133,10 +133,12 @@ export class Dispatcher {
         const isPrefetch = taken >= this.options.slots;
         if (isPrefetch && !this.hasPrefetchRoom(taken)) break;
         if (this.resends.length > 0) {
-          if (isPrefetch && !this.isPrefetchable(this.resends[0]!)) break;
-          const resend = this.resends.shift()!;
-          // Settled meanwhile (cancelled, closed): nothing to send.
-          if (resend.state === 'running') this.start(resend, isPrefetch, true);
+          // They go as they went, prefetched or not (a thread's death says
+          // nothing of how quick they are); those settled meanwhile
+          // (cancelled, closed) stay out.
+          const jobs = this.resends.shift()!.filter((job) => job.state === 'running');
+          if (jobs.length === 1) this.start(jobs[0]!, isPrefetch, true);
+          else if (jobs.length > 1) this.startBatch(jobs, isPrefetch, true);
           continue;
         }
         if (this.isStartable) this.scanAt = now();
@@ -293,19 +295,21 @@ export class Dispatcher {
     this.jobsRunning++;
   }
 
-  private startBatch(jobs: Job[], isPrefetch: boolean): void {
+  /** `isResend`: jobs that already count as running (see `resends`): no second start. */
+  private startBatch(jobs: Job[], isPrefetch: boolean, isResend = false): void {
     const run = new Attempt(jobs[0]!);
     run.batch = jobs;
     const at = now();
     const message: BatchMessage = { type: 'batch', task: run.job.name, collectsProgress: this.hooks.wantsProgress(), jobs: new Array(jobs.length) };
     for (let i = 0; i < jobs.length; i++) {
       const job = jobs[i]!;
-      this.begin(job, run, at);
+      this.begin(job, run, isResend ? job.startedAt! : at);
       message.jobs[i] = { id: job.id, attempt: job.attempt, args: job.args, isEncoded: job.isEncoded };
     }
     this.running.add(run);
-    for (const job of jobs) this.hooks.started(job);
-    this.send(run, message, undefined, this.options.slotsPerThread === 1 && !jobs.every((job) => this.isPrefetchable(job)), isPrefetch);
+    if (!isResend) for (const job of jobs) this.hooks.started(job);
+    const isPrefetched = (isResend && isPrefetch) || jobs.every((job) => this.isPrefetchable(job));
+    this.send(run, message, undefined, this.options.slotsPerThread === 1 && !isPrefetched, isPrefetch);
   }
 
   /** `isResend`: a job that already counts as running (see `resends`): no second start. */
@@ -331,9 +335,10 @@ export class Dispatcher {
     // Piscina never gives a run with a signal a shared thread: only runs
     // that may need stopping get one there. With one job per thread, all
     // but prefetchable ones do.
+    // A job sent again past the slots goes as it went, a prefetch: without one.
     const isStoppable =
       this.options.slotsPerThread === 1
-        ? !this.isPrefetchable(job)
+        ? !(this.isPrefetchable(job) || (isResend && isPrefetch))
         : options.signal !== undefined || options.timeout !== undefined || options.softTimeout !== undefined;
     if (!isResend) this.hooks.started(job);
     this.send(run, message, transferList, isStoppable, isPrefetch);
@@ -363,7 +368,8 @@ export class Dispatcher {
   // Reports before freeing the slot: a listener that submits on `succeeded`
   // must find the job already settled and the counts already right.
   private finish(run: Attempt, reply: JobReply | undefined, error: unknown): void {
-    if (error !== undefined && this.diedBefore(run, error)) {
+    const death = error === undefined ? 'none' : this.threadDeath(error);
+    if (death === 'seen' && run.mayWait) {
       this.sendAgain(run);
       return;
     }
@@ -378,7 +384,8 @@ export class Dispatcher {
       this.report(run, left.message as JobReport);
     }
     const jobs = run.batch ?? [run.job];
-    this.recordRunTime(run, jobs.length);
+    // A thread's death says nothing of how long the task takes.
+    if (death === 'none') this.recordRunTime(run, jobs.length);
     run.dispose();
     if (run.isStoppable) this.stoppableRuns--;
     this.jobsRunning -= jobs.length;
@@ -406,23 +413,26 @@ export class Dispatcher {
     this.running.delete(run);
     this.pool.terminateIdleRetirees();
     this.hooks.slotFreed();
-    this.pump();
+    // After a thread's death, a run prefetched there is heard of next, and
+    // is to be sent again into the slot this one frees, before any new job.
+    if (death === 'new') queueMicrotask(() => this.pump());
+    else this.pump();
   }
 
   /**
-   * Whether a prefetched run failed because its thread died before it
-   * started. A thread runs one job at a time, and starts the next only once
-   * the reply of the one before is out (workers/entry.ts), and the pool
-   * reads such a reply even as the thread exits: so when the run ahead of a
-   * prefetched one fails with the same thread death (Piscina fails every
-   * run of a thread with one error, oldest first), the prefetched one never
-   * ran.
+   * Whether a failure is a thread's death heard of for the first time, or
+   * again. A prefetched run that hears of it again never started: a thread
+   * runs one job at a time, and starts the next only once the reply of the
+   * one before is out (workers/entry.ts), and the pool reads such a reply
+   * even as the thread exits; so when the run ahead fails with the same
+   * death (Piscina fails every run of a thread with one error, oldest
+   * first), the prefetched one never ran.
    */
-  private diedBefore(run: Attempt, error: unknown): boolean {
-    if (typeof error !== 'object' || error === null || isJobFailure(error)) return false;
-    if (this.crashes.has(error)) return run.mayWait;
+  private threadDeath(error: unknown): 'none' | 'new' | 'seen' {
+    if (typeof error !== 'object' || error === null || isJobFailure(error)) return 'none';
+    if (this.crashes.has(error)) return 'seen';
     this.crashes.add(error);
-    return false;
+    return 'new';
   }
 
   // Its jobs go out again first, as they are (same attempt, no new events).
@@ -431,11 +441,13 @@ export class Dispatcher {
     if (run.isStoppable) this.stoppableRuns--;
     const jobs = run.batch ?? [run.job];
     this.jobsRunning -= jobs.length;
+    const again: Job[] = [];
     for (const job of jobs) {
       if (job.run !== run) continue;
       job.run = undefined;
-      if (job.state === 'running') this.resends.push(job);
+      if (job.state === 'running') again.push(job);
     }
+    if (again.length > 0) this.resends.push(again);
     this.running.delete(run);
     this.hooks.slotFreed();
     this.pump();

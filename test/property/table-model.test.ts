@@ -60,6 +60,7 @@ const STATS = process.env.BAOZI_PROPERTY_STATS
         count('blocked producers', [...world.records.values()].filter((record) => record.submitted !== 'none').length);
         count('batch runs', world.batchRuns);
         count('prefetched runs', world.prefetchedRuns);
+        count('resent runs', world.resentRuns);
         count('stale replies', world.staleReplies);
         for (const record of world.records.values()) for (const state of record.states) count(state);
       },
@@ -182,8 +183,13 @@ class ObservedTable extends MemoryTable<Job> {
 /** Same shape as lib/pool.ts's StopSignal; the dispatcher passes its Attempt. */
 type Stop = Attempt;
 
-/** How a run ends. `fail` of a batch fails the jobs whose bit is set in `mask | 1`, and the others succeed. */
-type Outcome = { kind: 'complete' } | { kind: 'fail'; mask: number } | { kind: 'crash' } | { kind: 'abort' };
+/**
+ * How a run ends. `fail` of a batch fails the jobs whose bit is set in
+ * `mask | 1`, and the others succeed. A crash fails a run and the one
+ * prefetched behind it with one error, as Piscina does for a dead thread;
+ * the one behind had not started (`notStarted`).
+ */
+type Outcome = { kind: 'complete' } | { kind: 'fail'; mask: number } | { kind: 'crash'; error?: Error } | { kind: 'notStarted'; error: Error } | { kind: 'abort' };
 
 interface FakeRun {
   readonly id: number;
@@ -198,7 +204,7 @@ interface FakeRun {
 }
 
 /** What one job of a run ends with under `outcome`. */
-function jobOutcome(run: FakeRun, index: number, outcome: Outcome): { kind: 'succeed'; value: string } | { kind: 'fail' | 'crash' | 'abort' } {
+function jobOutcome(run: FakeRun, index: number, outcome: Outcome): { kind: 'succeed'; value: string } | { kind: 'fail' | 'crash' | 'notStarted' | 'abort' } {
   const value = `result of run ${run.id} #${index}`;
   if (outcome.kind === 'complete') return { kind: 'succeed', value };
   if (outcome.kind === 'fail') return ((outcome.mask | 1) >> index % 31) & 1 ? { kind: 'fail' } : { kind: 'succeed', value };
@@ -235,12 +241,16 @@ class FakePool {
 
   /** Runs sent without a stop signal: prefetchable ones, which a thread may hold behind another. */
   readonly unstoppable = new WeakSet<FakeRun>();
+  /** A prefetched run and the run it waits behind on one (pretend) thread, both ways. */
+  readonly behind = new Map<FakeRun, FakeRun>();
+  readonly ahead = new Map<FakeRun, FakeRun>();
 
   run(message: PoolMessage, stop: Stop | undefined, _transferList: unknown, placement: Placement): Promise<JobReply> {
     if (this.isDestroyed) this.world.fail(`a run was sent to the pool after it was destroyed`);
-    // A prefetch goes past the slots, and only then.
-    if (placement.mayWait !== this.inFlight.length >= this.threads) {
-      this.world.fail(`a run with mayWait ${placement.mayWait} was sent with ${this.inFlight.length} runs out on ${this.threads} slots`);
+    // A prefetch goes past the slots, and only then (counted as the dispatcher counts: it has added this run).
+    const runsOut = this.world.dispatcher.runningCount - 1;
+    if (placement.mayWait !== runsOut >= this.threads) {
+      this.world.fail(`a run with mayWait ${placement.mayWait} was sent with ${runsOut} runs out on ${this.threads} slots`);
     }
     if (placement.mayWait && stop) this.world.fail('a prefetch was sent with a stop signal');
     const attempt = stop ?? this.world.attemptOf(message);
@@ -271,6 +281,14 @@ class FakePool {
     if (!stop) {
       this.unstoppable.add(run);
       if (this.inFlight.length > this.threads) this.world.prefetchedRuns++;
+      if (placement.mayWait) {
+        // It waits behind the oldest run without a stop signal that runs alone on its thread, if any.
+        const partner = this.inFlight.find((other) => other !== run && this.unstoppable.has(other) && !this.ahead.has(other) && !this.behind.has(other));
+        if (partner) {
+          this.behind.set(partner, run);
+          this.ahead.set(run, partner);
+        }
+      }
       return promise;
     }
     if (stop.aborted) this.world.schedule(run, { kind: 'abort' });
@@ -282,10 +300,18 @@ class FakePool {
     run.isSettled = true;
     unfinishedRuns.delete(run);
     this.inFlight.splice(this.inFlight.indexOf(run), 1);
+    // The run behind it now runs alone; a run it waited behind is gone.
+    const next = this.behind.get(run);
+    if (next) this.ahead.delete(next);
+    const previous = this.ahead.get(run);
+    if (previous) this.behind.delete(previous);
+    this.behind.delete(run);
+    this.ahead.delete(run);
     // Piscina forgets the abort listener once a run settles.
     run.attempt.removeListener('abort', () => {});
     if (run.message.type === 'job') run.message.control?.close();
-    if (outcome.kind === 'crash') return run.reject(new Error('worker exited with code: 1'));
+    if (outcome.kind === 'crash') return run.reject(outcome.error ?? new Error('worker exited with code: 1'));
+    if (outcome.kind === 'notStarted') return run.reject(outcome.error);
     if (outcome.kind === 'abort') return run.reject(Object.assign(new Error('The task has been aborted'), { name: 'AbortError' }));
     const ends = run.jobs.map((_, index) => jobOutcome(run, index, outcome));
     if (run.message.type === 'job') {
@@ -382,6 +408,8 @@ class World {
   batchRuns = 0;
   /** Runs sent past the slots, to wait in a busy thread. */
   prefetchedRuns = 0;
+  /** Prefetched runs whose thread died under the run ahead of them. */
+  resentRuns = 0;
   private nextId = 0;
 
   constructor(
@@ -557,6 +585,24 @@ class World {
 
   deliver(run: FakeRun, outcome: Outcome): void {
     if (run.isSettled) return;
+    if (outcome.kind === 'crash') {
+      // A run waiting behind another cannot crash: its thread dies under the one ahead.
+      const first = this.pool.ahead.get(run) ?? run;
+      const waiting = this.pool.behind.get(first);
+      const error = new Error('worker exited with code: 1');
+      // The slots are checked once the dispatcher heard of both.
+      this.deliverOne(first, { kind: 'crash', error }, !waiting);
+      if (waiting) {
+        this.resentRuns++;
+        this.deliverOne(waiting, { kind: 'notStarted', error }, true);
+      }
+      return;
+    }
+    this.deliverOne(run, outcome, true);
+  }
+
+  private deliverOne(run: FakeRun, outcome: Outcome, checksSlots: boolean): void {
+    if (run.isSettled) return;
     const isClosing = this.lifecycle.isClosing;
     const before = run.jobs.map((job) => ({
       job,
@@ -573,7 +619,7 @@ class World {
     // Registered after the dispatcher's own reaction to the same promise, so it runs right after it.
     const afterReply = (): void => {
       before.forEach((snapshot, index) => this.afterReply(run, jobOutcome(run, index, outcome), snapshot, isClosing));
-      this.checkSlots(`after ${outcome.kind} of run ${run.id}`);
+      if (checksSlots) this.checkSlots(`after ${outcome.kind} of run ${run.id}`);
     };
     run.promise.then(afterReply, afterReply);
   }
@@ -598,6 +644,11 @@ class World {
     } else if (end.kind === 'crash') {
       if (job.state !== 'failed') this.fail(`${what}: the job is ${job.state}, not failed`);
       record.expected = { errorClass: WorkerCrashedError };
+    } else if (end.kind === 'notStarted') {
+      // Sent again, as it is: still running, on a new run or waiting for one.
+      if (job.state !== 'running' || job.run === run.attempt || job.attempt !== before.attempt || record.terminalEvents !== before.terminalEvents) {
+        this.fail(`${what}: expected it sent again and running at attempt ${before.attempt}, got ${job.state} at ${job.attempt}`);
+      }
     } else if (end.kind === 'fail') {
       const policy = job.options.retry;
       const canRetry = policy !== undefined && !isClosing && before.attempt <= policy.max;
@@ -716,7 +767,11 @@ class World {
     if (table.size < this.capacity && table.blocked > 0) this.fail(`${where}: lost wake-up: ${table.blocked} blocked with ${table.size}/${this.capacity} queued`);
     // The dispatcher never leaves a slot idle while a job that may start waits on the table,
     // and wakes itself for the jobs a rate limit holds back.
-    const dispatcher = this.dispatcher as unknown as { isStartable?: (job: Job) => boolean; rateTimer?: unknown };
+    const dispatcher = this.dispatcher as unknown as { isStartable?: (job: Job) => boolean; rateTimer?: unknown; resends: Job[][] };
+    // Jobs to send again (prefetched to a thread that died first) go before anything, into the first free slot.
+    if (dispatcher.resends.length > 0 && this.dispatcher.runningCount < this.slots) {
+      this.fail(`${where}: ${dispatcher.resends.flat().map((job) => job.id).join()} wait to be sent again, yet only ${this.dispatcher.runningCount}/${this.slots} slots are busy`);
+    }
     if (table.size > 0 && this.dispatcher.runningCount < this.slots) {
       const startable = model.head(dispatcher.isStartable);
       if (startable) this.fail(`${where}: ${startable.id} may start, yet only ${this.dispatcher.runningCount}/${this.slots} slots are busy`);
@@ -745,7 +800,10 @@ class World {
           queued++;
           break;
         case 'running':
-          if (!this.pool.inFlight.some((run) => run.attempt === job.run)) this.fail(`${where}: ${job.id} is running without a run in the pool`);
+          // Or it waits to be sent again, its thread having died before it started (still running to the outside).
+          if (!this.pool.inFlight.some((run) => run.attempt === job.run) && !dispatcher.resends.some((jobs) => jobs.includes(job))) {
+            this.fail(`${where}: ${job.id} is running without a run in the pool`);
+          }
           running++;
           break;
         case 'retrying':
