@@ -93,6 +93,8 @@ export class Pool {
   private readonly retiring = new Map<number, { thread: Worker; isTerminating: boolean }>();
   /** Messages given to each thread (only with `maxJobsPerWorker`). */
   private readonly given = new Map<Worker, number>();
+  /** Threads terminated by `terminateThreadOf`, until they exit: they get no new run. */
+  private readonly terminating = new Set<Worker>();
   /** Every ready thread's view: how busy it is. */
   private readonly views = new Map<Worker, ThreadView>();
   private readonly settingsKey = `baozi:thread-settings:${randomBytes(6).toString('hex')}`;
@@ -222,6 +224,11 @@ export class Pool {
     const { thread } = placement;
     if (!thread || thread.threadId === -1) return;
     if (onlyIfAlone && (this.views.get(thread)?.currentUsage ?? Infinity) > 1) return;
+    // Its run may still reply meanwhile, and the thread look free.
+    if (!this.terminating.has(thread)) {
+      this.terminating.add(thread);
+      thread.once('exit', () => this.terminating.delete(thread));
+    }
     void thread.terminate();
   }
 
@@ -281,8 +288,8 @@ export class Pool {
     let least = Infinity;
     for (const thread of threads) {
       if (this.retiring.size > 0 && this.retiring.has(thread.id)) continue;
-      // Exited: Piscina may offer it while the pool reads its last replies.
-      if (thread.id === -1) continue;
+      // Exited (Piscina may offer it while the pool reads its last replies), or being terminated.
+      if (thread.id === -1 || (this.terminating.size > 0 && this.terminating.has(threadOf(thread)))) continue;
       const usage = thread.currentUsage;
       // Piscina's rule: a run that may be aborted (its thread terminated) never shares one.
       if (usage > 0 && (usage >= maximumUsage || thread.isRunningAbortableTask || task.isAbortable)) continue;
