@@ -8,7 +8,7 @@ import { runChunk } from './chunk.js';
 import { decodeArgs, encodeBatch, encodeResult, markRetiring } from './codec.js';
 import { RunningJob } from './context.js';
 import { serializeError, taskFailure } from './errors.js';
-import { findTask, loadedTask, loadTaskModule, preloadTaskModule, taskModuleUrl, taskNames, type TaskFunction } from './loader.js';
+import { loadedTask, loadTaskModule, preloadTaskModule, taskModuleUrl, taskNames, type TaskFunction } from './loader.js';
 import type { BatchMessage, JobFailure, JobMessage, JobReply, PoolMessage } from './protocol.js';
 import { isRecycling, retireReason } from './recycle.js';
 import { isSingleJob } from './settings.js';
@@ -135,7 +135,7 @@ async function resolveTask(name: string): Promise<TaskFunction> {
   } catch (error) {
     throw { type: 'load-error', module: taskModuleUrl(), error: serializeError(error) } satisfies JobFailure;
   }
-  const task = findTask(module, name);
+  const task = loadedTask(name);
   if (!task) throw { type: 'unknown-task', task: name, available: taskNames(module) } satisfies JobFailure;
   return task;
 }
