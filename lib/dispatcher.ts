@@ -137,8 +137,7 @@ export class Dispatcher {
           // nothing of how quick they are); those settled meanwhile
           // (cancelled, closed) stay out.
           const jobs = this.resends.shift()!.filter((job) => job.state === 'running');
-          if (jobs.length === 1) this.start(jobs[0]!, isPrefetch, true);
-          else if (jobs.length > 1) this.startBatch(jobs, isPrefetch, true);
+          if (jobs.length > 0) this.startRun(jobs, isPrefetch, true);
           continue;
         }
         if (this.isStartable) this.scanAt = now();
@@ -157,9 +156,7 @@ export class Dispatcher {
         }
         const isWanted = isPrefetch ? (next: Job) => this.isPrefetchable(next) : (next: Job) => this.isBatchable(next);
         const more = this.table.shiftWhile(job.priority, (next) => next.name === job.name && isWanted(next), size - 1);
-        const batch = [job, ...more.filter((next) => !this.hasExpired(next))];
-        if (batch.length === 1) this.start(job, isPrefetch);
-        else this.startBatch(batch, isPrefetch);
+        this.startRun([job, ...more.filter((next) => !this.hasExpired(next))], isPrefetch, false);
       }
       if (this.windows.size > 0) this.wakeForRateLimits();
     } finally {
@@ -278,7 +275,8 @@ export class Dispatcher {
     const endedAt = now();
     const { thread } = run;
     let startedAt = run.startedAt;
-    if (thread) {
+    // Kept only where prefetched runs read it.
+    if (thread && this.options.prefetchSlots > 0) {
       if (run.mayWait) startedAt = Math.max(startedAt, this.lastReplyFrom.get(thread) ?? startedAt);
       this.lastReplyFrom.set(thread, endedAt);
     }
@@ -295,8 +293,13 @@ export class Dispatcher {
     this.jobsRunning++;
   }
 
-  /** `isResend`: jobs that already count as running (see `resends`): no second start. */
-  private startBatch(jobs: Job[], isPrefetch: boolean, isResend = false): void {
+  /** One job alone, or several as a batch. `isResend`: jobs that already count as running (see `resends`): no second start. */
+  private startRun(jobs: Job[], isPrefetch: boolean, isResend: boolean): void {
+    if (jobs.length === 1) this.start(jobs[0]!, isPrefetch, isResend);
+    else this.startBatch(jobs, isPrefetch, isResend);
+  }
+
+  private startBatch(jobs: Job[], isPrefetch: boolean, isResend: boolean): void {
     const run = new Attempt(jobs[0]!);
     run.batch = jobs;
     const at = now();
@@ -312,7 +315,6 @@ export class Dispatcher {
     this.send(run, message, undefined, this.options.slotsPerThread === 1 && !isPrefetched, isPrefetch);
   }
 
-  /** `isResend`: a job that already counts as running (see `resends`): no second start. */
   private start(job: Job, isPrefetch: boolean, isResend = false): void {
     const { options } = job;
     const run = new Attempt(job);
@@ -386,9 +388,7 @@ export class Dispatcher {
     const jobs = run.batch ?? [run.job];
     // A thread's death says nothing of how long the task takes.
     if (death === 'none') this.recordRunTime(run, jobs.length);
-    run.dispose();
-    if (run.isStoppable) this.stoppableRuns--;
-    this.jobsRunning -= jobs.length;
+    this.release(run, jobs);
     for (let i = 0; i < jobs.length; i++) {
       const job = jobs[i]!;
       // A stale run (its job settled, timed out or retried meanwhile) reports
@@ -435,12 +435,17 @@ export class Dispatcher {
     return 'new';
   }
 
-  // Its jobs go out again first, as they are (same attempt, no new events).
-  private sendAgain(run: Attempt): void {
+  /** Its timers, channel and counts go; the slot is freed by the caller. */
+  private release(run: Attempt, jobs: readonly Job[]): void {
     run.dispose();
     if (run.isStoppable) this.stoppableRuns--;
-    const jobs = run.batch ?? [run.job];
     this.jobsRunning -= jobs.length;
+  }
+
+  // Its jobs go out again first, as they are (same attempt, no new events).
+  private sendAgain(run: Attempt): void {
+    const jobs = run.batch ?? [run.job];
+    this.release(run, jobs);
     const again: Job[] = [];
     for (const job of jobs) {
       if (job.run !== run) continue;
