@@ -140,7 +140,8 @@ export class Pool {
         this.settingsKey,
         ...(options.concurrentTasksPerWorker === 1 ? [SINGLE_JOB_ARGV_FLAG] : []),
       ],
-      // Piscina's least-busy choice, minus retiring threads.
+      // Piscina's least-busy choice, minus threads retiring, exiting or being
+      // terminated, and with room behind a run only for a prefetch.
       loadBalancer: (task: PiscinaTask, threads: ThreadView[]) => this.place(task, threads, maximumUsage),
       ...(options.resourceLimits && { resourceLimits: options.resourceLimits }),
       ...(options.env && { env: options.env }),
@@ -270,8 +271,8 @@ export class Pool {
     const chosen = this.pick(task, threads, usageLimit);
     if (chosen && placement) {
       placement.thread = threadOf(chosen);
-      // Also a thread still starting, which has no view from 'workerCreate' yet.
-      this.views.set(placement.thread, chosen);
+      // A thread still starting has no view from 'workerCreate' yet.
+      if (!this.views.has(placement.thread)) this.views.set(placement.thread, chosen);
     }
     return chosen;
   }
