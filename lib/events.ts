@@ -1,4 +1,4 @@
-import type { JobHandle } from './job.js';
+import type { JobHandle } from './job/job.js';
 
 /**
  * Every event a runner emits (eventemitter3: `runner.on(name, listener)`).

@@ -4,17 +4,17 @@
  */
 export { createRunner, Runner } from './runner.js';
 export type { CloseReport, RunnerStats } from './runner.js';
-export type { RunnerHealth } from './thread-health.js';
+export type { RunnerHealth } from './pool/thread-health.js';
 export type { TaskArgs, TaskModule, TaskName, TaskResult } from './task-types.js';
 export type { CloseOptions, RunnerOptions, SubmitOptions, TaskDefaults } from './options.js';
-export type { RetryOptions } from './retry.js';
-export type { RateLimit } from './rate-limit.js';
-export type { ScheduleHandle, ScheduleOptions, ScheduleOverlap } from './schedule.js';
-export type { JobHandle, JobState } from './job.js';
+export type { RetryOptions } from './semantics/retry.js';
+export type { RateLimit } from './semantics/rate-limit.js';
+export type { ScheduleHandle, ScheduleOptions, ScheduleOverlap } from './semantics/schedule.js';
+export type { JobHandle, JobState } from './job/job.js';
 export type { RunnerEvents } from './events.js';
-export type { DurationSummary } from './summary.js';
-export type { DurationHistogram, HistogramBucket, JobCounters, MetricsOptions, RunnerGauges, RunnerMetrics, TaskMetrics } from './metrics.js';
-export type { JobChannels } from './diagnostics.js';
+export type { DurationSummary } from './observe/summary.js';
+export type { DurationHistogram, HistogramBucket, JobCounters, MetricsOptions, RunnerGauges, RunnerMetrics, TaskMetrics } from './observe/metrics.js';
+export type { JobChannels } from './observe/diagnostics.js';
 export {
   BaoziError,
   CancelledError,
@@ -34,7 +34,7 @@ export {
 } from './errors.js';
 export type { CrashReason, WorkflowKind } from './errors.js';
 export { WorkflowStepError, StreamNullResultError } from './errors.js';
-export { sig } from './signature.js';
-export type { Signature } from './signature.js';
-export type { SettledResult, SettleMode, WorkflowHandle, WorkflowState } from './workflow-types.js';
-export type { GroupOptions, MapOptions, StreamOptions } from './workflow-options.js';
+export { sig } from './workflows/signature.js';
+export type { Signature } from './workflows/signature.js';
+export type { SettledResult, SettleMode, WorkflowHandle, WorkflowState } from './workflows/workflow-types.js';
+export type { GroupOptions, MapOptions, StreamOptions } from './workflows/workflow-options.js';

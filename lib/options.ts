@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import type { MessagePort, ResourceLimits } from 'node:worker_threads';
-import type { RateLimit } from './rate-limit.js';
-import type { RetryOptions } from './retry.js';
+import type { RateLimit } from './semantics/rate-limit.js';
+import type { RetryOptions } from './semantics/retry.js';
 import type { TaskModule, TaskName } from './task-types.js';
 
 /** Options of `createRunner()`. Unknown keys are rejected (they are usually typos). */

@@ -1,22 +1,22 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
-import { encodeArgs, type EncodedArgs } from './codec.js';
-import { Dispatcher } from './dispatcher.js';
+import { encodeArgs, type EncodedArgs } from './admission/codec.js';
+import { Dispatcher } from './dispatch/dispatcher.js';
 import { CancelledError, InvalidOptionError, RunnerClosedError, TableFullError } from './errors.js';
 import type { RunnerEvents } from './events.js';
-import { Job, now, type JobHandle } from './job.js';
-import { Lifecycle } from './lifecycle.js';
-import { resolveMetricsOptions, type MetricsOptions, type RunnerMetrics } from './metrics.js';
+import { Job, now, type JobHandle } from './job/job.js';
+import { Lifecycle } from './job/lifecycle.js';
+import { resolveMetricsOptions, type MetricsOptions, type RunnerMetrics } from './observe/metrics.js';
 import type { CloseOptions, RunnerOptions, SubmitOptions } from './options.js';
-import { Pool } from './pool.js';
-import type { RunnerHealth } from './thread-health.js';
+import { Pool } from './pool/pool.js';
+import type { RunnerHealth } from './pool/thread-health.js';
 import type { Duplex } from 'node:stream';
-import { chain, chord, group, type GroupOutput } from './canvas.js';
-import { mapJobs, type AnyIterable, type MapOutput } from './map.js';
-import { registerChunkPath, type ItemFailure } from './map-chunks.js';
-import { failureToError } from './remote-error.js';
+import { chain, chord, group, type GroupOutput } from './workflows/canvas.js';
+import { mapJobs, type AnyIterable, type MapOutput } from './workflows/map.js';
+import { registerChunkPath, type ItemFailure } from './workflows/map-chunks.js';
+import { failureToError } from './job/remote-error.js';
 import type { ChunkResult, JobFailure } from '../workers/protocol.js';
-import { PeriodicSchedule, resolveScheduleOptions, type ScheduleHandle, type ScheduleOptions } from './schedule.js';
+import { PeriodicSchedule, resolveScheduleOptions, type ScheduleHandle, type ScheduleOptions } from './semantics/schedule.js';
 import {
   sig,
   type AnySignature,
@@ -28,16 +28,16 @@ import {
   type SigArgs,
   type Signature,
   type SignatureResult,
-} from './signature.js';
-import { jobStream } from './stream.js';
-import type { GroupOptions, MapOptions, StreamOptions } from './workflow-options.js';
-import type { JobSubmitter, OneArgTaskName, OnlyArg, SettleMode, WorkflowHandle } from './workflow-types.js';
-import type { DurationSummary } from './summary.js';
-import { MemoryTable } from './table.js';
+} from './workflows/signature.js';
+import { jobStream } from './workflows/stream.js';
+import type { GroupOptions, MapOptions, StreamOptions } from './workflows/workflow-options.js';
+import type { JobSubmitter, OneArgTaskName, OnlyArg, SettleMode, WorkflowHandle } from './workflows/workflow-types.js';
+import type { DurationSummary } from './observe/summary.js';
+import { MemoryTable } from './broker/memory.js';
 import type { TaskArgs, TaskModule, TaskName, TaskResult } from './task-types.js';
 
 export type { TaskArgs, TaskModule, TaskName, TaskResult };
-import { resolveCloseOptions, resolveRunnerOptions, resolveSubmitOptions, type ResolvedRunnerOptions } from './validate.js';
+import { resolveCloseOptions, resolveRunnerOptions, resolveSubmitOptions, type ResolvedRunnerOptions } from './admission/validate.js';
 
 /** What happened to the jobs that were live when `close()` began (and to those that came due meanwhile). */
 export interface CloseReport {

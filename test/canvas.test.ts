@@ -1,9 +1,9 @@
 import { getEventListeners } from 'node:events';
 import { describe, expect, it } from '@jest/globals';
 import { CancelledError, InvalidOptionError, RunnerClosedError, SerializationError, TaskError } from 'baozi';
-import { chain, chord, group } from '../lib/canvas.js';
+import { chain, chord, group } from '../lib/workflows/canvas.js';
 import { WorkflowStepError } from '../lib/errors.js';
-import { sig } from '../lib/signature.js';
+import { sig } from '../lib/workflows/signature.js';
 import { flush, gate, holdThread, idsOf, recordJobEvents, rejectionOf, thrownBy, track, useRunners } from './helpers/e2e.js';
 import { nextEvent } from './helpers/events.js';
 import { broadcastGate, runnerWithSubmitter } from './helpers/workflows.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { CancelledError, InvalidOptionError, TaskError } from 'baozi';
-import { mapJobs } from '../lib/map.js';
-import type { SettledResult } from '../lib/workflow-types.js';
+import { mapJobs } from '../lib/workflows/map.js';
+import type { SettledResult } from '../lib/workflows/workflow-types.js';
 import { rejectionOf, thrownBy, useRunners } from './helpers/e2e.js';
 import { broadcastGate, runnerWithSubmitter } from './helpers/workflows.js';
 

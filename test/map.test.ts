@@ -1,8 +1,8 @@
 import { getEventListeners } from 'node:events';
 import { describe, expect, it } from '@jest/globals';
 import { CancelledError, InvalidOptionError, SerializationError, TaskError } from 'baozi';
-import { mapJobs } from '../lib/map.js';
-import type { JobSubmitter, SettledResult } from '../lib/workflow-types.js';
+import { mapJobs } from '../lib/workflows/map.js';
+import type { JobSubmitter, SettledResult } from '../lib/workflows/workflow-types.js';
 import type { TestTasks } from './helpers/runner.js';
 import { flush, rejectionOf, thrownBy, track, useRunners } from './helpers/e2e.js';
 import { nextEvent } from './helpers/events.js';

@@ -3,7 +3,7 @@ import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from '@jest/globals';
 import { createRunner, InvalidOptionError, type CloseOptions, type RunnerOptions, type SubmitOptions } from 'baozi';
 import { DEFAULTS } from '../lib/options.js';
-import { resolveCloseOptions, resolveRunnerOptions, resolveSubmitOptions } from '../lib/validate.js';
+import { resolveCloseOptions, resolveRunnerOptions, resolveSubmitOptions } from '../lib/admission/validate.js';
 import { thrownBy } from './helpers/e2e.js';
 
 const TASKS = new URL('./fixtures/tasks.js', import.meta.url);

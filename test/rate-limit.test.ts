@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { InvalidOptionError } from '../lib/errors.js';
-import { parseRateLimit, StartWindow } from '../lib/rate-limit.js';
+import { parseRateLimit, StartWindow } from '../lib/semantics/rate-limit.js';
 
 describe('parseRateLimit', () => {
   it.each([

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { ResultStore } from '../lib/results.js';
+import { ResultStore } from '../lib/job/results.js';
 
 const record = (finishedAt: number) => ({ finishedAt });
 

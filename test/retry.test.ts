@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { computeBackoff, RETRY_DEFAULTS, type RetryPolicy } from '../lib/retry.js';
+import { computeBackoff, RETRY_DEFAULTS, type RetryPolicy } from '../lib/semantics/retry.js';
 
 const policy = (overrides: Partial<RetryPolicy>): RetryPolicy => ({ ...RETRY_DEFAULTS, ...overrides });
 

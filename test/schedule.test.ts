@@ -1,13 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import { BaoziError, InvalidOptionError, RunnerClosedError } from '../lib/errors.js';
-import type { JobHandle, JobState } from '../lib/job.js';
+import type { JobHandle, JobState } from '../lib/job/job.js';
 import {
   PeriodicSchedule,
   resolveScheduleOptions,
   type ScheduleHooks,
   type ScheduleOptions,
   type ScheduleSubmit,
-} from '../lib/schedule.js';
+} from '../lib/semantics/schedule.js';
 import { deferred } from './helpers/events.js';
 
 type FakeJob = { -readonly [K in keyof JobHandle]: JobHandle[K] };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { DurationRecorder } from '../lib/summary.js';
+import { DurationRecorder } from '../lib/observe/summary.js';
 
 /** 1..n in a scrambled but fixed order, so sorting is the recorder's job. */
 function scrambled(n: number): number[] {

@@ -1,7 +1,7 @@
 import { getEventListeners } from 'node:events';
 import { describe, expect, it } from '@jest/globals';
 import { CancelledError } from '../lib/errors.js';
-import { MemoryTable, type TableObserver } from '../lib/table.js';
+import { MemoryTable, type TableObserver } from '../lib/broker/memory.js';
 
 interface Plate {
   id: number;

@@ -6,11 +6,11 @@
  */
 import type { Duplex } from 'node:stream';
 import type { Runner } from 'baozi';
-import { chain, chord, group } from '../lib/canvas.js';
-import { mapJobs } from '../lib/map.js';
-import { sig, type Signature, type TypedSig } from '../lib/signature.js';
-import { jobStream } from '../lib/stream.js';
-import type { JobSubmitter, SettledResult, WorkflowHandle } from '../lib/workflow-types.js';
+import { chain, chord, group } from '../lib/workflows/canvas.js';
+import { mapJobs } from '../lib/workflows/map.js';
+import { sig, type Signature, type TypedSig } from '../lib/workflows/signature.js';
+import { jobStream } from '../lib/workflows/stream.js';
+import type { JobSubmitter, SettledResult, WorkflowHandle } from '../lib/workflows/workflow-types.js';
 import type { TestTasks } from './helpers/runner.js';
 
 declare const submitter: JobSubmitter<TestTasks>;

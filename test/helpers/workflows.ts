@@ -7,8 +7,8 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { BroadcastChannel } from 'node:worker_threads';
 import type { Runner, RunnerOptions } from 'baozi';
-import { chunkPathOf, registerChunkPath } from '../../lib/map-chunks.js';
-import type { JobSubmitter } from '../../lib/workflow-types.js';
+import { chunkPathOf, registerChunkPath } from '../../lib/workflows/map-chunks.js';
+import type { JobSubmitter } from '../../lib/workflows/workflow-types.js';
 import type { TestTasks } from './runner.js';
 
 /**

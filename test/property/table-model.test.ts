@@ -21,8 +21,8 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { EventEmitter } from 'eventemitter3';
 import fc, { type Arbitrary, type AsyncCommand, type Scheduler } from 'fast-check';
 import type { BatchReply, JobFailure, JobReply, PoolMessage } from '../../workers/protocol.js';
-import type { Attempt } from '../../lib/attempt.js';
-import { Dispatcher } from '../../lib/dispatcher.js';
+import type { Attempt } from '../../lib/dispatch/attempt.js';
+import { Dispatcher } from '../../lib/dispatch/dispatcher.js';
 import {
   BaoziError,
   CancelledError,
@@ -35,12 +35,12 @@ import {
   WorkerCrashedError,
 } from '../../lib/errors.js';
 import type { RunnerEvents } from '../../lib/events.js';
-import { isTerminal, Job, now, type JobState } from '../../lib/job.js';
-import { Lifecycle } from '../../lib/lifecycle.js';
-import type { Placement, Pool } from '../../lib/pool.js';
-import type { RateLimit } from '../../lib/rate-limit.js';
-import { MemoryTable, type TableObserver } from '../../lib/table.js';
-import { resolveRunnerOptions, resolveSubmitOptions } from '../../lib/validate.js';
+import { isTerminal, Job, now, type JobState } from '../../lib/job/job.js';
+import { Lifecycle } from '../../lib/job/lifecycle.js';
+import type { Placement, Pool } from '../../lib/pool/pool.js';
+import type { RateLimit } from '../../lib/semantics/rate-limit.js';
+import { MemoryTable, type TableObserver } from '../../lib/broker/memory.js';
+import { resolveRunnerOptions, resolveSubmitOptions } from '../../lib/admission/validate.js';
 import { hostProcess } from '../helpers/e2e.js';
 
 const SEED = Number(process.env.BAOZI_PROPERTY_SEED ?? 20_240_611);

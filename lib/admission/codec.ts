@@ -1,8 +1,8 @@
 import { deserialize, serialize } from 'node:v8';
-import type { JobReply } from '../workers/protocol.js';
-import { findUncloneablePath } from '../workers/clone-path.js';
-import { PayloadTooLargeError, SerializationError } from './errors.js';
-import { DEFAULTS } from './options.js';
+import type { JobReply } from '../../workers/protocol.js';
+import { findUncloneablePath } from '../../workers/clone-path.js';
+import { PayloadTooLargeError, SerializationError } from '../errors.js';
+import { DEFAULTS } from '../options.js';
 
 /** Arguments as they travel to the thread. */
 export interface EncodedArgs {

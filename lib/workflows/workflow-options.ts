@@ -3,8 +3,8 @@
  * and their validation. Kept apart from `options.ts` while workflows are
  * wired into the runner; the interfaces can move there unchanged.
  */
-import { InvalidOptionError } from './errors.js';
-import { MAX_BATCH_SIZE } from './chunk-sizer.js';
+import { InvalidOptionError } from '../errors.js';
+import { MAX_BATCH_SIZE } from '../dispatch/chunk-sizer.js';
 import type { SettleMode } from './workflow-types.js';
 
 /** Options of `group(members, options)`. Unknown keys are rejected. */

@@ -1,5 +1,5 @@
-import type { JobFailure, SerializedError } from '../workers/protocol.js';
-import { SerializationError, TaskError, TaskLoadError, UnknownTaskError, type JobInfo, type BaoziError } from './errors.js';
+import type { JobFailure, SerializedError } from '../../workers/protocol.js';
+import { SerializationError, TaskError, TaskLoadError, UnknownTaskError, type JobInfo, type BaoziError } from '../errors.js';
 
 const BUILT_IN_ERRORS: Record<string, ErrorConstructor> = {
   Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError,

@@ -2,9 +2,9 @@
  * Signatures: a task name with its arguments and job options, written down
  * without running it, for workflows to submit later.
  */
-import { InvalidOptionError } from './errors.js';
-import type { SubmitOptions } from './options.js';
-import type { TaskArgs, TaskName, TaskResult } from './task-types.js';
+import { InvalidOptionError } from '../errors.js';
+import type { SubmitOptions } from '../options.js';
+import type { TaskArgs, TaskName, TaskResult } from '../task-types.js';
 import type { FirstArg, TailArgs } from './workflow-types.js';
 
 /**

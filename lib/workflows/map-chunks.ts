@@ -3,8 +3,8 @@
  * to a thread as one job (a chunk; see chunk.ts, chunk-window.ts and
  * chunk-sizer.ts), and the runner submits it on the normal path.
  */
-import type { ChunkResult, JobFailure } from '../workers/protocol.js';
-import type { JobHandle } from './job.js';
+import type { ChunkResult, JobFailure } from '../../workers/protocol.js';
+import type { JobHandle } from '../job/job.js';
 
 // Each runner's chunk path, out of its public type: `map` finds it here.
 const chunkPaths = new WeakMap<object, ChunkSubmitter>();

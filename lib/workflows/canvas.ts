@@ -4,9 +4,9 @@
  * other (it waits for room on the table, has its own id and events).
  */
 import { setMaxListeners } from 'node:events';
-import { CancelledError, InvalidOptionError, WorkflowStepError, type WorkflowKind } from './errors.js';
-import type { JobHandle } from './job.js';
-import type { SubmitOptions } from './options.js';
+import { CancelledError, InvalidOptionError, WorkflowStepError, type WorkflowKind } from '../errors.js';
+import type { JobHandle } from '../job/job.js';
+import type { SubmitOptions } from '../options.js';
 import { isSignature, type AnySignature, type ChainResult, type ChainSteps, type GroupMembers, type GroupResults, type NextSignature, type SignatureResult } from './signature.js';
 import { resolveGroupOptions, type GroupOptions } from './workflow-options.js';
 import type { JobSubmitter, SettledResult, SettleMode, WorkflowHandle, WorkflowState } from './workflow-types.js';

@@ -1,6 +1,6 @@
 import type { EventEmitter } from 'eventemitter3';
-import { watchAbort } from './abort-watch.js';
-import type { Dispatcher, DispatcherHooks } from './dispatcher.js';
+import { watchAbort } from '../abort-watch.js';
+import type { Dispatcher, DispatcherHooks } from '../dispatch/dispatcher.js';
 import {
   CancelledError,
   JobExpiredError,
@@ -8,16 +8,16 @@ import {
   RunnerClosedError,
   ScheduleFullError,
   TaskError,
-} from './errors.js';
-import type { RunnerEvents } from './events.js';
+} from '../errors.js';
+import type { RunnerEvents } from '../events.js';
 import { now, type Job, type JobOwner } from './job.js';
 import { ResultStore } from './results.js';
-import { computeBackoff, REQUESTED_RETRY_MAX, RETRY_DEFAULTS } from './retry.js';
-import { publishJobEvent } from './diagnostics.js';
-import { MetricsRecorder } from './metrics.js';
-import { DurationRecorder } from './summary.js';
-import type { Table, TableObserver } from './table.js';
-import type { ResolvedRunnerOptions } from './validate.js';
+import { computeBackoff, REQUESTED_RETRY_MAX, RETRY_DEFAULTS } from '../semantics/retry.js';
+import { publishJobEvent } from '../observe/diagnostics.js';
+import { MetricsRecorder } from '../observe/metrics.js';
+import { DurationRecorder } from '../observe/summary.js';
+import type { Table, TableObserver } from '../broker/memory.js';
+import type { ResolvedRunnerOptions } from '../admission/validate.js';
 
 /** Counts of settled jobs and retries since the runner started. */
 export interface JobCounts {

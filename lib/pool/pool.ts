@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { setEnvironmentData, type MessagePort, type Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import { piscinaSymbols } from '../workers/piscina-symbols.js';
+import { piscinaSymbols } from '../../workers/piscina-symbols.js';
 import type {
   JobReply,
   PoolMessage,
@@ -11,13 +11,13 @@ import type {
   TasksArgvFlag,
   ThreadNotice,
   ThreadSettings,
-} from '../workers/protocol.js';
-import { TaskLoadError, type CrashReason } from './errors.js';
-import { rebuildError } from './remote-error.js';
+} from '../../workers/protocol.js';
+import { TaskLoadError, type CrashReason } from '../errors.js';
+import { rebuildError } from '../job/remote-error.js';
 import { ThreadHealth } from './thread-health.js';
-import type { ResolvedRunnerOptions } from './validate.js';
+import type { ResolvedRunnerOptions } from '../admission/validate.js';
 
-const ENTRY = new URL('../workers/thread.cjs', import.meta.url).href;
+const ENTRY = new URL('../../workers/thread.cjs', import.meta.url).href;
 const TASKS_ARGV_FLAG: TasksArgvFlag = '--baozi-tasks';
 const SINGLE_JOB_ARGV_FLAG: SingleJobArgvFlag = '--baozi-single-job';
 const SETTINGS_ARGV_FLAG: SettingsArgvFlag = '--baozi-settings';

@@ -1,6 +1,6 @@
 import type { MessagePort, Worker } from 'node:worker_threads';
-import { now, type Job } from './job.js';
-import type { Placement } from './pool.js';
+import { now, type Job } from '../job/job.js';
+import type { Placement } from '../pool/pool.js';
 
 /**
  * One run of a job (or of a transparent batch of jobs) on a thread: its stop switch and the timers and

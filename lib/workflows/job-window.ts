@@ -2,7 +2,7 @@
  * The jobs `map` and streams have in flight, and their results until it is
  * their turn to come out.
  */
-import type { JobHandle } from './job.js';
+import type { JobHandle } from '../job/job.js';
 import type { SettledResult } from './workflow-types.js';
 
 /** One input in flight: its position, its job once submitted, its outcome once settled. */

@@ -1,4 +1,4 @@
-import { InvalidOptionError } from './errors.js';
+import { InvalidOptionError } from '../errors.js';
 
 /** At most `max` starts in any window of `per` milliseconds. */
 export interface RateLimit {

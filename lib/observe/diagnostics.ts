@@ -1,6 +1,6 @@
 import { channel, type Channel } from 'node:diagnostics_channel';
-import type { RunnerEvents } from './events.js';
-import type { Runner } from './runner.js';
+import type { RunnerEvents } from '../events.js';
+import type { Runner } from '../runner.js';
 
 /**
  * The job lifecycle on `node:diagnostics_channel`, the way undici and

@@ -1,7 +1,7 @@
 /** `map`'s window of chunks: inputs read and not yet taken out. */
-import type { ChunkResult, JobFailure } from '../workers/protocol.js';
-import { Chunk, PENDING } from './chunk.js';
-import type { JobHandle } from './job.js';
+import type { ChunkResult, JobFailure } from '../../workers/protocol.js';
+import { Chunk, PENDING } from '../dispatch/chunk.js';
+import type { JobHandle } from '../job/job.js';
 import { Fifo } from './job-window.js';
 import type { ItemFailure } from './map-chunks.js';
 import type { SettledResult } from './workflow-types.js';

@@ -1,10 +1,10 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { MessagePort, ResourceLimits } from 'node:worker_threads';
-import { InvalidOptionError } from './errors.js';
-import { DEFAULTS, PRIORITY_RANGE, type CloseOptions, type RunnerOptions, type SubmitOptions, type TaskDefaults } from './options.js';
-import { parseRateLimit, type RateLimit } from './rate-limit.js';
-import { RETRY_DEFAULTS, type RetryOptions, type RetryPolicy } from './retry.js';
+import { InvalidOptionError } from '../errors.js';
+import { DEFAULTS, PRIORITY_RANGE, type CloseOptions, type RunnerOptions, type SubmitOptions, type TaskDefaults } from '../options.js';
+import { parseRateLimit, type RateLimit } from '../semantics/rate-limit.js';
+import { RETRY_DEFAULTS, type RetryOptions, type RetryPolicy } from '../semantics/retry.js';
 
 /** Runner options after validation, with every default filled in. */
 export interface ResolvedRunnerOptions {

@@ -1,5 +1,5 @@
-import { InvalidOptionError } from './errors.js';
-import { now, type Job } from './job.js';
+import { InvalidOptionError } from '../errors.js';
+import { now, type Job } from '../job/job.js';
 import { DurationRecorder, type DurationSummary } from './summary.js';
 
 /**

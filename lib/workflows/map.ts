@@ -2,14 +2,14 @@
  * `map`: runs a task over an iterable or async iterable, reading it lazily,
  * and gives the results back as an async iterable.
  */
-import { CancelledError, InvalidOptionError, PayloadTooLargeError, SerializationError } from './errors.js';
-import type { JobHandle } from './job.js';
-import { Chunk } from './chunk.js';
-import { ChunkSizer } from './chunk-sizer.js';
+import { CancelledError, InvalidOptionError, PayloadTooLargeError, SerializationError } from '../errors.js';
+import type { JobHandle } from '../job/job.js';
+import { Chunk } from '../dispatch/chunk.js';
+import { ChunkSizer } from '../dispatch/chunk-sizer.js';
 import { ChunkWindow } from './chunk-window.js';
 import { chunkPathOf, type ChunkSubmitter } from './map-chunks.js';
-import type { SubmitOptions } from './options.js';
-import type { TaskArgs, TaskName, TaskResult } from './task-types.js';
+import type { SubmitOptions } from '../options.js';
+import type { TaskArgs, TaskName, TaskResult } from '../task-types.js';
 import { checkCapacity, resolveMapOptions, type MapOptions, type ResolvedMapOptions } from './workflow-options.js';
 import type { JobSubmitter, OneArgTaskName, OnlyArg, SettledResult, SettleMode } from './workflow-types.js';
 

@@ -1,4 +1,4 @@
-import { RunnerClosedError, TaskLoadError } from './errors.js';
+import { RunnerClosedError, TaskLoadError } from '../errors.js';
 
 // Threads dying before they load the task module, in a row, after which
 // jobs fail at once instead of each killing a fresh thread.

@@ -4,7 +4,7 @@
  * `baozi` itself never loads it).
  */
 import { Counter, Gauge, type Metric, type Registry } from 'prom-client';
-import { InvalidOptionError } from './errors.js';
+import { InvalidOptionError } from '../errors.js';
 import type { DurationHistogram, JobCounters, RunnerGauges, RunnerMetrics } from './metrics.js';
 
 /** Options of `registerMetrics()`. Unknown keys are rejected. */

@@ -1,6 +1,6 @@
-import type { Attempt } from './attempt.js';
-import type { JobInfo } from './errors.js';
-import type { ResolvedSubmitOptions } from './validate.js';
+import type { Attempt } from '../dispatch/attempt.js';
+import type { JobInfo } from '../errors.js';
+import type { ResolvedSubmitOptions } from '../admission/validate.js';
 
 /**
  * Where a job is in its life. The first four are live; the last four are

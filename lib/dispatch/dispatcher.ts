@@ -1,14 +1,14 @@
 import { receiveMessageOnPort } from 'node:worker_threads';
-import type { BatchMessage, BatchReply, ChunkMessage, JobControl, JobFailure, JobMessage, JobReply, JobReport, PoolMessage, RetireReason } from '../workers/protocol.js';
+import type { BatchMessage, BatchReply, ChunkMessage, JobControl, JobFailure, JobMessage, JobReply, JobReport, PoolMessage, RetireReason } from '../../workers/protocol.js';
 import type { MessagePort, Worker } from 'node:worker_threads';
 import { Attempt } from './attempt.js';
-import { decodeReply } from './codec.js';
-import { describeValue, SerializationError, TaskLoadError, TimeoutError, WorkerCrashedError } from './errors.js';
-import { now, type Job } from './job.js';
-import { classifyCrash, type Pool } from './pool.js';
-import { StartWindow, type RateLimit } from './rate-limit.js';
-import { failureToError, isJobFailure } from './remote-error.js';
-import type { Table } from './table.js';
+import { decodeReply } from '../admission/codec.js';
+import { describeValue, SerializationError, TaskLoadError, TimeoutError, WorkerCrashedError } from '../errors.js';
+import { now, type Job } from '../job/job.js';
+import { classifyCrash, type Pool } from '../pool/pool.js';
+import { StartWindow, type RateLimit } from '../semantics/rate-limit.js';
+import { failureToError, isJobFailure } from '../job/remote-error.js';
+import type { Table } from '../broker/memory.js';
 
 /** What the dispatcher tells the runner, which owns the jobs' states. */
 export interface DispatcherHooks {

@@ -1,6 +1,6 @@
 import { Cron } from 'croner';
-import { InvalidOptionError } from './errors.js';
-import type { JobHandle } from './job.js';
+import { InvalidOptionError } from '../errors.js';
+import type { JobHandle } from '../job/job.js';
 
 /**
  * What a tick does when the job of an earlier tick is still live (queued,

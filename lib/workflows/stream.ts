@@ -3,10 +3,10 @@
  * whose readable side gives their results, with backpressure end to end.
  */
 import { Duplex } from 'node:stream';
-import { CancelledError, InvalidOptionError, StreamNullResultError } from './errors.js';
+import { CancelledError, InvalidOptionError, StreamNullResultError } from '../errors.js';
 import { JobWindow } from './job-window.js';
 import type { LooseSubmitter } from './map.js';
-import type { TaskArgs, TaskName } from './task-types.js';
+import type { TaskArgs, TaskName } from '../task-types.js';
 import { checkCapacity, resolveStreamOptions, type ResolvedStreamOptions, type StreamOptions } from './workflow-options.js';
 import type { JobSubmitter, OneArgTaskName, OnlyArg, SettleMode } from './workflow-types.js';
 

@@ -2,9 +2,9 @@
  * What workflows, `map` and streams need from a runner, and nothing more, so
  * that they can be written and tested apart from the `Runner` class.
  */
-import type { JobHandle } from './job.js';
-import type { SubmitOptions } from './options.js';
-import type { TaskArgs, TaskModule, TaskName, TaskResult } from './task-types.js';
+import type { JobHandle } from '../job/job.js';
+import type { SubmitOptions } from '../options.js';
+import type { TaskArgs, TaskModule, TaskName, TaskResult } from '../task-types.js';
 
 /**
  * A runner as workflows see it: `submit()` (which waits for room on the

@@ -3,11 +3,11 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { InvalidOptionError } from './errors.js';
-import type { RunnerEvents } from './events.js';
-import type { JobHandle } from './job.js';
+import { InvalidOptionError } from '../errors.js';
+import type { RunnerEvents } from '../events.js';
+import type { JobHandle } from '../job/job.js';
 import type { RunnerMetrics } from './metrics.js';
-import type { Runner } from './runner.js';
+import type { Runner } from '../runner.js';
 import { PAGE_CSS, PAGE_HTML, PAGE_SCRIPT } from './dashboard-page.js';
 
 /** Options of `serveDashboard()`. Unknown keys are rejected. */

@@ -1,5 +1,5 @@
-import { watchAbort } from './abort-watch.js';
-import { CancelledError } from './errors.js';
+import { watchAbort } from '../abort-watch.js';
+import { CancelledError } from '../errors.js';
 
 /** What the table needs to know of a job. */
 export interface TableEntry {
