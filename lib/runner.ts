@@ -33,7 +33,7 @@ import { jobStream } from './workflows/stream.js';
 import type { GroupOptions, MapOptions, StreamOptions } from './workflows/workflow-options.js';
 import type { JobSubmitter, OneArgTaskName, OnlyArg, SettleMode, WorkflowHandle } from './workflows/workflow-types.js';
 import type { DurationSummary } from './observe/summary.js';
-import { MemoryTable } from './broker/memory.js';
+import { MemoryBroker } from './broker/memory.js';
 import type { TaskArgs, TaskModule, TaskName, TaskResult } from './task-types.js';
 
 export type { TaskArgs, TaskModule, TaskName, TaskResult };
@@ -103,7 +103,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
   readonly #options: ResolvedRunnerOptions;
   /** Runs at once: threads × jobs per thread. */
   readonly #slots: number;
-  readonly #table: MemoryTable<Job>;
+  readonly #broker: MemoryBroker<Job>;
   readonly #pool: Pool;
   readonly #lifecycle: Lifecycle;
   readonly #dispatcher: Dispatcher;
@@ -124,12 +124,12 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     this.#options = options;
     this.#slots = options.maxThreads * options.concurrentTasksPerWorker;
     let lifecycle: Lifecycle | undefined;
-    this.#table = new MemoryTable<Job>(options.capacity, {
+    this.#broker = new MemoryBroker<Job>(options.capacity, {
       added: (job) => lifecycle!.added(job),
       full: () => lifecycle!.full(),
       drained: () => lifecycle!.drained(),
     });
-    lifecycle = this.#lifecycle = new Lifecycle(this.#table, this, options);
+    lifecycle = this.#lifecycle = new Lifecycle(this.#broker, this, options);
     this.#pool = new Pool(options, {
       workerError: (error) => {
         this.#workerErrors++;
@@ -138,7 +138,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
       workerRecycled: (threadId, reason) => this.emit('workerRecycled', { threadId, reason }),
     });
     this.#dispatcher = new Dispatcher(
-      this.#table,
+      this.#broker,
       this.#pool,
       {
         slots: this.#slots,
@@ -348,9 +348,9 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
 
   stats(): RunnerStats {
     return {
-      queued: this.#table.size,
+      queued: this.#broker.size,
       running: this.#dispatcher.runningJobCount,
-      blocked: this.#table.blocked,
+      blocked: this.#broker.blocked,
       scheduled: this.#lifecycle.scheduledCount,
       ...this.#lifecycle.counts,
       threads: this.#pool.threads,
@@ -374,9 +374,9 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
   metrics(options?: MetricsOptions): RunnerMetrics {
     const { reset } = resolveMetricsOptions(options);
     const gauges = {
-      queued: this.#table.size,
+      queued: this.#broker.size,
       running: this.#dispatcher.runningJobCount,
-      blocked: this.#table.blocked,
+      blocked: this.#broker.blocked,
       scheduled: this.#lifecycle.scheduledCount,
       threads: this.#pool.threads,
       utilization: Math.min(1, this.#dispatcher.runningCount / this.#slots),
@@ -453,7 +453,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
       const waiting = this.#waitingForRoom.get(resolved.jobId);
       if (waiting) {
         // Not on the table yet, and its wait may still be withdrawn.
-        if (isNow) throw new TableFullError(this.#table.capacity);
+        if (isNow) throw new TableFullError(this.#broker.capacity);
         return waiting as { job: Job<Result>; admitted: Promise<void> };
       }
     }
@@ -470,13 +470,13 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
       this.#lifecycle.schedule(job as Job, runAt);
       return { job };
     }
-    if (this.#table.tryPush(job as Job)) {
+    if (this.#broker.tryPut(job as Job)) {
       this.#dispatcher.pump();
       return { job };
     }
-    if (isNow) throw new TableFullError(this.#table.capacity);
+    if (isNow) throw new TableFullError(this.#broker.capacity);
     // Waiting producers are admitted in arrival order: this one goes behind them.
-    const admitted = this.#table.push(job as Job, waitSignal ?? resolved.signal);
+    const admitted = this.#broker.put(job as Job, waitSignal ?? resolved.signal);
     if (resolved.jobId !== undefined) {
       const jobId = resolved.jobId;
       this.#waitingForRoom.set(jobId, { job: job as Job, admitted });
@@ -520,7 +520,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     const before = { ...this.#lifecycle.counts };
     this.#lifecycle.isClosing = true;
     for (const schedule of [...this.#schedules]) schedule.stop();
-    this.#table.rejectBlocked(new RunnerClosedError());
+    this.#broker.rejectBlocked(new RunnerClosedError());
     this.#lifecycle.cancelForClose('waiting', false, 'its delay or retry had not come');
     if (!drain) this.#stopNow();
     else if (drain === 'running') this.#lifecycle.cancelForClose('queued', false, 'the runner closed, draining only running jobs');

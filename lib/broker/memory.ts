@@ -1,250 +1,205 @@
 import { watchAbort } from '../abort-watch.js';
 import { CancelledError } from '../errors.js';
+import { passes, type Broker, type BrokerEntry, type BrokerObserver, type Outcome, type TakeFilter } from './contract.js';
 
-/** What the table needs to know of a job. */
-export interface TableEntry {
-  readonly priority: number;
+/** A link in a doubly linked list: unlinked in O(1) wherever it is. */
+interface Link<Item> {
+  readonly item: Item;
+  prev: Link<Item> | undefined;
+  next: Link<Item> | undefined;
 }
 
-/**
- * The bounded buffer between producers and the pool. An interface so that
- * a durable journal or a distributed queue can stand in for `MemoryTable`.
- */
-export interface Table<Entry extends TableEntry> {
-  /** Most entries the table holds. */
-  readonly capacity: number;
-  /** Entries on the table now. */
-  readonly size: number;
-  /** Producers waiting for room. */
-  readonly blocked: number;
-  /** Puts the entry on the table if there is room and nobody waits before it. */
-  tryPush(entry: Entry): boolean;
-  /**
-   * Puts the entry on the table, waiting for room behind earlier waiters.
-   * Resolves once it is on the table; rejects with `CancelledError` if
-   * `signal` aborts first, leaving no reservation behind.
-   */
-  push(entry: Entry, signal?: AbortSignal): Promise<void>;
-  /**
-   * Takes the next entry: highest priority first, first in first out within
-   * one. With `isStartable`, the first such entry that may start now (the
-   * others keep their places).
-   */
-  shift(isStartable?: (entry: Entry) => boolean): Entry | undefined;
-  /** The entry a plain `shift()` would take next, left in its place. */
-  peek(): Entry | undefined;
-  /**
-   * Takes up to `max` more entries of `priority` while the next one in line
-   * passes `isWanted`: the entries a plain `shift()` would give next.
-   */
-  shiftWhile(priority: number, isWanted: (entry: Entry) => boolean, max: number): Entry[];
-  /**
-   * Takes a given entry off the table, or out of the line of entries
-   * waiting for room (its `push` then rejects with `CancelledError`).
-   * Returns whether it was in either place.
-   */
-  remove(entry: Entry): boolean;
-  /** Rejects every waiting producer with `error`; their entries never join. */
-  rejectBlocked(error: unknown): void;
-}
+/** First in, first out, with removal from anywhere in O(1). */
+class LinkedLine<Item> {
+  #head: Link<Item> | undefined;
+  #tail: Link<Item> | undefined;
+  #length = 0;
 
-/** What a table reports as it changes. Called synchronously, after the change. */
-export interface TableObserver<Entry> {
-  /** The entry is on the table now (put there at once or after waiting). */
-  added(entry: Entry): void;
-  /** The table just became full. */
-  full(): void;
-  /** The table has room again after being full. */
-  drained(): void;
+  get length(): number {
+    return this.#length;
+  }
+
+  get head(): Link<Item> | undefined {
+    return this.#head;
+  }
+
+  push(item: Item): Link<Item> {
+    const link: Link<Item> = { item, prev: this.#tail, next: undefined };
+    if (this.#tail) this.#tail.next = link;
+    else this.#head = link;
+    this.#tail = link;
+    this.#length++;
+    return link;
+  }
+
+  unlink(link: Link<Item>): void {
+    if (link.prev) link.prev.next = link.next;
+    else this.#head = link.next;
+    if (link.next) link.next.prev = link.prev;
+    else this.#tail = link.prev;
+    // Dropped links keep no neighbours alive.
+    link.prev = link.next = undefined;
+    this.#length--;
+  }
+
+  /** Takes every item out, oldest first. */
+  clear(): Item[] {
+    const items: Item[] = [];
+    for (let link = this.#head; link; link = link.next) items.push(link.item);
+    this.#head = this.#tail = undefined;
+    this.#length = 0;
+    return items;
+  }
 }
 
 interface Waiter<Entry> {
-  entry: Entry;
-  resolve: () => void;
-  reject: (error: unknown) => void;
-  signal: AbortSignal | undefined;
+  readonly entry: Entry;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+  readonly signal: AbortSignal | undefined;
   /** Stops watching `signal`; set while the producer waits with one. */
   stopWatching: (() => void) | undefined;
 }
 
-/** A first-in-first-out run of entries of one priority, cheap at both ends. */
-class Lane<Entry> {
-  private items: Entry[] = [];
-  private head = 0;
+/** Where an entry is: on the table in a priority's lane, or waiting for room. */
+type Place<Entry> = { readonly lane: LinkedLine<Entry>; readonly link: Link<Entry> } | { readonly lane: undefined; readonly link: Link<Waiter<Entry>> };
 
-  get length(): number {
-    return this.items.length - this.head;
-  }
-
-  push(entry: Entry): void {
-    this.items.push(entry);
-  }
-
-  shift(isStartable?: (entry: Entry) => boolean): Entry | undefined {
-    if (this.head === this.items.length) return undefined;
-    if (isStartable) return this.takeFirst(isStartable);
-    const entry = this.items[this.head];
-    this.items[this.head++] = undefined as Entry;
-    // Compact now and then so the array does not grow with every job ever seen.
-    if (this.head >= 1024 && this.head * 2 >= this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
-    return entry;
-  }
-
-  peek(): Entry | undefined {
-    return this.head === this.items.length ? undefined : this.items[this.head];
-  }
-
-  shiftWhile(isWanted: (entry: Entry) => boolean, max: number): Entry[] {
-    const taken: Entry[] = [];
-    while (taken.length < max && this.head < this.items.length && isWanted(this.items[this.head]!)) taken.push(this.shift()!);
-    return taken;
-  }
-
-  private takeFirst(isStartable: (entry: Entry) => boolean): Entry | undefined {
-    for (let index = this.head; index < this.items.length; index++) {
-      const entry = this.items[index]!;
-      if (!isStartable(entry)) continue;
-      if (index === this.head) return this.shift();
-      this.items.splice(index, 1);
-      return entry;
-    }
-    return undefined;
-  }
-
-  remove(entry: Entry): boolean {
-    const index = this.items.indexOf(entry, this.head);
-    if (index === -1) return false;
-    this.items.splice(index, 1);
-    return true;
-  }
-}
-
-/** The in-memory table: priority lanes and a first-come queue of blocked producers. */
-export class MemoryTable<Entry extends TableEntry> implements Table<Entry> {
-  private readonly lanes = new Map<number, Lane<Entry>>();
+/**
+ * The in-memory broker, the default: one line per priority and a
+ * first-come line of waiting producers, with every entry indexed by id so
+ * that taking one out from anywhere costs O(1).
+ */
+export class MemoryBroker<Entry extends BrokerEntry> implements Broker<Entry> {
+  readonly #lanes = new Map<number, LinkedLine<Entry>>();
   /** Priorities that have a lane, highest first. */
-  private priorities: number[] = [];
-  private waiters: Waiter<Entry>[] = [];
-  private count = 0;
-  private isFull = false;
+  #priorities: number[] = [];
+  readonly #waiters = new LinkedLine<Waiter<Entry>>();
+  readonly #places = new Map<string, Place<Entry>>();
+  #size = 0;
+  #isFull = false;
+  readonly #observer: BrokerObserver<Entry>;
 
   constructor(
     readonly capacity: number,
-    private readonly observer: TableObserver<Entry>,
-  ) {}
+    observer: BrokerObserver<Entry>,
+  ) {
+    this.#observer = observer;
+  }
 
   get size(): number {
-    return this.count;
+    return this.#size;
   }
 
   get blocked(): number {
-    return this.waiters.length;
+    return this.#waiters.length;
   }
 
-  tryPush(entry: Entry): boolean {
-    if (this.count >= this.capacity || this.waiters.length > 0) return false;
-    this.add(entry);
+  tryPut(entry: Entry): boolean {
+    if (this.#size >= this.capacity || this.#waiters.length > 0) return false;
+    this.#add(entry);
     return true;
   }
 
-  push(entry: Entry, signal?: AbortSignal): Promise<void> {
-    if (this.tryPush(entry)) return Promise.resolve();
+  put(entry: Entry, signal?: AbortSignal): Promise<void> {
+    if (this.tryPut(entry)) return Promise.resolve();
     // An aborted signal never fires again: waiting on it would wait forever.
     if (signal?.aborted) return Promise.reject(waitCancelled(signal));
     return new Promise<void>((resolve, reject) => {
       const waiter: Waiter<Entry> = { entry, resolve, reject, signal, stopWatching: undefined };
+      const link = this.#waiters.push(waiter);
+      this.#places.set(entry.id, { lane: undefined, link });
       if (signal) {
         waiter.stopWatching = watchAbort(signal, () => {
-          this.waiters.splice(this.waiters.indexOf(waiter), 1);
+          this.#withdraw(link);
           reject(waitCancelled(signal));
         });
       }
-      this.waiters.push(waiter);
     });
   }
 
-  shift(isStartable?: (entry: Entry) => boolean): Entry | undefined {
-    for (const priority of this.priorities) {
-      const entry = this.lanes.get(priority)!.shift(isStartable);
-      if (entry !== undefined) {
-        this.left();
-        return entry;
+  take(max: number, filter?: TakeFilter): Entry[] {
+    const taken: Entry[] = [];
+    for (const priority of this.#priorities) {
+      const lane = this.#lanes.get(priority)!;
+      for (let link = lane.head; link && taken.length < max; ) {
+        const next = link.next;
+        if (!filter || passes(link.item, filter)) {
+          lane.unlink(link);
+          this.#places.delete(link.item.id);
+          taken.push(link.item);
+        } else if (filter.inLine) {
+          return this.#took(taken);
+        }
+        link = next;
       }
+      if (taken.length >= max) break;
     }
-    return undefined;
+    return this.#took(taken);
   }
 
-  peek(): Entry | undefined {
-    for (const priority of this.priorities) {
-      const entry = this.lanes.get(priority)!.peek();
-      if (entry !== undefined) return entry;
-    }
-    return undefined;
-  }
-
-  shiftWhile(priority: number, isWanted: (entry: Entry) => boolean, max: number): Entry[] {
-    const taken = this.lanes.get(priority)?.shiftWhile(isWanted, max) ?? [];
-    if (taken.length > 0) this.left(taken.length);
-    return taken;
-  }
-
-  remove(entry: Entry): boolean {
-    if (this.lanes.get(entry.priority)?.remove(entry)) {
-      this.left();
+  remove(id: string): boolean {
+    const place = this.#places.get(id);
+    if (!place) return false;
+    if (place.lane) {
+      place.lane.unlink(place.link);
+      this.#places.delete(id);
+      this.#left(1);
       return true;
     }
-    const waiter = this.waiters.find((candidate) => candidate.entry === entry);
-    if (!waiter) return false;
-    this.waiters.splice(this.waiters.indexOf(waiter), 1);
-    this.release(waiter);
-    waiter.reject(new CancelledError('The entry was taken out of the line for room on the table.'));
+    this.#withdraw(place.link);
+    place.link.item.reject(new CancelledError('The entry was taken out of the line for room on the table.'));
     return true;
   }
 
+  // Jobs live and die with this process: nothing to record.
+  settle(_id: string, _outcome: Outcome): void {}
+
   rejectBlocked(error: unknown): void {
-    const waiters = this.waiters;
-    this.waiters = [];
-    for (const waiter of waiters) {
-      this.release(waiter);
+    for (const waiter of this.#waiters.clear()) {
+      this.#places.delete(waiter.entry.id);
+      this.#release(waiter);
       waiter.reject(error);
     }
   }
 
-  private add(entry: Entry): void {
-    let lane = this.lanes.get(entry.priority);
+  #took(taken: Entry[]): Entry[] {
+    if (taken.length > 0) this.#left(taken.length);
+    return taken;
+  }
+
+  #add(entry: Entry): void {
+    let lane = this.#lanes.get(entry.priority);
     if (!lane) {
-      lane = new Lane();
-      this.lanes.set(entry.priority, lane);
-      this.priorities.push(entry.priority);
-      this.priorities.sort((a, b) => b - a);
+      lane = new LinkedLine();
+      this.#lanes.set(entry.priority, lane);
+      this.#priorities.push(entry.priority);
+      this.#priorities.sort((a, b) => b - a);
     }
-    lane.push(entry);
-    this.count++;
-    this.observer.added(entry);
-    if (this.count === this.capacity && !this.isFull) {
-      this.isFull = true;
-      this.observer.full();
+    this.#places.set(entry.id, { lane, link: lane.push(entry) });
+    this.#size++;
+    this.#observer.added(entry);
+    if (this.#size === this.capacity && !this.#isFull) {
+      this.#isFull = true;
+      this.#observer.full();
     }
   }
 
-  private left(count = 1): void {
-    this.count -= count;
-    this.admitWaiters();
-    if (this.isFull && this.count < this.capacity) {
-      this.isFull = false;
-      this.observer.drained();
+  #left(count: number): void {
+    this.#size -= count;
+    this.#admitWaiters();
+    if (this.#isFull && this.#size < this.capacity) {
+      this.#isFull = false;
+      this.#observer.drained();
     }
   }
 
   // Room goes straight to the longest waiter, inside the same call, so a
-  // `tryPush` in between cannot take it and no wake-up is lost.
-  private admitWaiters(): void {
-    while (this.count < this.capacity && this.waiters.length > 0) {
-      const waiter = this.waiters.shift()!;
-      this.release(waiter);
+  // `tryPut` in between cannot take it and no wake-up is lost.
+  #admitWaiters(): void {
+    while (this.#size < this.capacity && this.#waiters.head) {
+      const link = this.#waiters.head;
+      const waiter = link.item;
+      this.#withdraw(link);
       // Its signal aborted while this room was being freed (an abort listener
       // that freed room ran before the waiter's own): the entry must not join,
       // since its signal will not fire again.
@@ -252,12 +207,18 @@ export class MemoryTable<Entry extends TableEntry> implements Table<Entry> {
         waiter.reject(waitCancelled(waiter.signal));
         continue;
       }
-      this.add(waiter.entry);
+      this.#add(waiter.entry);
       waiter.resolve();
     }
   }
 
-  private release(waiter: Waiter<Entry>): void {
+  #withdraw(link: Link<Waiter<Entry>>): void {
+    this.#waiters.unlink(link);
+    this.#places.delete(link.item.entry.id);
+    this.#release(link.item);
+  }
+
+  #release(waiter: Waiter<Entry>): void {
     waiter.stopWatching?.();
     waiter.stopWatching = undefined;
   }

@@ -8,7 +8,7 @@ import { now, type Job } from '../job/job.js';
 import { classifyCrash, type Pool } from '../pool/pool.js';
 import { StartWindow, type RateLimit } from '../semantics/rate-limit.js';
 import { failureToError, isJobFailure } from '../job/remote-error.js';
-import type { Table } from '../broker/memory.js';
+import type { Broker, TakeFilter } from '../broker/contract.js';
 
 /** What the dispatcher tells the runner, which owns the jobs' states. */
 export interface DispatcherHooks {
@@ -92,22 +92,19 @@ export class Dispatcher {
   /** Thread deaths a run failed with already: Piscina fails every run of the thread with one error. */
   private readonly crashes = new WeakSet<object>();
   private readonly windows = new Map<string, StartWindow>();
+  /** Tasks whose runs are measured quick: their jobs may be prefetched. */
+  private readonly quickTasks = new Set<string>();
   private isPumping = false;
   private rateTimer: NodeJS.Timeout | undefined;
-  private readonly isStartable: ((job: Job) => boolean) | undefined;
   private scanAt = 0;
 
   constructor(
-    private readonly table: Table<Job>,
+    private readonly table: Broker<Job>,
     private readonly pool: Pool,
     private readonly options: DispatcherOptions,
     private readonly hooks: DispatcherHooks,
   ) {
     for (const [task, limit] of options.rateLimits) this.windows.set(task, new StartWindow(limit));
-    // One clock reading per scan of the table: read afresh for each job, a
-    // later job of a task could pass its limit just after an earlier one
-    // failed it, and start first.
-    if (this.windows.size > 0) this.isStartable = (job) => (this.windows.get(job.name)?.waitTime(this.scanAt) ?? 0) === 0;
   }
 
   /** Results that arrived after their job had settled (timed out, cancelled) and were dropped. */
@@ -140,8 +137,7 @@ export class Dispatcher {
           if (jobs.length > 0) this.startRun(jobs, isPrefetch, true);
           continue;
         }
-        if (this.isStartable) this.scanAt = now();
-        const job = isPrefetch ? this.shiftPrefetchable() : this.table.shift(this.isStartable);
+        const [job] = this.table.take(1, isPrefetch ? this.prefetchFilter() : this.startFilter());
         if (!job) break;
         if (this.hasExpired(job)) continue;
         const loadError = this.pool.health.failFastError();
@@ -154,8 +150,7 @@ export class Dispatcher {
           this.start(job, isPrefetch);
           continue;
         }
-        const isWanted = isPrefetch ? (next: Job) => this.isPrefetchable(next) : (next: Job) => this.isBatchable(next);
-        const more = this.table.shiftWhile(job.priority, (next) => next.name === job.name && isWanted(next), size - 1);
+        const more = this.table.take(size - 1, { tasks: new Set([job.name]), sharing: isPrefetch ? 'any' : 'batch', inLine: true });
         this.startRun([job, ...more.filter((next) => !this.hasExpired(next))], isPrefetch, false);
       }
       if (this.windows.size > 0) this.wakeForRateLimits();
@@ -228,11 +223,9 @@ export class Dispatcher {
     return true;
   }
 
+  // A signal does not keep a job out: cancelling a batched job settles it at once.
   private isBatchable(job: Job): boolean {
-    const { options } = job;
-    // A signal does not keep a job out: cancelling a batched job settles it at once.
-    // A map chunk is already a batch of its own.
-    return job.chunkSize === 0 && !(options.timeout || options.softTimeout || options.onProgress || options.transferList) && !this.windows.has(job.name);
+    return job.sharing !== 'alone' && !this.windows.has(job.name);
   }
 
   /**
@@ -241,22 +234,40 @@ export class Dispatcher {
    * task measured quick, so that whatever waits behind it waits briefly.
    */
   private isPrefetchable(job: Job): boolean {
-    if (this.options.prefetchSlots === 0 || job.options.signal || !this.isBatchable(job)) return false;
-    const estimate = this.runEstimates.get(job.name);
-    return estimate !== undefined && estimate < BATCH_TARGET_MS;
+    return this.options.prefetchSlots > 0 && job.sharing === 'any' && this.quickTasks.has(job.name);
+  }
+
+  /**
+   * Jobs of rate-limited tasks keep their places while their window is
+   * spent. One clock reading per scan: read afresh for each job, a later job
+   * of a task could pass its limit just after an earlier one failed it.
+   */
+  private startFilter(): TakeFilter | undefined {
+    if (this.windows.size === 0) return undefined;
+    this.scanAt = now();
+    const held = this.heldTasksAt(this.scanAt);
+    return held && { heldTasks: held };
+  }
+
+  /** Rate-limited tasks that may not start at `at`, or none. */
+  private heldTasksAt(at: number): Set<string> | undefined {
+    let held: Set<string> | undefined;
+    for (const [task, window] of this.windows) {
+      if (window.waitTime(at) > 0) (held ??= new Set()).add(task);
+    }
+    return held;
+  }
+
+  // The next job in line or none: passing over it would let later jobs
+  // overtake it. (A rate-limited task is never quick, see recordRunTime.)
+  private prefetchFilter(): TakeFilter {
+    return { tasks: this.quickTasks, sharing: 'any', inLine: true };
   }
 
   // Every run out can have a run wait behind it, and no thread is retiring
   // (its slots are held while it finishes what it has).
   private hasPrefetchRoom(taken: number): boolean {
     return this.options.prefetchSlots > 0 && this.stoppableRuns === 0 && this.retiringSlots === 0 && taken < this.options.slots + this.options.prefetchSlots;
-  }
-
-  // The next job in line or none: passing over it would let later jobs
-  // overtake it. (A prefetchable job has no rate limit, so it may start now.)
-  private shiftPrefetchable(): Job | undefined {
-    const next = this.table.peek();
-    return next && this.isPrefetchable(next) ? this.table.shift() : undefined;
   }
 
   /** How many jobs of this job's task to send together, 1 for none. */
@@ -282,8 +293,12 @@ export class Dispatcher {
     }
     const task = run.job.name;
     const msPerJob = (endedAt - startedAt) / (run.job.chunkSize || jobs);
-    const estimate = this.runEstimates.get(task);
-    this.runEstimates.set(task, estimate === undefined ? msPerJob : estimate + ESTIMATE_WEIGHT * (msPerJob - estimate));
+    const previous = this.runEstimates.get(task);
+    const estimate = previous === undefined ? msPerJob : previous + ESTIMATE_WEIGHT * (msPerJob - previous);
+    this.runEstimates.set(task, estimate);
+    // Prefetch sends a job without a stop signal to wait behind another: only for tasks measured quick and never held back by a rate limit.
+    if (estimate < BATCH_TARGET_MS && !this.windows.has(task)) this.quickTasks.add(task);
+    else this.quickTasks.delete(task);
   }
 
   private begin(job: Job, run: Attempt, at: number): void {

@@ -1,6 +1,7 @@
 import type { Attempt } from '../dispatch/attempt.js';
 import type { JobInfo } from '../errors.js';
 import type { ResolvedSubmitOptions } from '../admission/validate.js';
+import type { BrokerEntry, Sharing } from '../broker/contract.js';
 
 /**
  * Where a job is in its life. The first four are live; the last four are
@@ -72,7 +73,7 @@ export function now(): number {
 }
 
 /** The job's record. Handed out as `JobHandle`; the other fields are the runner's. */
-export class Job<Result = unknown> implements JobHandle<Result> {
+export class Job<Result = unknown> implements JobHandle<Result>, BrokerEntry {
   state: JobState = 'queued';
   attempt = 1;
   readonly errors: unknown[] = [];
@@ -115,6 +116,12 @@ export class Job<Result = unknown> implements JobHandle<Result> {
 
   get priority(): number {
     return this.options.priority;
+  }
+
+  get sharing(): Sharing {
+    const { options } = this;
+    if (this.chunkSize > 0 || options.timeout || options.softTimeout || options.onProgress || options.transferList) return 'alone';
+    return options.signal ? 'batch' : 'any';
   }
 
   get info(): JobInfo {

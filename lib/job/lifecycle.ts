@@ -16,7 +16,7 @@ import { computeBackoff, REQUESTED_RETRY_MAX, RETRY_DEFAULTS } from '../semantic
 import { publishJobEvent } from '../observe/diagnostics.js';
 import { MetricsRecorder } from '../observe/metrics.js';
 import { DurationRecorder } from '../observe/summary.js';
-import type { Table, TableObserver } from '../broker/memory.js';
+import type { Broker, BrokerObserver } from '../broker/contract.js';
 import type { ResolvedRunnerOptions } from '../admission/validate.js';
 
 /** Counts of settled jobs and retries since the runner started. */
@@ -37,7 +37,7 @@ const ignore = (): void => {};
  * Keeps the live jobs by id, the finished ones for `getJob()`, and the
  * counts. The dispatcher reports runs to it; the runner hands it jobs.
  */
-export class Lifecycle implements DispatcherHooks, JobOwner, TableObserver<Job> {
+export class Lifecycle implements DispatcherHooks, JobOwner, BrokerObserver<Job> {
   readonly counts: JobCounts = { succeeded: 0, failed: 0, cancelled: 0, expired: 0, retried: 0 };
   readonly waitTime = new DurationRecorder();
   readonly runTime = new DurationRecorder();
@@ -52,7 +52,7 @@ export class Lifecycle implements DispatcherHooks, JobOwner, TableObserver<Job> 
   isClosing = false;
 
   constructor(
-    private readonly table: Table<Job>,
+    private readonly broker: Broker<Job>,
     private readonly events: EventEmitter<RunnerEvents>,
     private readonly options: ResolvedRunnerOptions,
   ) {
@@ -73,7 +73,7 @@ export class Lifecycle implements DispatcherHooks, JobOwner, TableObserver<Job> 
   }
 
   isIdle(): boolean {
-    return this.live.size === 0 && this.table.size === 0 && this.table.blocked === 0 && this.dispatcher.runningCount === 0;
+    return this.live.size === 0 && this.broker.size === 0 && this.broker.blocked === 0 && this.dispatcher.runningCount === 0;
   }
 
   onIdle(): Promise<void> {
@@ -89,7 +89,7 @@ export class Lifecycle implements DispatcherHooks, JobOwner, TableObserver<Job> 
     this.emit('scheduled', { job, runAt: new Date(runAt) });
   }
 
-  // ── table observer ──────────────────────────────────────────────────
+  // ── broker observer ──────────────────────────────────────────────────
 
   added(job: Job): void {
     if (!this.live.has(job.id)) this.accept(job);
@@ -236,7 +236,7 @@ export class Lifecycle implements DispatcherHooks, JobOwner, TableObserver<Job> 
       job.waitTimer = undefined;
       this.waitingCount--;
     } else if (job.state !== 'running') {
-      this.table.remove(job);
+      this.broker.remove(job.id);
     }
   }
 
@@ -252,7 +252,7 @@ export class Lifecycle implements DispatcherHooks, JobOwner, TableObserver<Job> 
 
   /** Puts an accepted job (due, or retrying) back on the table, waiting for room behind producers. */
   private enqueue(job: Job): void {
-    this.table.push(job).then(ignore, (error: unknown) => {
+    this.broker.put(job).then(ignore, (error: unknown) => {
       // Rejected as the runner closed; taken out by cancel() or expiry, it is already settled.
       if (!job.isSettled) {
         this.cancel(job, new CancelledError(`Job ${job.id} (${job.name}) was cancelled: the runner closed before it could run again.`, { cause: error, job: job.info }), false);
@@ -289,6 +289,7 @@ export class Lifecycle implements DispatcherHooks, JobOwner, TableObserver<Job> 
 
   private settled(job: Job, outcome: unknown): void {
     this.live.delete(job.id);
+    this.broker.settle(job.id, job.state === 'succeeded' ? { state: 'succeeded', result: outcome } : { state: job.state as 'failed' | 'cancelled' | 'expired', error: outcome });
     this.metrics.settled(job);
     this.results.add(job.id, job, job.finishedAt!);
     if (job.startedAt !== undefined && job.state !== 'cancelled') this.runTime.record(job.finishedAt! - job.startedAt);

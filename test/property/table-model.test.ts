@@ -39,7 +39,8 @@ import { isTerminal, Job, now, type JobState } from '../../lib/job/job.js';
 import { Lifecycle } from '../../lib/job/lifecycle.js';
 import type { Placement, Pool } from '../../lib/pool/pool.js';
 import type { RateLimit } from '../../lib/semantics/rate-limit.js';
-import { MemoryTable, type TableObserver } from '../../lib/broker/memory.js';
+import { MemoryBroker } from '../../lib/broker/memory.js';
+import { passes, type BrokerObserver, type TakeFilter } from '../../lib/broker/contract.js';
 import { resolveRunnerOptions, resolveSubmitOptions } from '../../lib/admission/validate.js';
 import { hostProcess } from '../helpers/e2e.js';
 
@@ -93,6 +94,20 @@ class TableModel {
     this.lanes.set(job.priority, lane);
   }
 
+  /** The entries `take(max, filter)` must give: highest priority first, in arrival order, stopping at a mismatch when `inLine`. */
+  next(max: number, filter: TakeFilter | undefined): Job[] {
+    const taken: Job[] = [];
+    const priorities = [...this.lanes.keys()].sort((a, b) => b - a);
+    for (const priority of priorities) {
+      for (const job of this.lanes.get(priority)!) {
+        if (taken.length >= max) return taken;
+        if (!filter || passes(job, filter)) taken.push(job);
+        else if (filter.inLine) return taken;
+      }
+    }
+    return taken;
+  }
+
   /** The entry that must leave next: the oldest of the highest priority (of those that may start now). */
   head(isStartable: (entry: Job) => boolean = () => true): Job | undefined {
     const priorities = [...this.lanes.keys()].sort((a, b) => b - a);
@@ -119,56 +134,43 @@ class TableModel {
   }
 }
 
-/** The real MemoryTable, each operation also checked against the model. */
-class ObservedTable extends MemoryTable<Job> {
+/** The real MemoryBroker, each operation also checked against the model. */
+class ObservedTable extends MemoryBroker<Job> {
   constructor(
     capacity: number,
-    observer: TableObserver<Job>,
+    observer: BrokerObserver<Job>,
     private readonly world: World,
   ) {
     super(capacity, observer);
   }
 
-  override push(entry: Job, signal?: AbortSignal): Promise<void> {
+  override put(entry: Job, signal?: AbortSignal): Promise<void> {
     const blockedBefore = this.blocked;
-    const pushed = super.push(entry, signal);
+    const put = super.put(entry, signal);
     if (this.blocked > blockedBefore) this.world.model.waiters.push(entry);
-    return pushed;
+    return put;
   }
 
-  override shift(isStartable?: (entry: Job) => boolean): Job | undefined {
-    const expected = this.world.model.head(isStartable);
-    const blockedBefore = this.blocked;
-    const entry = super.shift(isStartable);
-    // 5. Each freed place wakes at most one producer.
-    if (blockedBefore - this.blocked > (entry ? 1 : 0)) this.world.fail(`one job left the table and ${blockedBefore - this.blocked} producers were let in`);
+  override take(max: number, filter?: TakeFilter): Job[] {
     const { world } = this;
-    if (entry !== expected) {
-      world.fail(`ordering: the table gave ${world.label(entry)} where the model says ${world.label(expected)} must leave first`);
-    }
-    if (entry) world.model.take(entry);
-    return entry;
-  }
-
-  override shiftWhile(priority: number, isWanted: (entry: Job) => boolean, max: number): Job[] {
-    const { model } = this.world;
-    const lane = [...(model.lanes.get(priority) ?? [])];
+    const expected = world.model.next(max, filter);
     const blockedBefore = this.blocked;
-    const taken = super.shiftWhile(priority, isWanted, max);
-    if (blockedBefore - this.blocked > taken.length) this.world.fail(`${taken.length} jobs left the table and ${blockedBefore - this.blocked} producers were let in`);
-    const expected = lane.slice(0, taken.length);
-    if (taken.some((entry, index) => entry !== expected[index])) {
-      this.world.fail(`ordering: a batch took ${taken.map((entry) => entry.id).join()} from lane ${priority}, whose head is ${expected.map((entry) => entry.id).join()}`);
+    const taken = super.take(max, filter);
+    // 5. Each freed place wakes at most one producer.
+    if (blockedBefore - this.blocked > taken.length) world.fail(`${taken.length} jobs left the table and ${blockedBefore - this.blocked} producers were let in`);
+    if (taken.length !== expected.length || taken.some((entry, index) => entry !== expected[index])) {
+      world.fail(`ordering: the table gave ${taken.map((entry) => world.label(entry)).join()} where the model says ${expected.map((entry) => world.label(entry)).join()} must leave first`);
     }
-    for (const entry of taken) model.take(entry);
+    for (const entry of taken) world.model.take(entry);
     return taken;
   }
 
-  override remove(entry: Job): boolean {
+  override remove(id: string): boolean {
     const { model } = this.world;
-    const expected = model.take(entry) || model.withdraw(entry);
-    const removed = super.remove(entry);
-    if (removed !== expected) this.world.fail(`remove(${this.world.label(entry)}) returned ${removed}, the model says ${expected}`);
+    const job = [...model.lanes.values()].flat().find((entry) => entry.id === id) ?? model.waiters.find((entry) => entry.id === id);
+    const expected = job !== undefined && (model.take(job) || model.withdraw(job));
+    const removed = super.remove(id);
+    if (removed !== expected) this.world.fail(`remove(${id}) returned ${removed}, the model says ${expected}`);
     return removed;
   }
 
@@ -514,7 +516,7 @@ class World {
       if (!isNow) record.submitted = 'admitted';
       return { record };
     }
-    if (this.table.tryPush(job)) {
+    if (this.table.tryPut(job)) {
       this.dispatcher.pump();
       if (!isNow) record.submitted = 'admitted';
       return { record };
@@ -524,7 +526,7 @@ class World {
       return { error: new TableFullError(this.capacity) };
     }
     record.submitted = 'pending';
-    this.table.push(job, resolved.signal).then(
+    this.table.put(job, resolved.signal).then(
       () => {
         record.submitted = 'admitted';
       },
@@ -767,13 +769,15 @@ class World {
     if (table.size < this.capacity && table.blocked > 0) this.fail(`${where}: lost wake-up: ${table.blocked} blocked with ${table.size}/${this.capacity} queued`);
     // The dispatcher never leaves a slot idle while a job that may start waits on the table,
     // and wakes itself for the jobs a rate limit holds back.
-    const dispatcher = this.dispatcher as unknown as { isStartable?: (job: Job) => boolean; rateTimer?: unknown; resends: Job[][] };
+    const dispatcher = this.dispatcher as unknown as { heldTasksAt(at: number): Set<string> | undefined; scanAt: number; rateTimer?: unknown; resends: Job[][] };
     // Jobs to send again (prefetched to a thread that died first) go before anything, into the first free slot.
     if (dispatcher.resends.length > 0 && this.dispatcher.runningCount < this.slots) {
       this.fail(`${where}: ${dispatcher.resends.flat().map((job) => job.id).join()} wait to be sent again, yet only ${this.dispatcher.runningCount}/${this.slots} slots are busy`);
     }
     if (table.size > 0 && this.dispatcher.runningCount < this.slots) {
-      const startable = model.head(dispatcher.isStartable);
+      // As of the last scan: a window that opened since is the rate timer's to notice.
+      const held = dispatcher.heldTasksAt(dispatcher.scanAt);
+      const startable = model.head((job) => !held?.has(job.name));
       if (startable) this.fail(`${where}: ${startable.id} may start, yet only ${this.dispatcher.runningCount}/${this.slots} slots are busy`);
       if (dispatcher.rateTimer === undefined) this.fail(`${where}: ${table.size} jobs wait, slots are free, and nothing will start them`);
     }
