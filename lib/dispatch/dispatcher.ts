@@ -5,6 +5,7 @@ import { Attempt } from './attempt.js';
 import { decodeReply } from '../admission/codec.js';
 import { describeValue, SerializationError, TaskLoadError, TimeoutError, WorkerCrashedError } from '../errors.js';
 import { now, type Job } from '../job/job.js';
+import { transition } from '../job/states.js';
 import { classifyCrash, type Pool } from '../pool/pool.js';
 import { StartWindow, type RateLimit } from '../semantics/rate-limit.js';
 import { failureToError, isJobFailure } from '../job/remote-error.js';
@@ -302,9 +303,14 @@ export class Dispatcher {
   }
 
   private begin(job: Job, run: Attempt, at: number): void {
-    job.run = run;
-    job.state = 'running';
+    transition(job, 'running');
     job.startedAt = at;
+    this.resume(job, run);
+  }
+
+  /** A job sent again already runs, from when it was first sent. */
+  private resume(job: Job, run: Attempt): void {
+    job.run = run;
     this.jobsRunning++;
   }
 
@@ -321,7 +327,8 @@ export class Dispatcher {
     const message: BatchMessage = { type: 'batch', task: run.job.name, collectsProgress: this.hooks.wantsProgress(), jobs: new Array(jobs.length) };
     for (let i = 0; i < jobs.length; i++) {
       const job = jobs[i]!;
-      this.begin(job, run, isResend ? job.startedAt! : at);
+      if (isResend) this.resume(job, run);
+      else this.begin(job, run, at);
       message.jobs[i] = { id: job.id, attempt: job.attempt, args: job.args, isEncoded: job.isEncoded };
     }
     this.running.add(run);
@@ -333,7 +340,8 @@ export class Dispatcher {
   private start(job: Job, isPrefetch: boolean, isResend = false): void {
     const { options } = job;
     const run = new Attempt(job);
-    this.begin(job, run, isResend ? job.startedAt! : now());
+    if (isResend) this.resume(job, run);
+    else this.begin(job, run, now());
     if (!isResend) this.windows.get(job.name)?.record(job.startedAt!);
     this.running.add(run);
     const message: JobMessage | ChunkMessage = { type: job.chunkSize > 0 ? 'chunk' : 'job', id: job.id, task: job.name, attempt: job.attempt, args: job.args, isEncoded: job.isEncoded };

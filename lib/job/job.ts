@@ -2,6 +2,7 @@ import type { Attempt } from '../dispatch/attempt.js';
 import type { JobInfo } from '../errors.js';
 import type { ResolvedSubmitOptions } from '../admission/validate.js';
 import type { BrokerEntry, Sharing } from '../broker/contract.js';
+import { transition } from './states.js';
 
 /**
  * Where a job is in its life. The first four are live; the last four are
@@ -152,7 +153,7 @@ export class Job<Result = unknown> implements JobHandle<Result>, BrokerEntry {
 
   private finish(state: JobState, at: number): boolean {
     if (this.isSettled) return false;
-    this.state = state;
+    transition(this, state);
     this.finishedAt = at;
     clearTimeout(this.waitTimer);
     clearTimeout(this.expiryTimer);

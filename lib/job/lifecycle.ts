@@ -12,6 +12,7 @@ import {
 import type { RunnerEvents } from '../events.js';
 import { now, type Job, type JobOwner } from './job.js';
 import { ResultStore } from './results.js';
+import { transition } from './states.js';
 import { computeBackoff, REQUESTED_RETRY_MAX, RETRY_DEFAULTS } from '../semantics/retry.js';
 import { publishJobEvent } from '../observe/diagnostics.js';
 import { MetricsRecorder } from '../observe/metrics.js';
@@ -93,7 +94,7 @@ export class Lifecycle implements DispatcherHooks, JobOwner, BrokerObserver<Job>
 
   added(job: Job): void {
     if (!this.live.has(job.id)) this.accept(job);
-    job.state = 'queued';
+    transition(job, 'queued');
     job.queuedAt = now();
     this.emit('queued', { job });
   }
@@ -241,7 +242,7 @@ export class Lifecycle implements DispatcherHooks, JobOwner, BrokerObserver<Job>
   }
 
   private wait(job: Job, state: 'scheduled' | 'retrying', delay: number): void {
-    job.state = state;
+    transition(job, state);
     this.waitingCount++;
     job.waitTimer = setTimeout(() => {
       job.waitTimer = undefined;
