@@ -212,7 +212,7 @@ describe('resolveRunnerOptions()', () => {
 
   it('has the documented defaults', () => {
     expect(DEFAULTS).toMatchObject({
-      capacity: 1024, idleTimeout: 0, concurrentTasksPerWorker: 1, cancelGraceMs: 1000, priority: 0, drain: true,
+      capacity: 1024, idleTimeout: 1000, concurrentTasksPerWorker: 1, cancelGraceMs: 1000, priority: 0, drain: true,
       resultTtl: 3_600_000, maxResults: 1000, maxScheduled: 10_000,
     });
     expect(DEFAULTS.maxThreads).toBeGreaterThanOrEqual(1);
