@@ -10,6 +10,7 @@
  * - Threads:   BAOZI_WORKER_CRASHED
  * - Workflows: BAOZI_WORKFLOW_STEP_FAILED, BAOZI_STREAM_NULL_RESULT
  * - Lifecycle: BAOZI_TIMEOUT, BAOZI_EXPIRED, BAOZI_RETRIES_EXHAUSTED, BAOZI_SCHEDULE_FULL
+ * - Journal:   BAOZI_JOURNAL, BAOZI_JOURNAL_CORRUPT, BAOZI_JOURNAL_LOCKED
  */
 
 /** Which job an error belongs to, when it belongs to one. */
@@ -292,5 +293,55 @@ export class PayloadTooLargeError extends BaoziError {
       `The job's arguments take about ${size} bytes, over maxPayloadBytes (${limit}). ` +
         'Split the job, share large data through a SharedArrayBuffer or a file, or raise `maxPayloadBytes`.',
     );
+  }
+}
+
+// ── Journal ─────────────────────────────────────────────────────────────
+
+/**
+ * The journal could not be opened, read or written: `better-sqlite3` is not
+ * installed, the directory is not writable, the disk (or `maxSizeMb`) is
+ * full. `cause` is the underlying error (SQLite's carries a `code` such as
+ * `SQLITE_FULL` or `SQLITE_READONLY`). A `submit()` whose job could not be
+ * written rejects with it, and that job is cancelled; the runner goes on
+ * with the jobs it holds.
+ */
+export class JournalError extends BaoziError {
+  readonly code = 'BAOZI_JOURNAL';
+  constructor(
+    /** The journal file. */
+    readonly path: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`Journal ${path}: ${message}`, options);
+  }
+}
+
+/**
+ * The file at the journal's path is not a baozi journal, or is damaged
+ * (truncated, overwritten). Nothing was written to it: move it away or give
+ * another path.
+ */
+export class JournalCorruptError extends BaoziError {
+  readonly code = 'BAOZI_JOURNAL_CORRUPT';
+  constructor(
+    readonly path: string,
+    /** What was found, in words. */
+    readonly detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${path} is not a usable baozi journal: ${detail}. Nothing was written to it; move it away or give the runner another journal path.`, options);
+  }
+}
+
+/** Another runner (in this process or another) has the journal open; two must never share one. */
+export class JournalLockedError extends BaoziError {
+  readonly code = 'BAOZI_JOURNAL_LOCKED';
+  constructor(
+    readonly path: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${path} is in use by another runner (in this process or another). Close that runner first, or give this one its own journal path.`, options);
   }
 }

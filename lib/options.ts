@@ -164,6 +164,46 @@ export interface RunnerOptions<Tasks = TaskModule> {
    * @default undefined (no limit)
    */
   maxHeapPerWorkerMb?: number;
+  /**
+   * Writes every accepted job to a journal file on local disk (SQLite, via
+   * the optional peer dependency `better-sqlite3` 12), so that jobs survive
+   * a crash: a path (`'./jobs.db'`) or `JournalOptions`. With a journal,
+   * `submit()` resolves once the job is written; a runner opening a journal
+   * left by a dead process runs its unsettled jobs again (at least once) and
+   * emits `recovered`; `getJob(id)` finds settled jobs across restarts for
+   * `resultTtl`. Two runners may not share a file: the second throws
+   * `BAOZI_JOURNAL_LOCKED`. See docs/journal.md for what survives what.
+   * @default undefined (jobs live in memory only)
+   */
+  journal?: string | JournalOptions;
+}
+
+/** Options of the journal (`RunnerOptions.journal`). Unknown keys are rejected. */
+export interface JournalOptions {
+  /**
+   * The journal file: created when missing (its directory must exist);
+   * relative paths resolve from the current working directory. A file that
+   * is not a baozi journal is refused (`BAOZI_JOURNAL_CORRUPT`), never
+   * overwritten.
+   */
+  path: string;
+  /**
+   * What a resolved `submit()` survives. `'normal'`: each group of writes
+   * reaches the operating system before `submit()` resolves, which survives
+   * a crash or kill of the process, not a power loss or an OS crash (the
+   * last groups may then be lost). `'full'`: each group is also flushed to
+   * the disk (fsync) first, which survives power loss too, at the cost of a
+   * flush per group, on the main thread.
+   * @default 'normal'
+   */
+  sync?: 'full' | 'normal';
+  /**
+   * Most megabytes the journal file may take. Past it, writes fail as on a
+   * full disk: `submit()` rejects with `BAOZI_JOURNAL` and the runner goes
+   * on with the jobs it holds. A number above 0.
+   * @default undefined (as much as the disk has)
+   */
+  maxSizeMb?: number;
 }
 
 /** Job options that can also be set per task in `RunnerOptions.defaults`. */
@@ -285,4 +325,5 @@ export const DEFAULTS = Object.freeze({
   maxPayloadBytes: 64 * 1024 * 1024,
   priority: 0,
   drain: true,
+  journalSync: 'normal' as 'full' | 'normal',
 });

@@ -34,6 +34,10 @@ import type { GroupOptions, MapOptions, StreamOptions } from './workflows/workfl
 import type { JobSubmitter, OneArgTaskName, OnlyArg, SettleMode, WorkflowHandle } from './workflows/workflow-types.js';
 import type { DurationSummary } from './observe/summary.js';
 import { MemoryBroker } from './broker/memory.js';
+import { isDurable, type Broker, type DurableBroker, type StoredJob } from './broker/contract.js';
+import { JournalBroker } from './broker/journal/broker.js';
+import { openJournal } from './broker/journal/store.js';
+import { JOB_CODEC, reviveJob, StoredJobHandle } from './job/durable.js';
 import type { TaskArgs, TaskModule, TaskName, TaskResult } from './task-types.js';
 
 export type { TaskArgs, TaskModule, TaskName, TaskResult };
@@ -103,7 +107,9 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
   readonly #options: ResolvedRunnerOptions;
   /** Runs at once: threads × jobs per thread. */
   readonly #slots: number;
-  readonly #broker: MemoryBroker<Job>;
+  readonly #broker: Broker<Job>;
+  /** The broker, when it outlives this process (a journal). */
+  readonly #durable: DurableBroker<Job> | undefined;
   readonly #pool: Pool;
   readonly #lifecycle: Lifecycle;
   readonly #dispatcher: Dispatcher;
@@ -124,11 +130,16 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     this.#options = options;
     this.#slots = options.maxThreads * options.concurrentTasksPerWorker;
     let lifecycle: Lifecycle | undefined;
-    this.#broker = new MemoryBroker<Job>(options.capacity, {
-      added: (job) => lifecycle!.added(job),
+    const observer = {
+      added: (job: Job) => lifecycle!.added(job),
       full: () => lifecycle!.full(),
       drained: () => lifecycle!.drained(),
-    });
+    };
+    // Opened first: a journal it cannot use throws before any thread starts.
+    this.#broker = options.journal
+      ? new JournalBroker<Job>(options.capacity, observer, openJournal({ ...options.journal, resultTtl: options.resultTtl, maxResults: options.maxResults }), JOB_CODEC)
+      : new MemoryBroker<Job>(options.capacity, observer);
+    this.#durable = isDurable(this.#broker) ? this.#broker : undefined;
     lifecycle = this.#lifecycle = new Lifecycle(this.#broker, this, options);
     this.#pool = new Pool(options, {
       workerError: (error) => {
@@ -167,6 +178,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
       },
       failItem: (chunk, args, failure) => this.#failItem(chunk as Job, args, failure),
     });
+    if (this.#durable && this.#durable.recoverable > 0) this.#recoverLater(this.#durable);
   }
 
   /** Most jobs the table holds (the `capacity` option). */
@@ -223,7 +235,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
    * jobs) after it settled; `undefined` otherwise.
    */
   getJob(id: string): JobHandle | undefined {
-    return this.#lifecycle.find(id);
+    return this.#findJob(id);
   }
 
   /**

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { MessagePort, ResourceLimits } from 'node:worker_threads';
 import { InvalidOptionError } from '../errors.js';
-import { DEFAULTS, PRIORITY_RANGE, type CloseOptions, type RunnerOptions, type SubmitOptions, type TaskDefaults } from '../options.js';
+import { DEFAULTS, PRIORITY_RANGE, type CloseOptions, type JournalOptions, type RunnerOptions, type SubmitOptions, type TaskDefaults } from '../options.js';
 import { parseRateLimit, type RateLimit } from '../semantics/rate-limit.js';
 import { RETRY_DEFAULTS, type RetryOptions, type RetryPolicy } from '../semantics/retry.js';
 
@@ -30,18 +30,27 @@ export interface ResolvedRunnerOptions {
   maxJobsPerWorker: number;
   /** Infinity when unset. */
   maxHeapPerWorkerMb: number;
+  /** Undefined without a journal. */
+  journal: ResolvedJournalOptions | undefined;
+}
+
+export interface ResolvedJournalOptions {
+  path: string;
+  sync: 'full' | 'normal';
+  maxSizeMb: number | undefined;
 }
 
 const RUNNER_KEYS = [
   'tasks', 'minThreads', 'maxThreads', 'idleTimeout', 'capacity', 'concurrentTasksPerWorker',
   'resourceLimits', 'env', 'workerData', 'cancelGraceMs', 'batching', 'prefetch', 'defaults', 'rateLimits', 'resultTtl', 'maxResults', 'maxScheduled',
-  'maxPayloadBytes', 'maxJobsPerWorker', 'maxHeapPerWorkerMb',
+  'maxPayloadBytes', 'maxJobsPerWorker', 'maxHeapPerWorkerMb', 'journal',
 ] as const satisfies readonly (keyof RunnerOptions)[];
 const TASK_DEFAULT_KEYS = ['priority', 'retries', 'timeout', 'softTimeout', 'expiresIn'] as const satisfies readonly (keyof TaskDefaults)[];
 const SUBMIT_KEYS = [
   ...TASK_DEFAULT_KEYS, 'signal', 'transferList', 'jobId', 'delay', 'runAt', 'expiresAt', 'onProgress',
 ] as const satisfies readonly (keyof SubmitOptions)[];
 const RETRY_KEYS = ['max', 'backoff', 'delay', 'maxDelay', 'jitter', 'retryOn'] as const satisfies readonly (keyof RetryOptions)[];
+const JOURNAL_KEYS = ['path', 'sync', 'maxSizeMb'] as const satisfies readonly (keyof JournalOptions)[];
 const CLOSE_KEYS = ['drain', 'deadlineMs'] as const satisfies readonly (keyof CloseOptions)[];
 const RESOURCE_LIMIT_KEYS = [
   'maxOldGenerationSizeMb', 'maxYoungGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb',
@@ -73,6 +82,22 @@ export function resolveRunnerOptions(options: RunnerOptions<never>): ResolvedRun
     maxPayloadBytes: integer('maxPayloadBytes', options.maxPayloadBytes, DEFAULTS.maxPayloadBytes, 1),
     maxJobsPerWorker: integer('maxJobsPerWorker', options.maxJobsPerWorker, Infinity, 1),
     maxHeapPerWorkerMb: positive('maxHeapPerWorkerMb', options.maxHeapPerWorkerMb, Infinity),
+    journal: journal(options.journal),
+  };
+}
+
+function journal(value: unknown): ResolvedJournalOptions | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === 'string') value = { path: value };
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InvalidOptionError('journal', value, 'the path of the journal file, or { path, sync?, maxSizeMb? }');
+  checkObject('journal', value, JOURNAL_KEYS, 'journal.');
+  const options = value as JournalOptions;
+  if (typeof options.path !== 'string' || options.path.trim() === '') throw new InvalidOptionError('journal.path', options.path, 'the path of the journal file: a non-empty string');
+  const maxSizeMb = positive('journal.maxSizeMb', options.maxSizeMb, Infinity);
+  return {
+    path: resolve(options.path),
+    sync: oneOf('journal.sync', options.sync, ['full', 'normal'] as const, DEFAULTS.journalSync),
+    maxSizeMb: maxSizeMb === Infinity ? undefined : maxSizeMb,
   };
 }
 

@@ -61,8 +61,8 @@ export interface BrokerObserver<Entry> {
 
 /**
  * The bounded table. Jobs taken are the dispatcher's until it calls
- * `settle()`; a broker that outlives its process gives back, through
- * `recover()`, those a dead process took and never settled.
+ * `settle()`; a broker that outlives its process (`DurableBroker`) gives
+ * back, through `recover()`, those a dead process accepted and never settled.
  */
 export interface Broker<Entry extends BrokerEntry> {
   /** Most entries the table holds. */
@@ -92,8 +92,84 @@ export interface Broker<Entry extends BrokerEntry> {
   settle(id: string, outcome: Outcome): void;
   /** Rejects every waiting producer with `error`; their entries never join. */
   rejectBlocked(error: unknown): void;
-  /** Entries a dead process took and never settled, put back on the table. Brokers that live and die with their process have none. */
-  recover?(): Entry[];
+}
+
+/**
+ * A job as a durable broker keeps it until it settles: plain data, all a
+ * later process needs to run it again (only the runner can make it a live
+ * job, with its promise). `args` are as they travel: given (primitives) or
+ * v8-serialized bytes.
+ */
+export interface StoredJob {
+  readonly id: string;
+  readonly name: string;
+  readonly args: unknown[] | Uint8Array;
+  readonly isEncoded: boolean;
+  readonly priority: number;
+  /** The run it is at: 1, or more after retries. */
+  readonly attempt: number;
+  /** Epoch ms. */
+  readonly submittedAt: number;
+  /** When it may enter the table (a delay, or a retry's backoff), epoch ms; none for now. */
+  readonly runAt: number | undefined;
+  readonly expiresAt: number | undefined;
+  /** Inputs of a `map` chunk; 0 for an ordinary job. */
+  readonly chunkSize: number;
+  /** The job's own options that can be written down (no functions, no signal). */
+  readonly options: StoredOptions | undefined;
+}
+
+/** What a durable broker keeps of a job's own options. */
+export interface StoredOptions {
+  readonly timeout?: number;
+  readonly softTimeout?: number;
+  readonly retry?: { readonly max: number; readonly backoff: 'fixed' | 'exponential'; readonly delay: number; readonly maxDelay: number; readonly jitter: 'full' | 'none' };
+}
+
+/** A settled job as a durable broker keeps it for `resultTtl`, read back by id after a restart. */
+export interface StoredOutcome {
+  readonly id: string;
+  readonly name: string;
+  readonly attempt: number;
+  readonly submittedAt: number;
+  /** Epoch ms. */
+  readonly finishedAt: number;
+  readonly outcome: Outcome;
+}
+
+/**
+ * A broker that outlives its process (a journal on disk, a server). On top
+ * of the contract:
+ * - what it accepted is written in groups: `put` resolves only once the
+ *   group holding its entry is written, and after a `tryPut` (or `hold`)
+ *   `written()` says when that is;
+ * - it keeps accepted jobs that wait off the table (`hold`) and outcomes;
+ * - a new process gets back, through `recover()`, every job a dead one
+ *   accepted and never settled.
+ */
+export interface DurableBroker<Entry extends BrokerEntry> extends Broker<Entry> {
+  /**
+   * Resolves once every change made so far is durable; rejects with the
+   * error of the write that held the latest change (a `JournalError`).
+   */
+  written(): Promise<void>;
+  /** The entry, accepted, waits off the table until `until` (epoch ms): a delay or a retry's backoff. */
+  hold(entry: Entry, until: number): void;
+  /** The job leaves this process unsettled (cancelled as the runner closes): kept for the next process instead of settled. */
+  release(id: string): void;
+  /** Jobs a dead process left unsettled, counted when the broker opened. */
+  readonly recoverable: number;
+  /** The next `max` of those, oldest first; each is given once (here or by `find`), then `[]`. */
+  recover(max: number): StoredJob[];
+  /** A job by id: unsettled from a dead process and not yet recovered (given once, as by `recover`), or settled and still kept. */
+  find(id: string): StoredJob | StoredOutcome | undefined;
+  /** Writes what is pending and lets go of the store (the runner closed). */
+  close(): void;
+}
+
+/** Whether the broker outlives its process. */
+export function isDurable<Entry extends BrokerEntry>(broker: Broker<Entry>): broker is DurableBroker<Entry> {
+  return 'recover' in broker;
 }
 
 /** Whether `entry` passes `filter`'s per-entry tests. */

@@ -1,0 +1,131 @@
+import type { BrokerEntry, BrokerObserver, DurableBroker, Outcome, StoredJob, StoredOutcome, TakeFilter } from '../contract.js';
+import { MemoryBroker } from '../memory.js';
+import type { JournalStore } from './store.js';
+
+/** How the journal reads the entries it is given. */
+export interface JournalCodec<Entry> {
+  /** The entry as it is written down when accepted. */
+  describe(entry: Entry): StoredJob;
+  /** The run the entry is at (1, or more after retries). */
+  attemptOf(entry: Entry): number;
+}
+
+/**
+ * The durable broker: the in-memory table (order, room, waiting producers)
+ * with every accepted job written to a journal file, and its outcome once
+ * it settles. A `put` resolves once its entry's write is committed.
+ */
+export class JournalBroker<Entry extends BrokerEntry> implements DurableBroker<Entry> {
+  readonly #memory: MemoryBroker<Entry>;
+  readonly #store: JournalStore;
+  readonly #codec: JournalCodec<Entry>;
+  /** The journal row of each accepted, unsettled job, by id. */
+  readonly #rows = new Map<string, number>();
+  /** The write that held each entry admitted after waiting for room. */
+  readonly #writes = new WeakMap<Entry, Promise<void>>();
+
+  constructor(capacity: number, observer: BrokerObserver<Entry>, store: JournalStore, codec: JournalCodec<Entry>) {
+    this.#store = store;
+    this.#codec = codec;
+    this.#memory = new MemoryBroker<Entry>(capacity, {
+      // Written as it joins, before anyone hears of it: a job taken at once is settled after its row exists.
+      added: (entry) => {
+        this.#accept(entry);
+        observer.added(entry);
+      },
+      full: () => observer.full(),
+      drained: () => observer.drained(),
+    });
+  }
+
+  get capacity(): number {
+    return this.#memory.capacity;
+  }
+
+  get size(): number {
+    return this.#memory.size;
+  }
+
+  get blocked(): number {
+    return this.#memory.blocked;
+  }
+
+  get recoverable(): number {
+    return this.#store.recoverable;
+  }
+
+  tryPut(entry: Entry): boolean {
+    return this.#memory.tryPut(entry);
+  }
+
+  put(entry: Entry, signal?: AbortSignal): Promise<void> {
+    // A job the journal holds already (recovered, or due after a delay or a retry) is not written again.
+    if (this.#rows.has(entry.id)) return this.#memory.put(entry, signal);
+    if (this.#memory.tryPut(entry)) return this.#store.written();
+    return this.#memory.put(entry, signal).then(() => this.#writes.get(entry) ?? this.#store.written());
+  }
+
+  take(max: number, filter?: TakeFilter): Entry[] {
+    return this.#memory.take(max, filter);
+  }
+
+  remove(id: string): boolean {
+    return this.#memory.remove(id);
+  }
+
+  settle(id: string, outcome: Outcome): void {
+    const seq = this.#rows.get(id);
+    if (seq === undefined) return;
+    this.#rows.delete(id);
+    this.#store.settle(seq, outcome, Date.now());
+  }
+
+  rejectBlocked(error: unknown): void {
+    this.#memory.rejectBlocked(error);
+  }
+
+  written(): Promise<void> {
+    return this.#store.written();
+  }
+
+  hold(entry: Entry, until: number): void {
+    const seq = this.#rows.get(entry.id);
+    if (seq === undefined) this.#insert(entry, until);
+    else this.#store.hold(seq, this.#codec.attemptOf(entry), until);
+  }
+
+  release(id: string): void {
+    this.#rows.delete(id);
+  }
+
+  recover(max: number): StoredJob[] {
+    return this.#store.recover(max).map(({ seq, job }) => {
+      this.#rows.set(job.id, seq);
+      return job;
+    });
+  }
+
+  find(id: string): StoredJob | StoredOutcome | undefined {
+    const found = this.#store.find(id);
+    if (!found || !('seq' in found)) return found;
+    this.#rows.set(found.job.id, found.seq);
+    return found.job;
+  }
+
+  close(): void {
+    this.#store.close();
+  }
+
+  #accept(entry: Entry): void {
+    if (this.#rows.has(entry.id)) return;
+    this.#insert(entry, undefined);
+    this.#writes.set(entry, this.#store.written());
+  }
+
+  #insert(entry: Entry, runAt: number | undefined): void {
+    const stored = this.#codec.describe(entry);
+    const seq = this.#store.insert(runAt === undefined ? stored : { ...stored, runAt });
+    if (seq !== undefined) this.#rows.set(entry.id, seq);
+  }
+}
+
