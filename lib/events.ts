@@ -31,6 +31,13 @@ export interface RunnerEvents {
   drained: () => void;
   /** No job is live and nothing waits for room. */
   idle: () => void;
+  /**
+   * The runner opened a journal that a dead process left with `count` jobs
+   * unsettled: they are queued again (each with its id, attempt, priority,
+   * remaining delay and expiry) as room frees on the table, and run at
+   * least once more. Emitted once, a tick after `createRunner()`.
+   */
+  recovered: (event: { count: number }) => void;
   /** `close()` finished: every thread is stopped. */
   closed: () => void;
   /**

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
 import { encodeArgs, type EncodedArgs } from './admission/codec.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
-import { CancelledError, InvalidOptionError, RunnerClosedError, TableFullError } from './errors.js';
+import { CancelledError, InvalidOptionError, JournalError, RunnerClosedError, TableFullError } from './errors.js';
 import type { RunnerEvents } from './events.js';
 import { Job, now, type JobHandle } from './job/job.js';
 import { Lifecycle } from './job/lifecycle.js';
@@ -81,6 +81,8 @@ export interface RunnerStats {
   /** From starting to settling (the last run of each job). */
   runTime: DurationSummary;
 }
+
+const ignore = (): void => {};
 
 // setTimeout fires at once for longer delays.
 const MAX_DELAY_MS = 2 ** 31 - 1;
@@ -468,11 +470,17 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
         if (isNow) throw new TableFullError(this.#broker.capacity);
         return waiting as { job: Job<Result>; admitted: Promise<void> };
       }
+      const stored = this.#findStored(resolved.jobId);
+      // A settled job read back is a handle like a job's, and all the callers use of it.
+      if (stored) return stored as { job: Job<Result>; admitted?: Promise<void> };
     }
     if (resolved.signal?.aborted) throw new CancelledError('The job was not submitted: its signal had already aborted.', { cause: resolved.signal.reason });
     const runAt = resolved.runAt !== undefined && resolved.runAt > at ? resolved.runAt : undefined;
     if (runAt !== undefined && runAt - at > MAX_DELAY_MS) {
       throw new InvalidOptionError(options?.delay !== undefined ? 'delay' : 'runAt', options?.delay ?? options?.runAt, `at most ${MAX_DELAY_MS} ms (about 24.8 days) ahead`);
+    }
+    if (this.#durable && resolved.transferList?.some((item) => !(item instanceof ArrayBuffer))) {
+      throw new InvalidOptionError('transferList', resolved.transferList, 'only ArrayBuffers with a journal: a MessagePort cannot be written to disk');
     }
     const encoded = encodeArgs(args, resolved.transferList, this.#options.maxPayloadBytes);
     const id = resolved.jobId ?? this.#newId();
@@ -480,15 +488,17 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     job.chunkSize = chunkSize;
     if (runAt !== undefined) {
       this.#lifecycle.schedule(job as Job, runAt);
-      return { job };
+      return this.#durable ? { job, admitted: this.#whenWritten(job as Job, this.#durable.written()) } : { job };
     }
     if (this.#broker.tryPut(job as Job)) {
+      const written = this.#durable?.written();
       this.#dispatcher.pump();
-      return { job };
+      return written ? { job, admitted: this.#whenWritten(job as Job, written) } : { job };
     }
     if (isNow) throw new TableFullError(this.#broker.capacity);
     // Waiting producers are admitted in arrival order: this one goes behind them.
-    const admitted = this.#broker.put(job as Job, waitSignal ?? resolved.signal);
+    let admitted = this.#broker.put(job as Job, waitSignal ?? resolved.signal);
+    if (this.#durable) admitted = this.#whenWritten(job as Job, admitted);
     if (resolved.jobId !== undefined) {
       const jobId = resolved.jobId;
       this.#waitingForRoom.set(jobId, { job: job as Job, admitted });
@@ -514,6 +524,96 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     const job = new Job(this.#lifecycle, this.#newId(), chunk.name, encoded.args, encoded.isEncoded, options, now());
     this.#lifecycle.adoptFailed(job, failureToError(failure, job.info), requestedDelay);
     return { job };
+  }
+
+  /**
+   * With a journal, a job is accepted once written: a write that failed
+   * cancels the job (it may have started meanwhile) and rejects the
+   * producer with the `JournalError`.
+   */
+  #whenWritten(job: Job, written: Promise<void>): Promise<void> {
+    const accepted = written.catch((error: unknown) => {
+      if (error instanceof JournalError && !job.isSettled) {
+        const cancelled = new CancelledError(`Job ${job.id} (${job.name}) was not accepted: the journal could not write it.`, { cause: error, job: job.info });
+        this.#lifecycle.cancel(job, cancelled, false);
+      }
+      throw error;
+    });
+    // trySubmit() does not wait for the write: its job's promise says what became of it.
+    accepted.catch(ignore);
+    return accepted;
+  }
+
+  /** A live job, one waiting for room, or one the journal has. */
+  #findJob(id: string): JobHandle | undefined {
+    return this.#lifecycle.find(id) ?? this.#waitingForRoom.get(id)?.job ?? this.#findStored(id)?.job;
+  }
+
+  /**
+   * A job the journal has by id: one a dead process left, which becomes a
+   * live job now instead of when recovery reaches it, or a settled one
+   * read back.
+   */
+  #findStored(id: string): { job: JobHandle; admitted?: Promise<void> } | undefined {
+    const found = this.#durable?.find(id);
+    if (!found) return undefined;
+    if ('outcome' in found) return { job: new StoredJobHandle(found) };
+    return this.#readmit(found);
+  }
+
+  /** Re-queues, after a tick (listeners first), the jobs a dead process left in the journal, as room frees. */
+  #recoverLater(durable: DurableBroker<Job>): void {
+    const count = durable.recoverable;
+    setImmediate(() => {
+      if (this.#closing || this.#lifecycle.isClosing) return;
+      this.emit('recovered', { count });
+      void this.#recover(durable);
+    });
+  }
+
+  // Read a table's worth at a time, each job waiting for room like a
+  // producer: memory stays bounded by capacity however many there are.
+  // A close stops it; the rest stay in the journal for the next runner.
+  async #recover(durable: DurableBroker<Job>): Promise<void> {
+    for (;;) {
+      let page: StoredJob[];
+      try {
+        page = durable.recover(this.#options.capacity);
+      } catch {
+        // The journal cannot be read any more: what was not recovered stays in it for the next runner.
+        return;
+      }
+      if (page.length === 0) return;
+      for (const stored of page) {
+        if (this.#closing || this.#lifecycle.isClosing) return;
+        const { admitted } = this.#readmit(stored);
+        if (admitted) {
+          try {
+            await admitted;
+          } catch {
+            return;
+          }
+        }
+      }
+    }
+  }
+
+  /** A stored job made live: due later, on the table, or in line for room. */
+  #readmit(stored: StoredJob): { job: Job; admitted?: Promise<void> } {
+    const job = reviveJob(this.#lifecycle, stored, this.#options.defaults.get(stored.name));
+    if (stored.runAt !== undefined && stored.runAt > Date.now()) {
+      this.#lifecycle.scheduleRecovered(job, stored.runAt);
+      return { job };
+    }
+    if (this.#broker.tryPut(job)) {
+      this.#dispatcher.pump();
+      return { job };
+    }
+    const admitted = this.#broker.put(job);
+    this.#waitingForRoom.set(job.id, { job, admitted });
+    const forget = (): void => void this.#waitingForRoom.delete(job.id);
+    admitted.then(forget, forget);
+    return { job, admitted };
   }
 
   #newId(): string {
@@ -549,6 +649,8 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     clearTimeout(deadline);
     this.#dispatcher.dispose();
     await this.#pool.destroy();
+    // The last outcomes are written, and the file let go of, before anyone hears it closed.
+    this.#durable?.close();
     this.emit('closed');
     const after = this.#lifecycle.counts;
     return {

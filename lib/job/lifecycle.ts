@@ -17,7 +17,7 @@ import { computeBackoff, REQUESTED_RETRY_MAX, RETRY_DEFAULTS } from '../semantic
 import { publishJobEvent } from '../observe/diagnostics.js';
 import { MetricsRecorder } from '../observe/metrics.js';
 import { DurationRecorder } from '../observe/summary.js';
-import type { Broker, BrokerObserver } from '../broker/contract.js';
+import { isDurable, type Broker, type BrokerObserver, type DurableBroker } from '../broker/contract.js';
 import type { ResolvedRunnerOptions } from '../admission/validate.js';
 
 /** Counts of settled jobs and retries since the runner started. */
@@ -50,6 +50,8 @@ export class Lifecycle implements DispatcherHooks, JobOwner, BrokerObserver<Job>
   private waitingCount = 0;
   private idleWaiters: (() => void)[] = [];
   private dispatcher!: Dispatcher;
+  /** The broker, when it outlives this process: it keeps jobs waiting off the table too. */
+  private readonly durable: DurableBroker<Job> | undefined;
   isClosing = false;
 
   constructor(
@@ -58,6 +60,7 @@ export class Lifecycle implements DispatcherHooks, JobOwner, BrokerObserver<Job>
     private readonly options: ResolvedRunnerOptions,
   ) {
     this.results = new ResultStore(options.maxResults, options.resultTtl);
+    this.durable = isDurable(broker) ? broker : undefined;
   }
 
   attach(dispatcher: Dispatcher): void {
@@ -85,6 +88,16 @@ export class Lifecycle implements DispatcherHooks, JobOwner, BrokerObserver<Job>
   /** Holds a job until its `runAt`. Throws `ScheduleFullError` past `maxScheduled`. */
   schedule(job: Job, runAt: number): void {
     if (this.waitingCount >= this.options.maxScheduled) throw new ScheduleFullError(this.options.maxScheduled);
+    this.accept(job);
+    this.wait(job, 'scheduled', runAt - Date.now());
+    this.emit('scheduled', { job, runAt: new Date(runAt) });
+  }
+
+  /**
+   * Holds a job a dead process left, due at `runAt`, past `maxScheduled` if
+   * need be: the process that accepted it kept it within its bound.
+   */
+  scheduleRecovered(job: Job, runAt: number): void {
     this.accept(job);
     this.wait(job, 'scheduled', runAt - Date.now());
     this.emit('scheduled', { job, runAt: new Date(runAt) });
@@ -243,6 +256,7 @@ export class Lifecycle implements DispatcherHooks, JobOwner, BrokerObserver<Job>
 
   private wait(job: Job, state: 'scheduled' | 'retrying', delay: number): void {
     transition(job, state);
+    this.durable?.hold(job, Date.now() + Math.max(0, delay));
     this.waitingCount++;
     job.waitTimer = setTimeout(() => {
       job.waitTimer = undefined;
@@ -290,7 +304,9 @@ export class Lifecycle implements DispatcherHooks, JobOwner, BrokerObserver<Job>
 
   private settled(job: Job, outcome: unknown): void {
     this.live.delete(job.id);
-    this.broker.settle(job.id, job.state === 'succeeded' ? { state: 'succeeded', result: outcome } : { state: job.state as 'failed' | 'cancelled' | 'expired', error: outcome });
+    // A job cancelled only because this runner closes stays in a journal, to run in the next runner.
+    if (this.durable && job.state === 'cancelled' && this.isClosing && (outcome as CancelledError).cause instanceof RunnerClosedError) this.durable.release(job.id);
+    else this.broker.settle(job.id, job.state === 'succeeded' ? { state: 'succeeded', result: outcome } : { state: job.state as 'failed' | 'cancelled' | 'expired', error: outcome });
     this.metrics.settled(job);
     this.results.add(job.id, job, job.finishedAt!);
     if (job.startedAt !== undefined && job.state !== 'cancelled') this.runTime.record(job.finishedAt! - job.startedAt);
