@@ -13,8 +13,12 @@ export interface RunnerOptions<Tasks = TaskModule> {
    */
   tasks: URL | string;
   /**
-   * Threads kept alive even when idle. Integer from 0 to `maxThreads`.
-   * @default max(1, floor(availableParallelism() / 2)), capped at `maxThreads`
+   * Threads kept alive even when idle, all started when the runner is
+   * created (as Celery starts its whole pool), so that the first burst of
+   * work does not wait for threads to start. Integer from 0 to `maxThreads`;
+   * lower it to save memory (each thread holds its own heap) when the runner
+   * is mostly idle.
+   * @default `maxThreads`
    */
   minThreads?: number;
   /**
@@ -271,7 +275,7 @@ const parallelism = availableParallelism();
 
 /** Every default, in one place. */
 export const DEFAULTS = Object.freeze({
-  minThreads: Math.max(1, Math.floor(parallelism / 2)),
+  // minThreads: maxThreads, whatever maxThreads is.
   maxThreads: parallelism,
   idleTimeout: 1000,
   capacity: 1024,

@@ -74,8 +74,9 @@ describe('resolveRunnerOptions()', () => {
       expect(resolveRunnerOptions(runnerOptions({ minThreads: 2, maxThreads: 2 }))).toMatchObject({ minThreads: 2, maxThreads: 2 });
     });
 
-    it('caps the default minThreads at a smaller maxThreads', () => {
+    it('starts the whole pool by default: minThreads follows maxThreads', () => {
       expect(resolveRunnerOptions(runnerOptions({ maxThreads: 1 }))).toMatchObject({ minThreads: 1, maxThreads: 1 });
+      expect(resolveRunnerOptions(runnerOptions({ maxThreads: 5 }))).toMatchObject({ minThreads: 5, maxThreads: 5 });
     });
   });
 
@@ -188,7 +189,7 @@ describe('resolveRunnerOptions()', () => {
   it('fills every default from DEFAULTS', () => {
     expect(resolveRunnerOptions({ tasks: TASKS })).toEqual({
       tasksUrl: TASKS.href,
-      minThreads: Math.min(DEFAULTS.minThreads, DEFAULTS.maxThreads),
+      minThreads: DEFAULTS.maxThreads,
       maxThreads: DEFAULTS.maxThreads,
       idleTimeout: DEFAULTS.idleTimeout,
       capacity: DEFAULTS.capacity,
@@ -216,8 +217,6 @@ describe('resolveRunnerOptions()', () => {
       resultTtl: 3_600_000, maxResults: 1000, maxScheduled: 10_000,
     });
     expect(DEFAULTS.maxThreads).toBeGreaterThanOrEqual(1);
-    expect(DEFAULTS.minThreads).toBeGreaterThanOrEqual(1);
-    expect(DEFAULTS.minThreads).toBeLessThanOrEqual(DEFAULTS.maxThreads);
     expect(Object.isFrozen(DEFAULTS)).toBe(true);
   });
 

@@ -51,7 +51,7 @@ const RESOURCE_LIMIT_KEYS = [
 export function resolveRunnerOptions(options: RunnerOptions<never>): ResolvedRunnerOptions {
   checkObject('options', options, RUNNER_KEYS);
   const maxThreads = integer('maxThreads', options.maxThreads, DEFAULTS.maxThreads, 1);
-  const minThreads = integer('minThreads', options.minThreads, Math.min(DEFAULTS.minThreads, maxThreads), 0, maxThreads);
+  const minThreads = integer('minThreads', options.minThreads, maxThreads, 0, maxThreads);
   return {
     tasksUrl: tasksUrl(options.tasks),
     minThreads,
