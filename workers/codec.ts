@@ -22,7 +22,7 @@ export function encodeResult(result: unknown): JobReply {
 }
 
 /** The replies of a batch, in one message; a value that cannot be cloned fails only its own job. */
-export function encodeBatch(values: unknown[], failures: (JobFailure | undefined)[] | undefined, progress: (unknown[] | undefined)[] | undefined): JobReply {
+export function encodeBatch(values: unknown[], failures: (JobFailure | undefined)[] | undefined, progress: (unknown[] | undefined)[] | undefined, ms: number): JobReply {
   const transferList: (ArrayBuffer | MessagePort)[] = [];
   const replies: JobReply[] = new Array(values.length);
   for (let i = 0; i < values.length; i++) {
@@ -34,7 +34,7 @@ export function encodeBatch(values: unknown[], failures: (JobFailure | undefined
       failures[i] = failure as JobFailure;
     }
   }
-  const reply: JobReply = { type: 'batch', values: replies, failures, progress };
+  const reply: JobReply = { type: 'batch', values: replies, failures, progress, ms };
   return transferList.length > 0 ? movable(reply, transferList) : reply;
 }
 

@@ -109,6 +109,7 @@ async function runBatch(batch: BatchMessage): Promise<JobReply> {
   const values: unknown[] = new Array(batch.jobs.length);
   let failures: (JobFailure | undefined)[] | undefined;
   const progress: (unknown[] | undefined)[] | undefined = batch.collectsProgress ? new Array(batch.jobs.length) : undefined;
+  const startedAt = performance.now();
   for (let i = 0; i < batch.jobs.length; i++) {
     const item = batch.jobs[i]!;
     const job = new RunningJob(item.id, batch.task, item.attempt, undefined);
@@ -124,7 +125,7 @@ async function runBatch(batch: BatchMessage): Promise<JobReply> {
       if (progress && job.reports!.length > 0) progress[i] = job.reports;
     }
   }
-  return encodeBatch(values, failures, progress);
+  return encodeBatch(values, failures, progress, performance.now() - startedAt);
 }
 
 /** The task by name, or a thrown `JobFailure` (load error, unknown task). */

@@ -43,6 +43,8 @@ export interface BatchReply {
   failures: (JobFailure | undefined)[] | undefined;
   /** With `collectsProgress`: the values each job reported, in order (where it reported any). */
   progress: (unknown[] | undefined)[] | undefined;
+  /** Milliseconds the thread spent running the batch's tasks: what the dispatcher sizes batches by. */
+  ms: number;
 }
 
 /**

@@ -282,8 +282,13 @@ export class Dispatcher {
     return Math.max(1, Math.min(byTime, fairShare, MAX_BATCH));
   }
 
-  /** Feeds the run's time per job into its task's estimate; a prefetched run counts from when the run before it on its thread came back. */
-  private recordRunTime(run: Attempt, jobs: number): void {
+  /**
+   * Feeds the run's time per job into its task's estimate: the thread's own
+   * time for a batch (`threadMs`); for one job, the time from sending to the
+   * reply, with a prefetched run counting from when the run before it on its
+   * thread came back.
+   */
+  private recordRunTime(run: Attempt, jobs: number, threadMs: number | undefined): void {
     const endedAt = now();
     const { thread } = run;
     let startedAt = run.startedAt;
@@ -293,8 +298,15 @@ export class Dispatcher {
       this.lastReplyFrom.set(thread, endedAt);
     }
     const task = run.job.name;
-    const msPerJob = (endedAt - startedAt) / (run.job.chunkSize || jobs);
     const previous = this.runEstimates.get(task);
+    let msPerJob = threadMs !== undefined ? threadMs / jobs : (endedAt - startedAt) / (run.job.chunkSize || jobs);
+    // A reply the main thread heard late (it was busy, say admitting a
+    // thousand jobs) says little of the task: one such sample may raise the
+    // estimate fourfold at most; a task that really slowed down gets there
+    // in a few runs, and its batches report their own time.
+    // A task's first run also loads the task module: it starts out as taking
+    // BATCH_TARGET_MS (neither batched nor prefetched) until measured again.
+    if (threadMs === undefined) msPerJob = Math.min(msPerJob, previous === undefined ? BATCH_TARGET_MS : 4 * previous + 0.1);
     const estimate = previous === undefined ? msPerJob : previous + ESTIMATE_WEIGHT * (msPerJob - previous);
     this.runEstimates.set(task, estimate);
     // Prefetch sends a job without a stop signal to wait behind another: only for tasks measured quick and never held back by a rate limit.
@@ -410,7 +422,7 @@ export class Dispatcher {
     }
     const jobs = run.batch ?? [run.job];
     // A thread's death says nothing of how long the task takes.
-    if (death === 'none') this.recordRunTime(run, jobs.length);
+    if (death === 'none') this.recordRunTime(run, jobs.length, run.batch && error === undefined ? (reply as BatchReply).ms : undefined);
     this.release(run, jobs);
     for (let i = 0; i < jobs.length; i++) {
       const job = jobs[i]!;

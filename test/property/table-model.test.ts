@@ -324,6 +324,7 @@ class FakePool {
       type: 'batch',
       values: ends.map((end) => (end.kind === 'succeed' ? end.value : undefined)),
       failures: outcome.kind === 'fail' ? ends.map((end) => (end.kind === 'fail' ? FAILURE : undefined)) : undefined,
+      ms: 0.01 * ends.length,
       progress: undefined,
     };
     run.resolve(reply);
