@@ -64,6 +64,7 @@ export interface JobOwner {
 }
 
 const ignoreRejection = (): void => {};
+const NO_ERRORS: readonly unknown[] = Object.freeze([]);
 
 /** Epoch milliseconds with sub-millisecond precision, from one clock call. */
 // Read once: `performance.timeOrigin` is a getter that costs more than `now()` itself.
@@ -77,7 +78,7 @@ export function now(): number {
 export class Job<Result = unknown> implements JobHandle<Result>, BrokerEntry {
   state: JobState = 'queued';
   attempt = 1;
-  readonly errors: unknown[] = [];
+  #errors: unknown[] | undefined;
   progress: unknown;
   readonly submittedAt: number;
   queuedAt: number | undefined;
@@ -112,7 +113,15 @@ export class Job<Result = unknown> implements JobHandle<Result>, BrokerEntry {
       this.resolveResult = resolve as (value: unknown) => void;
       this.rejectResult = reject;
     });
-    this.result.catch(ignoreRejection);
+  }
+
+  get errors(): readonly unknown[] {
+    return this.#errors ?? NO_ERRORS;
+  }
+
+  /** Keeps a failed run's error (see `errors`). */
+  addError(error: unknown): void {
+    (this.#errors ??= []).push(error);
   }
 
   get priority(): number {
@@ -147,6 +156,9 @@ export class Job<Result = unknown> implements JobHandle<Result>, BrokerEntry {
   /** Settles the job as failed, cancelled or expired. Returns `false` when it was already settled. */
   reject(state: 'failed' | 'cancelled' | 'expired', error: unknown, at: number): boolean {
     if (!this.finish(state, at)) return false;
+    // Marked handled as it rejects, not at creation: a result nobody awaits
+    // raises no unhandled rejection, and jobs that succeed pay for nothing.
+    this.result.catch(ignoreRejection);
     this.rejectResult(error);
     return true;
   }

@@ -120,7 +120,7 @@ export class Lifecycle implements DispatcherHooks, JobOwner, BrokerObserver<Job>
   }
 
   failed(job: Job, error: unknown, requestedDelay: number | null | undefined): void {
-    job.errors.push(error);
+    job.addError(error);
     const decision = this.retryDecision(job, error, requestedDelay);
     if (decision.delay !== undefined) {
       this.counts.retried++;

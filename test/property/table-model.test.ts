@@ -144,7 +144,7 @@ class ObservedTable extends MemoryBroker<Job> {
     super(capacity, observer);
   }
 
-  override put(entry: Job, signal?: AbortSignal): Promise<void> {
+  override put(entry: Job, signal?: AbortSignal): Promise<Job> {
     const blockedBefore = this.blocked;
     const put = super.put(entry, signal);
     if (this.blocked > blockedBefore) this.world.model.waiters.push(entry);
