@@ -74,12 +74,12 @@ describe('Runner', () => {
       await runner.close();
     });
 
-    it('waits the fixed delay before putting the job back on the table', async () => {
+    it('waits exactly the fixed delay (no jitter unless asked for) before putting the job back on the table', async () => {
       const runner = runners.runner({ maxThreads: 1 });
       const retrying = recordRetrying(runner);
       const requeuedAt: number[] = [];
       runner.on('queued', ({ job }) => requeuedAt.push(job.queuedAt!));
-      const job = await runner.submit('failTimes', ['fixed', 2], { retries: { max: 2, backoff: 'fixed', delay: 50, jitter: 'none' } });
+      const job = await runner.submit('failTimes', ['fixed', 2], { retries: { max: 2, backoff: 'fixed', delay: 50 } });
       expect(await job.result).toBe(3);
       expect(retrying.map(({ delay }) => delay)).toEqual([50, 50]);
       // The backoff timer starts just before the retrying event: allow for a busy machine in between.
