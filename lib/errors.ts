@@ -194,7 +194,7 @@ export class RetriesExhaustedError extends BaoziError {
     /** Runs made. */
     readonly attempts: number,
     /** Each run's error, first to last. */
-    readonly errors: readonly unknown[],
+    readonly errors: readonly RunError[],
     options: { job: JobInfo },
   ) {
     super(`Job ${options.job.jobId} (${options.job.task}) failed ${attempts} times; no retries are left. The last error is the cause.`, {
@@ -203,6 +203,17 @@ export class RetriesExhaustedError extends BaoziError {
     });
   }
 }
+
+/**
+ * What one failed run of a job is: what `retries.retryOn(error, attempt)`
+ * decides on and the `retrying` event carries, and, unless its retries ran
+ * out, what the job fails with. Narrow it on `code`:
+ * `error.code === 'BAOZI_TIMEOUT'` makes it a `TimeoutError`.
+ */
+export type RunError = TaskError | TimeoutError | WorkerCrashedError | SerializationError | TaskLoadError | UnknownTaskError;
+
+/** What a job that failed settles with (the `failed` event): its last run's error, or `RetriesExhaustedError` once its retries ran out. */
+export type FailedJobError = RunError | RetriesExhaustedError;
 
 /** Too many jobs wait for a delay or a retry (`maxScheduled`). */
 export class ScheduleFullError extends BaoziError {

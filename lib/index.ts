@@ -32,7 +32,7 @@ export {
   UnknownTaskError,
   WorkerCrashedError,
 } from './errors.js';
-export type { CrashReason, WorkflowKind } from './errors.js';
+export type { CrashReason, FailedJobError, RunError, WorkflowKind } from './errors.js';
 export { WorkflowStepError, StreamNullResultError } from './errors.js';
 export { sig } from './workflows/signature.js';
 export type { Signature } from './workflows/signature.js';

@@ -1,5 +1,5 @@
 import type { Attempt } from '../dispatch/attempt.js';
-import type { JobInfo } from '../errors.js';
+import type { JobInfo, RunError } from '../errors.js';
 import type { ResolvedSubmitOptions } from '../admission/validate.js';
 
 /**
@@ -31,7 +31,7 @@ export interface JobHandle<Result = unknown> {
   /** 1 for the first run; counts up with each retry. */
   readonly attempt: number;
   /** Each failed run's error, first to last (retries keep them all). */
-  readonly errors: readonly unknown[];
+  readonly errors: readonly RunError[];
   /** The last progress value the task reported, if any. */
   readonly progress: unknown;
   /** When the job was submitted (epoch ms, fractional). */
@@ -75,7 +75,7 @@ export function now(): number {
 export class Job<Result = unknown> implements JobHandle<Result> {
   state: JobState = 'queued';
   attempt = 1;
-  readonly errors: unknown[] = [];
+  readonly errors: RunError[] = [];
   progress: unknown;
   readonly submittedAt: number;
   queuedAt: number | undefined;

@@ -8,11 +8,13 @@ import {
   RunnerClosedError,
   ScheduleFullError,
   TaskError,
+  type FailedJobError,
+  type RunError,
 } from '../errors.js';
 import type { RunnerEvents } from '../events.js';
 import { now, type Job, type JobOwner } from './job.js';
 import { ResultStore } from './results.js';
-import { computeBackoff, REQUESTED_RETRY_MAX, RETRY_DEFAULTS } from '../semantics/retry.js';
+import { computeBackoff, REQUESTED_RETRY_MAX, RETRY_DEFAULTS, type RetryOptions } from '../semantics/retry.js';
 import { publishJobEvent } from '../observe/diagnostics.js';
 import { MetricsRecorder } from '../observe/metrics.js';
 import { DurationRecorder } from '../observe/summary.js';
@@ -118,7 +120,7 @@ export class Lifecycle implements DispatcherHooks, JobOwner, TableObserver<Job> 
     if (job.succeed(result, now())) this.settled(job, result);
   }
 
-  failed(job: Job, error: unknown, requestedDelay: number | null | undefined): void {
+  failed(job: Job, error: RunError, requestedDelay: number | null | undefined): void {
     job.errors.push(error);
     const decision = this.retryDecision(job, error, requestedDelay);
     if (decision.delay !== undefined) {
@@ -139,7 +141,7 @@ export class Lifecycle implements DispatcherHooks, JobOwner, TableObserver<Job> 
    * again: it becomes a job of its own, accepted now, that has just failed
    * its first run, and goes where such a job goes (`retrying`, or settled).
    */
-  adoptFailed(job: Job, error: unknown, requestedDelay: number | null | undefined): void {
+  adoptFailed(job: Job, error: RunError, requestedDelay: number | null | undefined): void {
     this.accept(job);
     this.failed(job, error, requestedDelay);
   }
@@ -261,7 +263,7 @@ export class Lifecycle implements DispatcherHooks, JobOwner, TableObserver<Job> 
     this.dispatcher.pump();
   }
 
-  private retryDecision(job: Job, error: unknown, requestedDelay: number | null | undefined): { delay?: number; isExhausted: boolean } {
+  private retryDecision(job: Job, error: RunError, requestedDelay: number | null | undefined): { delay?: number; isExhausted: boolean } {
     const policy = job.options.retry;
     if (requestedDelay !== undefined) {
       // The task asked for it: only the count limits it, and a closing
@@ -276,7 +278,7 @@ export class Lifecycle implements DispatcherHooks, JobOwner, TableObserver<Job> 
     return { delay: computeBackoff(policy, job.attempt), isExhausted: false };
   }
 
-  private isRetryable(error: unknown, attempt: number, retryOn: ((error: unknown, attempt: number) => boolean) | undefined): boolean {
+  private isRetryable(error: RunError, attempt: number, retryOn: RetryOptions['retryOn']): boolean {
     if (this.isClosing) return false;
     if (!retryOn) return error instanceof TaskError;
     try {
@@ -299,7 +301,7 @@ export class Lifecycle implements DispatcherHooks, JobOwner, TableObserver<Job> 
         break;
       case 'failed':
         this.counts.failed++;
-        this.emit('failed', { job, error: outcome });
+        this.emit('failed', { job, error: outcome as FailedJobError });
         break;
       case 'cancelled':
         this.counts.cancelled++;

@@ -1,6 +1,7 @@
 /**
  * Retry policy and backoff: pure functions, no timers.
  */
+import type { RunError } from '../errors.js';
 
 /** How the wait between runs grows. */
 export type Backoff = 'fixed' | 'exponential';
@@ -47,7 +48,7 @@ export interface RetryOptions {
    * (`BAOZI_TASK_FAILED`) are retried: not crashes, time limits,
    * cancellations or bad input.
    */
-  retryOn?: (error: unknown, attempt: number) => boolean;
+  retryOn?: (error: RunError, attempt: number) => boolean;
 }
 
 export type RetryPolicy = Required<Omit<RetryOptions, 'retryOn'>> & Pick<RetryOptions, 'retryOn'>;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { CancelledError, RetriesExhaustedError, RunnerClosedError, TaskError, TimeoutError, WorkerCrashedError, type JobHandle, type Runner } from 'baozi';
+import { CancelledError, RetriesExhaustedError, RunnerClosedError, TaskError, TimeoutError, WorkerCrashedError, type JobHandle, type Runner, type RunError } from 'baozi';
 import { gate, rejectionOf, untilRetrying, useRunners } from '../helpers/e2e.js';
 import { nextEvent } from '../helpers/events.js';
 import type { TestTasks } from '../helpers/runner.js';
@@ -153,8 +153,8 @@ describe('Runner', () => {
     it('CR10: asks retryOn with the error and the attempt that failed, and stops with that error once it says no', async () => {
       const runner = runners.runner({ maxThreads: 1 });
       const asked: [string, number][] = [];
-      const retryOn = (error: unknown, attempt: number): boolean => {
-        asked.push([(error as TaskError).code, attempt]);
+      const retryOn = (error: RunError, attempt: number): boolean => {
+        asked.push([error.code, attempt]);
         return attempt < 2;
       };
       const job = await runner.submit('failTimes', ['retry-on', 5], { retries: { max: 5, delay: 0, retryOn } });
@@ -197,7 +197,7 @@ describe('Runner', () => {
 
     it('CR10: retries crashes that retryOn accepts, on fresh threads, until the retries run out', async () => {
       const runner = runners.runner({ maxThreads: 1 });
-      const retryOn = (error: unknown): boolean => (error as { code?: unknown }).code === 'BAOZI_WORKER_CRASHED';
+      const retryOn = (error: RunError): boolean => error.code === 'BAOZI_WORKER_CRASHED';
       const job = await runner.submit('exit', [3], { retries: { max: 2, delay: 0, retryOn } });
       const error = await rejectionOf(job.result);
       expect(error).toBeInstanceOf(RetriesExhaustedError);
