@@ -20,6 +20,7 @@ export {
   CancelledError,
   InvalidOptionError,
   JobExpiredError,
+  OutsideTaskError,
   PayloadTooLargeError,
   RetriesExhaustedError,
   RunnerClosedError,

@@ -462,8 +462,8 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     if (runAt !== undefined && runAt - at > MAX_DELAY_MS) {
       throw new InvalidOptionError(options?.delay !== undefined ? 'delay' : 'runAt', options?.delay ?? options?.runAt, `at most ${MAX_DELAY_MS} ms (about 24.8 days) ahead`);
     }
-    const encoded = encodeArgs(args, resolved.transferList, this.#options.maxPayloadBytes);
     const id = resolved.jobId ?? this.#newId();
+    const encoded = encodeArgs(args, { transferList: resolved.transferList, maxPayloadBytes: this.#options.maxPayloadBytes, job: { jobId: id, task: name, attempt: 1 } });
     const job = new Job<Result>(this.#lifecycle, id, name, encoded.args, encoded.isEncoded, resolved, now());
     job.chunkSize = chunkSize;
     if (runAt !== undefined) {
@@ -495,7 +495,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     // failed its first run, and the lifecycle decides as for any such job.
     let encoded: EncodedArgs;
     try {
-      encoded = encodeArgs(args, undefined, this.#options.maxPayloadBytes);
+      encoded = encodeArgs(args, { maxPayloadBytes: this.#options.maxPayloadBytes });
     } catch {
       return { error: failureToError(failure, chunk.info) };
     }
