@@ -52,7 +52,11 @@ export interface CloseReport {
 export interface RunnerStats {
   /** Jobs on the table. */
   queued: number;
-  /** Jobs running (a transparent batch runs several on one thread). */
+  /**
+   * Jobs running (a transparent batch runs several on one thread). A job
+   * leaves the count as it settles, before its promise and events report it,
+   * even while its thread is still being terminated (a hard timeout, a cancel).
+   */
   running: number;
   /** Producers (and due jobs) waiting for room on the table. */
   blocked: number;
@@ -349,7 +353,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
   stats(): RunnerStats {
     return {
       queued: this.#table.size,
-      running: this.#dispatcher.runningJobCount,
+      running: this.#lifecycle.runningCount,
       blocked: this.#table.blocked,
       scheduled: this.#lifecycle.scheduledCount,
       ...this.#lifecycle.counts,
@@ -375,7 +379,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     const { reset } = resolveMetricsOptions(options);
     const gauges = {
       queued: this.#table.size,
-      running: this.#dispatcher.runningJobCount,
+      running: this.#lifecycle.runningCount,
       blocked: this.#table.blocked,
       scheduled: this.#lifecycle.scheduledCount,
       threads: this.#pool.threads,

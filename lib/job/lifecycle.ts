@@ -49,6 +49,12 @@ export class Lifecycle implements DispatcherHooks, JobOwner, TableObserver<Job> 
   private readonly results: ResultStore<Job>;
   /** Jobs waiting for a delay or a retry backoff (bounded by `maxScheduled`). */
   private waitingCount = 0;
+  /**
+   * Jobs in the `running` state. Counted here, where a job settles, and not
+   * by its run: a run outlives its job while its thread is terminated (a
+   * hard timeout, a cancel), and a listener must read the job already out.
+   */
+  private runningJobs = 0;
   private idleWaiters: (() => void)[] = [];
   private dispatcher!: Dispatcher;
   isClosing = false;
@@ -67,6 +73,10 @@ export class Lifecycle implements DispatcherHooks, JobOwner, TableObserver<Job> 
 
   get scheduledCount(): number {
     return this.waitingCount;
+  }
+
+  get runningCount(): number {
+    return this.runningJobs;
   }
 
   /** A live or recently finished job. */
@@ -111,16 +121,19 @@ export class Lifecycle implements DispatcherHooks, JobOwner, TableObserver<Job> 
   // ── dispatcher hooks ────────────────────────────────────────────────
 
   started(job: Job): void {
+    this.runningJobs++;
     this.waitTime.record(job.startedAt! - job.queuedAt!);
     this.metrics.started(job);
     this.emit('running', { job });
   }
 
   succeeded(job: Job, result: unknown): void {
+    this.leaveRunning(job);
     if (job.succeed(result, now())) this.settled(job, result);
   }
 
   failed(job: Job, error: RunError, requestedDelay: number | null | undefined): void {
+    this.leaveRunning(job);
     job.errors.push(error);
     const decision = this.retryDecision(job, error, requestedDelay);
     if (decision.delay !== undefined) {
@@ -176,6 +189,7 @@ export class Lifecycle implements DispatcherHooks, JobOwner, TableObserver<Job> 
   cancel(job: Job, error: CancelledError, graceful: boolean): boolean {
     if (job.isSettled) return false;
     const wasRunning = job.state === 'running';
+    this.leaveRunning(job);
     this.leaveWaitingPlace(job);
     if (!job.reject('cancelled', error, now())) return false;
     this.settled(job, error);
@@ -203,6 +217,11 @@ export class Lifecycle implements DispatcherHooks, JobOwner, TableObserver<Job> 
   }
 
   // ── internals ───────────────────────────────────────────────────────
+
+  // Before the state changes and anything is emitted or settled.
+  private leaveRunning(job: Job): void {
+    if (job.state === 'running') this.runningJobs--;
+  }
 
   private accept(job: Job): void {
     this.live.set(job.id, job);
