@@ -10,36 +10,14 @@
  * - Threads:   BAOZI_WORKER_CRASHED
  * - Workflows: BAOZI_WORKFLOW_STEP_FAILED, BAOZI_STREAM_NULL_RESULT
  * - Lifecycle: BAOZI_TIMEOUT, BAOZI_EXPIRED, BAOZI_RETRIES_EXHAUSTED, BAOZI_SCHEDULE_FULL
+ * - Worker API (`baozi/worker`, defined in workers/api-errors.ts): BAOZI_OUTSIDE_TASK
  */
+import { BaoziError, type JobInfo } from '../workers/baozi-error.js';
 
-/** Which job an error belongs to, when it belongs to one. */
-export interface JobInfo {
-  jobId: string;
-  task: string;
-  attempt: number;
-}
-
-/** The base of every error baozi raises. */
-export abstract class BaoziError extends Error {
-  /** Stable, machine-readable identifier of the error's kind. */
-  abstract readonly code: string;
-  /** Id of the job this error settled, when it settled one. */
-  jobId?: string;
-  /** Task name of that job. */
-  task?: string;
-  /** Attempt number (1-based) of that job when it failed. */
-  attempt?: number;
-
-  constructor(message: string, options?: { cause?: unknown; job?: JobInfo }) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.name = new.target.name;
-    if (options?.job) {
-      this.jobId = options.job.jobId;
-      this.task = options.job.task;
-      this.attempt = options.job.attempt;
-    }
-  }
-}
+// Both sides of the thread boundary throw baozi errors: the base lives where
+// workers/ may import it, and so do the errors baozi/worker throws.
+export { BaoziError, type JobInfo };
+export { OutsideTaskError } from '../workers/api-errors.js';
 
 /** A runner or job option has a wrong type, range or name. */
 export class InvalidOptionError extends BaoziError {
@@ -79,7 +57,11 @@ export class CancelledError extends BaoziError {
   }
 }
 
-/** Arguments or a result could not be copied between threads (structured clone). */
+/**
+ * Arguments or a result could not be copied between threads (structured
+ * clone). Arguments are checked at submit: the job (its `jobId` and `task`
+ * set) was never queued.
+ */
 export class SerializationError extends BaoziError {
   readonly code = 'BAOZI_SERIALIZATION';
   constructor(
@@ -87,12 +69,15 @@ export class SerializationError extends BaoziError {
     readonly direction: 'argument' | 'result',
     /** Where in the value the first uncloneable part sits, e.g. `args[0].onDone`. */
     readonly path: string | undefined,
+    /** Why, in words (V8's message, say); its closing period is dropped. */
     detail: string,
     options?: { cause?: unknown; job?: JobInfo },
   ) {
+    const job = options?.job;
     super(
-      `Cannot copy the ${direction === 'argument' ? 'arguments' : 'result'} between threads` +
-        `${path ? ` at ${path}` : ''}: ${detail}. Pass only structured-cloneable data ` +
+      `Cannot copy the ${direction === 'argument' ? 'arguments' : 'result'}` +
+        `${job ? ` of job ${job.jobId} (${JSON.stringify(job.task)})` : ''} between threads` +
+        `${path ? ` at ${path}` : ''}: ${detail.replace(/[.\s]+$/, '')}. Pass only structured-cloneable data ` +
         '(no functions, symbols or class instances with behaviour).',
       options,
     );
@@ -194,7 +179,7 @@ export class RetriesExhaustedError extends BaoziError {
     /** Runs made. */
     readonly attempts: number,
     /** Each run's error, first to last. */
-    readonly errors: readonly unknown[],
+    readonly errors: readonly RunError[],
     options: { job: JobInfo },
   ) {
     super(`Job ${options.job.jobId} (${options.job.task}) failed ${attempts} times; no retries are left. The last error is the cause.`, {
@@ -203,6 +188,17 @@ export class RetriesExhaustedError extends BaoziError {
     });
   }
 }
+
+/**
+ * What one failed run of a job is: what `retries.retryOn(error, attempt)`
+ * decides on and the `retrying` event carries, and, unless its retries ran
+ * out, what the job fails with. Narrow it on `code`:
+ * `error.code === 'BAOZI_TIMEOUT'` makes it a `TimeoutError`.
+ */
+export type RunError = TaskError | TimeoutError | WorkerCrashedError | SerializationError | TaskLoadError | UnknownTaskError;
+
+/** What a job that failed settles with (the `failed` event): its last run's error, or `RetriesExhaustedError` once its retries ran out. */
+export type FailedJobError = RunError | RetriesExhaustedError;
 
 /** Too many jobs wait for a delay or a retry (`maxScheduled`). */
 export class ScheduleFullError extends BaoziError {
@@ -287,10 +283,12 @@ export class PayloadTooLargeError extends BaoziError {
     readonly size: number,
     /** The runner's `maxPayloadBytes`. */
     readonly limit: number,
+    options?: { job?: JobInfo },
   ) {
     super(
-      `The job's arguments take about ${size} bytes, over maxPayloadBytes (${limit}). ` +
+      `The arguments of ${options?.job ? `job ${options.job.jobId} (${JSON.stringify(options.job.task)})` : 'the job'} take about ${size} bytes, over maxPayloadBytes (${limit}). ` +
         'Split the job, share large data through a SharedArrayBuffer or a file, or raise `maxPayloadBytes`.',
+      options,
     );
   }
 }

@@ -20,6 +20,7 @@ export {
   CancelledError,
   InvalidOptionError,
   JobExpiredError,
+  OutsideTaskError,
   PayloadTooLargeError,
   RetriesExhaustedError,
   RunnerClosedError,
@@ -32,7 +33,7 @@ export {
   UnknownTaskError,
   WorkerCrashedError,
 } from './errors.js';
-export type { CrashReason, WorkflowKind } from './errors.js';
+export type { CrashReason, FailedJobError, RunError, WorkflowKind } from './errors.js';
 export { WorkflowStepError, StreamNullResultError } from './errors.js';
 export { sig } from './workflows/signature.js';
 export type { Signature } from './workflows/signature.js';

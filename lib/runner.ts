@@ -56,7 +56,11 @@ export interface CloseReport {
 export interface RunnerStats {
   /** Jobs on the table. */
   queued: number;
-  /** Jobs running (a transparent batch runs several on one thread). */
+  /**
+   * Jobs running (a transparent batch runs several on one thread). A job
+   * leaves the count as it settles, before its promise and events report it,
+   * even while its thread is still being terminated (a hard timeout, a cancel).
+   */
   running: number;
   /** Producers (and due jobs) waiting for room on the table. */
   blocked: number;
@@ -354,7 +358,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
   stats(): RunnerStats {
     return {
       queued: this.#broker.size,
-      running: this.#dispatcher.runningJobCount,
+      running: this.#lifecycle.runningCount,
       blocked: this.#broker.blocked,
       scheduled: this.#lifecycle.scheduledCount,
       ...this.#lifecycle.counts,
@@ -380,7 +384,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     const { reset } = resolveMetricsOptions(options);
     const gauges = {
       queued: this.#broker.size,
-      running: this.#dispatcher.runningJobCount,
+      running: this.#lifecycle.runningCount,
       blocked: this.#broker.blocked,
       scheduled: this.#lifecycle.scheduledCount,
       threads: this.#pool.threads,
@@ -467,8 +471,8 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     if (runAt !== undefined && runAt - at > MAX_DELAY_MS) {
       throw new InvalidOptionError(options?.delay !== undefined ? 'delay' : 'runAt', options?.delay ?? options?.runAt, `at most ${MAX_DELAY_MS} ms (about 24.8 days) ahead`);
     }
-    const encoded = encodeArgs(args, resolved.transferList, this.#options.maxPayloadBytes);
     const id = resolved.jobId ?? this.#newId();
+    const encoded = encodeArgs(args, { transferList: resolved.transferList, maxPayloadBytes: this.#options.maxPayloadBytes, job: { jobId: id, task: name, attempt: 1 } });
     const job = new Job<Result>(this.#lifecycle, id, name, encoded.args, encoded.isEncoded, resolved, now());
     job.chunkSize = chunkSize;
     if (runAt !== undefined) {
@@ -500,7 +504,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     // failed its first run, and the lifecycle decides as for any such job.
     let encoded: EncodedArgs;
     try {
-      encoded = encodeArgs(args, undefined, this.#options.maxPayloadBytes);
+      encoded = encodeArgs(args, { maxPayloadBytes: this.#options.maxPayloadBytes });
     } catch {
       return { error: failureToError(failure, chunk.info) };
     }

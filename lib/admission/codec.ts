@@ -1,8 +1,18 @@
 import { deserialize, serialize } from 'node:v8';
 import type { JobReply } from '../../workers/protocol.js';
 import { findUncloneablePath } from '../../workers/clone-path.js';
-import { PayloadTooLargeError, SerializationError } from '../errors.js';
+import { PayloadTooLargeError, SerializationError, type JobInfo } from '../errors.js';
 import { DEFAULTS } from '../options.js';
+
+/** What `encodeArgs` needs besides the arguments. */
+export interface EncodeOptions {
+  /** Buffers to move rather than copy: the arguments then travel as they are. */
+  transferList?: unknown[] | undefined;
+  /** @default DEFAULTS.maxPayloadBytes */
+  maxPayloadBytes?: number;
+  /** The job the arguments are for, named by the errors thrown. */
+  job?: JobInfo;
+}
 
 /** Arguments as they travel to the thread. */
 export interface EncodedArgs {
@@ -19,13 +29,16 @@ export interface EncodedArgs {
  * Throws `PayloadTooLargeError` past `maxPayloadBytes`: the serialized
  * size, or an estimate for arguments that travel as they are.
  */
-export function encodeArgs(args: unknown[], transferList: unknown[] | undefined, maxPayloadBytes: number = DEFAULTS.maxPayloadBytes): EncodedArgs {
+export function encodeArgs(args: unknown[], options: EncodeOptions = {}): EncodedArgs {
+  const { transferList, maxPayloadBytes = DEFAULTS.maxPayloadBytes, job } = options;
   if (transferList || args.every(isPlainPrimitive)) {
     // Arguments that travel as they are must still be checked now, not fail at dispatch.
     const path = transferList && findUncloneablePath(args, 'args', new Set(transferList));
-    if (path) throw new SerializationError('argument', path, 'it cannot be cloned (a function, symbol, WeakMap, WeakSet, Promise or a MessagePort not in transferList)');
+    if (path) {
+      throw new SerializationError('argument', path, 'it cannot be cloned (a function, symbol, WeakMap, WeakSet, Promise or a MessagePort not in transferList)', { job });
+    }
     const size = transferList ? estimateSize(args, maxPayloadBytes) : primitivesSize(args);
-    if (size > maxPayloadBytes) throw new PayloadTooLargeError(size, maxPayloadBytes);
+    if (size > maxPayloadBytes) throw new PayloadTooLargeError(size, maxPayloadBytes, { job });
     // A copy: the caller may reuse its array for the next job while this one waits.
     return { args: [...args], isEncoded: false };
   }
@@ -33,9 +46,9 @@ export function encodeArgs(args: unknown[], transferList: unknown[] | undefined,
   try {
     bytes = serialize(args);
   } catch (error) {
-    throw new SerializationError('argument', findUncloneablePath(args, 'args'), error instanceof Error ? error.message : String(error), { cause: error });
+    throw new SerializationError('argument', findUncloneablePath(args, 'args'), error instanceof Error ? error.message : String(error), { cause: error, job });
   }
-  if (bytes.length > maxPayloadBytes) throw new PayloadTooLargeError(bytes.length, maxPayloadBytes);
+  if (bytes.length > maxPayloadBytes) throw new PayloadTooLargeError(bytes.length, maxPayloadBytes, { job });
   return { args: bytes, isEncoded: true };
 }
 

@@ -4,7 +4,7 @@ import type { MessagePort, ResourceLimits } from 'node:worker_threads';
 import { InvalidOptionError } from '../errors.js';
 import { DEFAULTS, PRIORITY_RANGE, type CloseOptions, type RunnerOptions, type SubmitOptions, type TaskDefaults } from '../options.js';
 import { parseRateLimit, type RateLimit } from '../semantics/rate-limit.js';
-import { RETRY_DEFAULTS, type RetryOptions, type RetryPolicy } from '../semantics/retry.js';
+import { DEFAULT_JITTER, RETRY_DEFAULTS, type RetryOptions, type RetryPolicy } from '../semantics/retry.js';
 
 /** Runner options after validation, with every default filled in. */
 export interface ResolvedRunnerOptions {
@@ -193,12 +193,13 @@ function retryPolicy(retries: unknown): RetryPolicy {
   if (options.retryOn !== undefined && typeof options.retryOn !== 'function') {
     throw new InvalidOptionError('retries.retryOn', options.retryOn, 'a function (error, attempt) => boolean');
   }
+  const backoff = options.backoff ?? RETRY_DEFAULTS.backoff;
   return {
     max: integer('retries.max', options.max, RETRY_DEFAULTS.max, 0, 100),
-    backoff: options.backoff ?? RETRY_DEFAULTS.backoff,
+    backoff,
     delay: integer('retries.delay', options.delay, RETRY_DEFAULTS.delay, 0),
     maxDelay: integer('retries.maxDelay', options.maxDelay, RETRY_DEFAULTS.maxDelay, 0),
-    jitter: options.jitter ?? RETRY_DEFAULTS.jitter,
+    jitter: options.jitter ?? DEFAULT_JITTER[backoff],
     retryOn: options.retryOn,
   };
 }

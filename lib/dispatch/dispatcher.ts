@@ -3,7 +3,7 @@ import type { BatchMessage, BatchReply, ChunkMessage, JobControl, JobFailure, Jo
 import type { MessagePort, Worker } from 'node:worker_threads';
 import { Attempt } from './attempt.js';
 import { decodeReply } from '../admission/codec.js';
-import { describeValue, SerializationError, TaskLoadError, TimeoutError, WorkerCrashedError } from '../errors.js';
+import { describeValue, SerializationError, TaskLoadError, TimeoutError, WorkerCrashedError, type RunError } from '../errors.js';
 import { now, type Job } from '../job/job.js';
 import { transition } from '../job/states.js';
 import { classifyCrash, type Pool } from '../pool/pool.js';
@@ -22,7 +22,7 @@ export interface DispatcherHooks {
    * when the task asked to be retried (`retry()` in the worker), to the
    * delay it asked for, or `null` for "use the job's backoff".
    */
-  failed(job: Job, error: unknown, requestedDelay: number | null | undefined): void;
+  failed(job: Job, error: RunError, requestedDelay: number | null | undefined): void;
   /** It reached its `expiresAt` while on the table. */
   expired(job: Job): void;
   /** It reported progress. */
@@ -551,7 +551,7 @@ export class Dispatcher {
     run.control?.postMessage({ type: 'abort', reason: `soft timeout of ${run.job.options.softTimeout} ms` } satisfies JobControl);
   }
 
-  private crashError(job: Job, error: unknown): Error {
+  private crashError(job: Job, error: unknown): SerializationError | WorkerCrashedError {
     // Until an error's stack is read, V8 keeps its call sites, and with them
     // the dead thread's Worker: a kept job (getJob) would hold ~10 KB per crash.
     void (error as Error | null)?.stack;

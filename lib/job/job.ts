@@ -1,5 +1,5 @@
 import type { Attempt } from '../dispatch/attempt.js';
-import type { JobInfo } from '../errors.js';
+import type { JobInfo, RunError } from '../errors.js';
 import type { ResolvedSubmitOptions } from '../admission/validate.js';
 import type { BrokerEntry, Sharing } from '../broker/contract.js';
 import { transition } from './states.js';
@@ -33,7 +33,7 @@ export interface JobHandle<Result = unknown> {
   /** 1 for the first run; counts up with each retry. */
   readonly attempt: number;
   /** Each failed run's error, first to last (retries keep them all). */
-  readonly errors: readonly unknown[];
+  readonly errors: readonly RunError[];
   /** The last progress value the task reported, if any. */
   readonly progress: unknown;
   /** When the job was submitted (epoch ms, fractional). */
@@ -64,7 +64,7 @@ export interface JobOwner {
 }
 
 const ignoreRejection = (): void => {};
-const NO_ERRORS: readonly unknown[] = Object.freeze([]);
+const NO_ERRORS: readonly RunError[] = Object.freeze([]);
 
 /** Epoch milliseconds with sub-millisecond precision, from one clock call. */
 // Read once: `performance.timeOrigin` is a getter that costs more than `now()` itself.
@@ -78,7 +78,7 @@ export function now(): number {
 export class Job<Result = unknown> implements JobHandle<Result>, BrokerEntry {
   state: JobState = 'queued';
   attempt = 1;
-  #errors: unknown[] | undefined;
+  #errors: RunError[] | undefined;
   progress: unknown;
   readonly submittedAt: number;
   queuedAt: number | undefined;
@@ -115,12 +115,12 @@ export class Job<Result = unknown> implements JobHandle<Result>, BrokerEntry {
     });
   }
 
-  get errors(): readonly unknown[] {
+  get errors(): readonly RunError[] {
     return this.#errors ?? NO_ERRORS;
   }
 
   /** Keeps a failed run's error (see `errors`). */
-  addError(error: unknown): void {
+  addError(error: RunError): void {
     (this.#errors ??= []).push(error);
   }
 

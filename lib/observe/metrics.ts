@@ -68,7 +68,7 @@ export interface TaskMetrics extends JobCounters {
 export interface RunnerGauges {
   /** Jobs on the table. */
   queued: number;
-  /** Jobs running (a transparent batch runs several on one thread). */
+  /** Jobs running, as `stats().running` (a settled job is out of it, even while its thread is being terminated). */
   running: number;
   /** Producers (and due jobs) waiting for room on the table. */
   blocked: number;
@@ -76,7 +76,7 @@ export interface RunnerGauges {
   scheduled: number;
   /** Live worker threads. */
   threads: number;
-  /** Share of pool slots (`maxThreads × concurrentTasksPerWorker`) busy now, 0 to 1. */
+  /** Share of pool slots (`maxThreads × concurrentTasksPerWorker`) busy now, 0 to 1: also slots whose thread is being terminated. */
   utilization: number;
 }
 

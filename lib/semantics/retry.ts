@@ -1,6 +1,13 @@
 /**
  * Retry policy and backoff: pure functions, no timers.
  */
+import type { RunError } from '../errors.js';
+
+/** How the wait between runs grows. */
+export type Backoff = 'fixed' | 'exponential';
+
+/** Whether the wait is drawn at random below the computed delay. */
+export type Jitter = 'full' | 'none';
 
 /** When and how often a failed job runs again. Per job or per task in `defaults`. */
 export interface RetryOptions {
@@ -15,7 +22,7 @@ export interface RetryOptions {
    * twice that, four times… capped at `maxDelay`.
    * @default 'exponential'
    */
-  backoff?: 'fixed' | 'exponential';
+  backoff?: Backoff;
   /**
    * Milliseconds before the first retry. Integer, 0 or more.
    * @default 1000
@@ -29,26 +36,32 @@ export interface RetryOptions {
   /**
    * `full`: wait a random time between 0 and the computed delay, so that
    * jobs failing together do not retry together. `none`: the exact delay.
-   * @default 'full'
+   * The default depends on `backoff`: a `fixed` delay is exact, as
+   * Celery's countdown and BullMQ's fixed backoff are; an `exponential`
+   * one is spread, as Celery's `retry_jitter` does.
+   * @default 'none' with backoff 'fixed', 'full' with backoff 'exponential'
    */
-  jitter?: 'full' | 'none';
+  jitter?: Jitter;
   /**
    * Decides whether a failure is retried. `attempt` is the run that just
    * failed (1 for the first). By default only a task's own errors
    * (`BAOZI_TASK_FAILED`) are retried: not crashes, time limits,
    * cancellations or bad input.
    */
-  retryOn?: (error: unknown, attempt: number) => boolean;
+  retryOn?: (error: RunError, attempt: number) => boolean;
 }
 
 export type RetryPolicy = Required<Omit<RetryOptions, 'retryOn'>> & Pick<RetryOptions, 'retryOn'>;
+
+/** `jitter` when a policy does not say, by its backoff. */
+export const DEFAULT_JITTER: Readonly<Record<Backoff, Jitter>> = Object.freeze({ fixed: 'none', exponential: 'full' });
 
 export const RETRY_DEFAULTS: Readonly<RetryPolicy> = Object.freeze({
   max: 0,
   backoff: 'exponential',
   delay: 1000,
   maxDelay: 60_000,
-  jitter: 'full',
+  jitter: DEFAULT_JITTER.exponential,
   retryOn: undefined,
 });
 

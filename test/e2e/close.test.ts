@@ -215,8 +215,10 @@ describe('Runner', () => {
       await running;
       controller.abort('stop');
       expect(await rejectionOf(spinning.result)).toBeInstanceOf(CancelledError);
-      // The spin ignores its signal: only termination frees the slot.
-      expect(runner.stats().running).toBe(1);
+      // The spin ignores its signal: only termination frees the slot (the
+      // job itself no longer counts as running).
+      expect(runner.stats().running).toBe(0);
+      expect(runner.metrics().gauges.utilization).toBe(1);
 
       const started = Date.now();
       await runner.close({ drain: false });

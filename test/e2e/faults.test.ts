@@ -262,6 +262,12 @@ describe('Runner', () => {
       expect(error.code).toBe('BAOZI_SERIALIZATION');
       expect(error.direction).toBe('argument');
       expect(error.path).toBe('args[0].onDone');
+      // Named like every job error, though the job never reached the table.
+      expect(error).toMatchObject({ task: 'echo', attempt: 1 });
+      expect(typeof error.jobId).toBe('string');
+      expect(runner.getJob(error.jobId!)).toBeUndefined();
+      const given = await rejectionOf(runner.submit('echo', [() => 1], { jobId: 'order-7' }));
+      expect(given).toMatchObject({ code: 'BAOZI_SERIALIZATION', jobId: 'order-7', task: 'echo' });
       expect(runner.stats()).toMatchObject({ queued: 0, running: 0, failed: 0 });
       expect(records).toEqual([]);
 
@@ -274,6 +280,7 @@ describe('Runner', () => {
       })();
       expect(thrown).toBeInstanceOf(SerializationError);
       expect(thrown!.path).toBe('args[0][1]');
+      expect(thrown!.task).toBe('echo');
       expect(records).toEqual([]);
 
       expect(await runner.run('add', 1, 2)).toBe(3);
@@ -301,6 +308,8 @@ describe('Runner', () => {
         expect(error.code).toBe('BAOZI_SERIALIZATION');
         expect(error.direction).toBe('argument');
         expect(error.path).toBe(path);
+        expect(error).toMatchObject({ task: 'echo', attempt: 1 });
+        expect(typeof error.jobId).toBe('string');
         expect(runner.stats()).toMatchObject({ queued: 0, running: 0, failed: 0 });
         for (const arg of args) if (arg instanceof MessagePort) arg.close();
         const port = (args[0] as { port?: unknown }).port;

@@ -154,7 +154,7 @@ class World {
     const handles = this.submissions.flatMap((submission) => (submission.handle ? [submission.handle] : []));
     const count = (state: JobState): number => handles.filter((handle) => handle.state === state).length;
     if (count('queued') !== stats.queued) this.fail(`${where}: ${count('queued')} handles queued, stats() says ${stats.queued}`);
-    if (count('running') > stats.running) this.fail(`${where}: ${count('running')} handles running, stats() says ${stats.running}`);
+    if (count('running') !== stats.running) this.fail(`${where}: ${count('running')} handles running, stats() says ${stats.running}`);
     for (const state of ['succeeded', 'failed', 'cancelled'] as const) {
       if (count(state) !== stats[state]) this.fail(`${where}: ${count(state)} handles ${state}, stats() says ${stats[state]}`);
     }
