@@ -207,6 +207,8 @@ describe('resolveRunnerOptions()', () => {
       maxPayloadBytes: DEFAULTS.maxPayloadBytes,
       maxJobsPerWorker: Infinity,
       maxHeapPerWorkerMb: Infinity,
+      broker: undefined,
+      consume: true,
     });
   });
 
