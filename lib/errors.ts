@@ -11,6 +11,7 @@
  * - Workflows: BAOZI_WORKFLOW_STEP_FAILED, BAOZI_STREAM_NULL_RESULT
  * - Lifecycle: BAOZI_TIMEOUT, BAOZI_EXPIRED, BAOZI_RETRIES_EXHAUSTED, BAOZI_SCHEDULE_FULL
  * - Worker API (`baozi/worker`, defined in workers/api-errors.ts): BAOZI_OUTSIDE_TASK
+ * - Broker:    BAOZI_BROKER_UNREACHABLE, BAOZI_MALFORMED_JOB
  */
 import { BaoziError, type JobInfo } from '../workers/baozi-error.js';
 
@@ -290,5 +291,35 @@ export class PayloadTooLargeError extends BaoziError {
         'Split the job, share large data through a SharedArrayBuffer or a file, or raise `maxPayloadBytes`.',
       options,
     );
+  }
+}
+
+/** The broker (Redis, under BullMQ) did not answer in time; the job was not accepted. */
+export class BrokerUnreachableError extends BaoziError {
+  readonly code = 'BAOZI_BROKER_UNREACHABLE';
+  constructor(
+    /** What was being asked of the broker, e.g. `add job` or `count waiting jobs`. */
+    readonly operation: string,
+    /** Milliseconds waited for an answer. */
+    readonly waitedMs: number,
+    options?: { cause?: unknown; job?: JobInfo },
+  ) {
+    super(
+      `The broker did not answer \`${operation}\` within ${waitedMs} ms: it is down or unreachable. ` +
+        'Check that Redis runs and the connection is right, then submit again (give a `jobId` so a job that did land is not added twice).',
+      options,
+    );
+  }
+}
+
+/** A job on the broker's queue is not one baozi wrote (its data does not decode); it failed without running. */
+export class MalformedJobError extends BaoziError {
+  readonly code = 'BAOZI_MALFORMED_JOB';
+  constructor(
+    /** What is wrong with it, in words. */
+    readonly detail: string,
+    options?: { cause?: unknown; job?: JobInfo },
+  ) {
+    super(`The job's data is not a baozi job: ${detail}. Submit jobs through a baozi runner (runner.submit), not by writing to the queue by hand.`, options);
   }
 }

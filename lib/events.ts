@@ -42,6 +42,12 @@ export interface RunnerEvents {
    */
   workerError: (event: { error: unknown }) => void;
   /**
+   * A connection to a shared broker (Redis, under BullMQ) failed: it is
+   * down or restarting, and BullMQ reconnects by itself. Reported here,
+   * never as `'error'`; a job it costs rejects on its own promise.
+   */
+  brokerError: (event: { error: unknown }) => void;
+  /**
    * A thread that reached `maxJobsPerWorker` (`reason: 'jobs'`) or
    * `maxHeapPerWorkerMb` (`'heap'`) finished its run and exited; a fresh one
    * takes its place.

@@ -34,6 +34,7 @@ export {
   WorkerCrashedError,
 } from './errors.js';
 export type { CrashReason, FailedJobError, RunError, WorkflowKind } from './errors.js';
+export { BrokerUnreachableError, MalformedJobError } from './errors.js';
 export { WorkflowStepError, StreamNullResultError } from './errors.js';
 export { sig } from './workflows/signature.js';
 export type { Signature } from './workflows/signature.js';

@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import type { MessagePort, ResourceLimits } from 'node:worker_threads';
+import type { RemoteBroker } from './broker/remote.js';
 import type { RateLimit } from './semantics/rate-limit.js';
 import type { RetryOptions } from './semantics/retry.js';
 import type { TaskModule, TaskName } from './task-types.js';
@@ -168,6 +169,23 @@ export interface RunnerOptions<Tasks = TaskModule> {
    * @default undefined (no limit)
    */
   maxHeapPerWorkerMb?: number;
+  /**
+   * Where the table lives. By default in this process's memory. Give
+   * `bullmq({ queue, connection })` from `baozi/bullmq` for a BullMQ queue
+   * on Redis that many processes share: producers put jobs on it, and
+   * consumers (runners with `consume` on) run them on their threads. Some
+   * options cannot hold over Redis and throw `InvalidOptionError` here
+   * (`rateLimits`, `retries.retryOn`); see docs/bullmq.md.
+   * @default undefined (in-process memory)
+   */
+  broker?: RemoteBroker;
+  /**
+   * With a `broker`: `true` makes this runner a consumer that takes jobs off
+   * the shared table whenever one of its thread slots is free; `false`
+   * makes it a producer only, which starts no threads. Only with `broker`.
+   * @default true
+   */
+  consume?: boolean;
 }
 
 /** Job options that can also be set per task in `RunnerOptions.defaults`. */

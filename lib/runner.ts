@@ -3,6 +3,7 @@ import { EventEmitter } from 'eventemitter3';
 import { encodeArgs, type EncodedArgs } from './admission/codec.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
 import { CancelledError, InvalidOptionError, RunnerClosedError, TableFullError } from './errors.js';
+import type { ConsumedJob, RemoteConsumer, RemoteProducer } from './broker/remote.js';
 import type { RunnerEvents } from './events.js';
 import { Job, now, type JobHandle } from './job/job.js';
 import { Lifecycle } from './job/lifecycle.js';
@@ -37,7 +38,7 @@ import { MemoryBroker } from './broker/memory.js';
 import type { TaskArgs, TaskModule, TaskName, TaskResult } from './task-types.js';
 
 export type { TaskArgs, TaskModule, TaskName, TaskResult };
-import { resolveCloseOptions, resolveRunnerOptions, resolveSubmitOptions, type ResolvedRunnerOptions } from './admission/validate.js';
+import { checkRemoteSubmit, resolveCloseOptions, resolveRunnerOptions, resolveSubmitOptions, type ResolvedRunnerOptions, type ResolvedSubmitOptions } from './admission/validate.js';
 
 function resultOf<Result>(job: Job<Result>): Promise<Result> {
   return job.result;
@@ -125,6 +126,10 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
   #closing: Promise<CloseReport> | undefined;
   /** Live jobs were cancelled and threads stopped by a close that does not drain. */
   #isStopped = false;
+  /** With a shared `broker`: the side that puts jobs on it. */
+  readonly #producer: RemoteProducer | undefined;
+  /** With a shared `broker` and `consume`: the side that runs jobs taken off it. */
+  readonly #consumer: RemoteConsumer | undefined;
 
   /** @internal Use `createRunner()`. */
   constructor(options: ResolvedRunnerOptions) {
@@ -138,7 +143,8 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
       drained: () => lifecycle!.drained(),
     });
     lifecycle = this.#lifecycle = new Lifecycle(this.#broker, this, options);
-    this.#pool = new Pool(options, {
+    // A producer of a shared table runs nothing here: it starts no thread.
+    this.#pool = new Pool(options.broker && !options.consume ? { ...options, minThreads: 0 } : options, {
       workerError: (error) => {
         this.#workerErrors++;
         this.emit('workerError', { error });
@@ -164,7 +170,8 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     registerChunkPath(this, {
       slots: this.#slots,
       estimates: new Map(),
-      canChunk: (name) => !options.rateLimits.has(name),
+      // A chunk is a local job: over a shared broker, map's items go one by one.
+      canChunk: (name) => !options.broker && !options.rateLimits.has(name),
       submit: (name, payload, count) => {
         try {
           const { job, admitted } = this.#admit<ChunkResult>(name, payload, undefined, false, undefined, count);
@@ -175,6 +182,11 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
       },
       failItem: (chunk, args, failure) => this.#failItem(chunk as Job, args, failure),
     });
+    if (options.broker) {
+      const brokerError = (error: unknown): void => void this.emit('brokerError', { error });
+      this.#producer = options.broker.producer({ capacity: options.capacity, resultTtl: options.resultTtl, brokerError });
+      if (options.consume) this.#consumer = options.broker.consumer({ slots: this.#slots, run: (job, signal) => this.#runConsumed(job, signal), brokerError });
+    }
   }
 
   /** Most jobs the table holds (the `capacity` option). */
@@ -195,6 +207,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     args: TaskArgs<Tasks, Name>,
     options?: SubmitOptions,
   ): Promise<JobHandle<TaskResult<Tasks, Name>>> {
+    if (this.#producer) return this.#submitRemote(name, args, options) as Promise<JobHandle<TaskResult<Tasks, Name>>>;
     let job: Job<TaskResult<Tasks, Name>>;
     let admitted: Promise<Job<TaskResult<Tasks, Name>>> | undefined;
     try {
@@ -211,11 +224,13 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
    * and every error `submit()` would reject with. Never waits.
    */
   trySubmit<Name extends TaskName<Tasks>>(name: Name, args: TaskArgs<Tasks, Name>, options?: SubmitOptions): JobHandle<TaskResult<Tasks, Name>> {
+    if (this.#producer) return this.#producer.tryPut(this.#remoteJob(name, args, options)) as JobHandle<TaskResult<Tasks, Name>>;
     return this.#admit<TaskResult<Tasks, Name>>(name, args, options, true).job;
   }
 
   /** Submits a job and resolves with its result: `submit()` then `result`. */
   run<Name extends TaskName<Tasks>>(name: Name, ...args: TaskArgs<Tasks, Name>): Promise<TaskResult<Tasks, Name>> {
+    if (this.#producer) return this.submit(name, args).then((job) => job.result);
     let job: Job<TaskResult<Tasks, Name>>;
     let admitted: Promise<Job<TaskResult<Tasks, Name>>> | undefined;
     try {
@@ -232,7 +247,18 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
    * jobs) after it settled; `undefined` otherwise.
    */
   getJob(id: string): JobHandle | undefined {
-    return this.#lifecycle.find(id);
+    return this.#producer?.find(id) ?? this.#lifecycle.find(id);
+  }
+
+  /**
+   * A job by id from the table: with a shared `broker`, any process's job
+   * that Redis still holds (live, or finished within `resultTtl`), with its
+   * state and result; in memory, what `getJob(id)` finds. Rejects with
+   * `BAOZI_BROKER_UNREACHABLE` when Redis does not answer.
+   */
+  fetchJob(id: string): Promise<JobHandle | undefined> {
+    if (this.#producer) return this.#producer.fetch(id);
+    return Promise.resolve(this.#lifecycle.find(id));
   }
 
   /**
@@ -244,6 +270,9 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
    */
   schedule<Name extends TaskName<Tasks>>(name: Name, args: TaskArgs<Tasks, Name>, options: ScheduleOptions): ScheduleHandle<TaskResult<Tasks, Name>> {
     if (this.#closing || this.#lifecycle.isClosing) throw new RunnerClosedError();
+    if (this.#producer) {
+      throw new InvalidOptionError('schedule', options, 'no schedules over a shared broker yet: each process would fire its own (BullMQ job schedulers are not wired in)');
+    }
     const spec = resolveScheduleOptions(options);
     // The tick's signal withdraws only its wait for room: a job already on
     // the table (its submit not yet resolved) is left alone by stop().
@@ -339,6 +368,8 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
    * (and, until then, does not keep the process alive).
    */
   ready(): Promise<void> {
+    if (this.#producer && !this.#consumer) return this.#producer.ready();
+    if (this.#consumer) return Promise.all([this.#pool.health.ready(), this.#producer!.ready(), this.#consumer.ready()]).then(() => {});
     return this.#pool.health.ready();
   }
 
@@ -352,14 +383,15 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
 
   /** Resolves when no job is live and nothing waits for room (at once if so now). */
   onIdle(): Promise<void> {
+    if (this.#producer) return Promise.all([this.#lifecycle.onIdle(), this.#producer.onIdle()]).then(() => {});
     return this.#lifecycle.onIdle();
   }
 
   stats(): RunnerStats {
     return {
-      queued: this.#broker.size,
+      queued: this.#producer?.size ?? this.#broker.size,
       running: this.#lifecycle.runningCount,
-      blocked: this.#broker.blocked,
+      blocked: this.#broker.blocked + (this.#producer?.blocked ?? 0),
       scheduled: this.#lifecycle.scheduledCount,
       ...this.#lifecycle.counts,
       threads: this.#pool.threads,
@@ -383,9 +415,9 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
   metrics(options?: MetricsOptions): RunnerMetrics {
     const { reset } = resolveMetricsOptions(options);
     const gauges = {
-      queued: this.#broker.size,
+      queued: this.#producer?.size ?? this.#broker.size,
       running: this.#lifecycle.runningCount,
-      blocked: this.#broker.blocked,
+      blocked: this.#broker.blocked + (this.#producer?.blocked ?? 0),
       scheduled: this.#lifecycle.scheduledCount,
       threads: this.#pool.threads,
       utilization: Math.min(1, this.#dispatcher.runningCount / this.#slots),
@@ -513,6 +545,66 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     return { job };
   }
 
+  /** Checks and encodes a job for the shared broker. Throws for every refusal, as `trySubmit` does. */
+  #remoteJob(name: unknown, args: unknown, options: SubmitOptions | undefined): { name: string; args: unknown[] | Uint8Array; isEncoded: boolean; options: ResolvedSubmitOptions } {
+    if (this.#closing) throw new RunnerClosedError();
+    if (typeof name !== 'string' || name === '') throw new InvalidOptionError('name', name, 'a task name: a non-empty string');
+    if (!Array.isArray(args)) throw new InvalidOptionError('args', args, "the task's arguments as an array");
+    const resolved = resolveSubmitOptions(options, this.#options.defaults.get(name));
+    checkRemoteSubmit(resolved);
+    if (resolved.signal?.aborted) throw new CancelledError('The job was not submitted: its signal had already aborted.', { cause: resolved.signal.reason });
+    const job = resolved.jobId === undefined ? undefined : { jobId: resolved.jobId, task: name, attempt: 1 };
+    const encoded = encodeArgs(args, { maxPayloadBytes: this.#options.maxPayloadBytes, job });
+    return { name, args: encoded.args, isEncoded: encoded.isEncoded, options: resolved };
+  }
+
+  #submitRemote(name: unknown, args: unknown, options: SubmitOptions | undefined): Promise<JobHandle> {
+    try {
+      const job = this.#remoteJob(name, args, options);
+      return this.#producer!.put(job, job.options.signal);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Runs a job a consumer took off the shared table, on this runner's pool,
+   * as a local job without retries (BullMQ retries it) under the time
+   * limits it came with. Not refused while the runner closes: the consumer
+   * stops taking jobs before the local table closes.
+   */
+  #runConsumed(consumed: ConsumedJob, signal: AbortSignal): Promise<unknown> {
+    const options: ResolvedSubmitOptions = {
+      ...resolveSubmitOptions(undefined),
+      signal,
+      timeout: consumed.timeout,
+      softTimeout: consumed.softTimeout,
+      onProgress: consumed.onProgress,
+    };
+    const job = new Job(this.#lifecycle, consumed.id, consumed.name, consumed.args, true, options, now());
+    job.attempt = consumed.attempt;
+    if (this.#broker.tryPut(job)) {
+      this.#dispatcher.pump();
+      return job.result;
+    }
+    return this.#broker.put(job, signal).then(() => job.result);
+  }
+
+  /** Closes the shared broker's sides: the consumer first (it stops taking jobs), then the producer. */
+  async #closeRemote(drain: boolean | 'running', deadlineMs: number | undefined): Promise<void> {
+    const deadline = deadlineMs === undefined ? undefined : setTimeout(() => void this.#consumer?.close(false), deadlineMs);
+    try {
+      await this.#consumer?.close(drain === true || drain === 'running');
+      this.#producer!.rejectBlocked(new RunnerClosedError());
+      if (drain) {
+        await (deadlineMs === undefined ? this.#producer!.onIdle() : Promise.race([this.#producer!.onIdle(), new Promise((resolve) => setTimeout(resolve, deadlineMs).unref())]));
+      }
+    } finally {
+      clearTimeout(deadline);
+    }
+    await this.#producer!.close(new RunnerClosedError());
+  }
+
   #newId(): string {
     return `${this.#idPrefix}-${(this.#nextId++).toString(36)}`;
   }
@@ -527,6 +619,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
 
   async #shutDown(drain: boolean | 'running', deadlineMs: number | undefined): Promise<CloseReport> {
     const before = { ...this.#lifecycle.counts };
+    if (this.#producer) await this.#closeRemote(drain, deadlineMs);
     this.#lifecycle.isClosing = true;
     for (const schedule of [...this.#schedules]) schedule.stop();
     this.#broker.rejectBlocked(new RunnerClosedError());

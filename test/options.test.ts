@@ -208,6 +208,8 @@ describe('resolveRunnerOptions()', () => {
       maxPayloadBytes: DEFAULTS.maxPayloadBytes,
       maxJobsPerWorker: Infinity,
       maxHeapPerWorkerMb: Infinity,
+      broker: undefined,
+      consume: true,
     });
   });
 

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { MessagePort, ResourceLimits } from 'node:worker_threads';
+import type { RemoteBroker } from '../broker/remote.js';
 import { InvalidOptionError } from '../errors.js';
 import { DEFAULTS, PRIORITY_RANGE, type CloseOptions, type RunnerOptions, type SubmitOptions, type TaskDefaults } from '../options.js';
 import { parseRateLimit, type RateLimit } from '../semantics/rate-limit.js';
@@ -30,12 +31,16 @@ export interface ResolvedRunnerOptions {
   maxJobsPerWorker: number;
   /** Infinity when unset. */
   maxHeapPerWorkerMb: number;
+  /** A table shared through Redis, or undefined for the in-memory one. */
+  broker: RemoteBroker | undefined;
+  /** With `broker`: whether this runner runs jobs (a consumer). */
+  consume: boolean;
 }
 
 const RUNNER_KEYS = [
   'tasks', 'minThreads', 'maxThreads', 'idleTimeout', 'capacity', 'concurrentTasksPerWorker',
   'resourceLimits', 'env', 'workerData', 'cancelGraceMs', 'batching', 'prefetch', 'defaults', 'rateLimits', 'resultTtl', 'maxResults', 'maxScheduled',
-  'maxPayloadBytes', 'maxJobsPerWorker', 'maxHeapPerWorkerMb',
+  'maxPayloadBytes', 'maxJobsPerWorker', 'maxHeapPerWorkerMb', 'broker', 'consume',
 ] as const satisfies readonly (keyof RunnerOptions)[];
 const TASK_DEFAULT_KEYS = ['priority', 'retries', 'timeout', 'softTimeout', 'expiresIn'] as const satisfies readonly (keyof TaskDefaults)[];
 const SUBMIT_KEYS = [
@@ -73,7 +78,40 @@ export function resolveRunnerOptions(options: RunnerOptions<never>): ResolvedRun
     maxPayloadBytes: integer('maxPayloadBytes', options.maxPayloadBytes, DEFAULTS.maxPayloadBytes, 1),
     maxJobsPerWorker: integer('maxJobsPerWorker', options.maxJobsPerWorker, Infinity, 1),
     maxHeapPerWorkerMb: positive('maxHeapPerWorkerMb', options.maxHeapPerWorkerMb, Infinity),
+    ...remote(options),
   };
+}
+
+/**
+ * Checks `broker` and `consume`, and refuses at creation what cannot hold
+ * over a broker shared through Redis (see docs/bullmq.md).
+ */
+function remote(options: RunnerOptions<never>): { broker: RemoteBroker | undefined; consume: boolean } {
+  const { broker, consume } = options;
+  if (consume !== undefined && typeof consume !== 'boolean') throw new InvalidOptionError('consume', consume, 'true or false');
+  if (broker === undefined) {
+    if (consume !== undefined) throw new InvalidOptionError('consume', consume, 'no `consume` without a `broker`: the in-memory table is always consumed by its own runner');
+    return { broker: undefined, consume: true };
+  }
+  const candidate = broker as Partial<RemoteBroker> | null;
+  if (typeof candidate !== 'object' || candidate === null || typeof candidate.producer !== 'function' || typeof candidate.consumer !== 'function') {
+    throw new InvalidOptionError('broker', broker, 'a broker made by `bullmq()` from baozi/bullmq');
+  }
+  if (options.rateLimits !== undefined && Object.keys(options.rateLimits).length > 0) {
+    throw new InvalidOptionError('rateLimits', options.rateLimits, 'no per-task rate limits over a shared broker: each consumer would hold its own window, not one for the fleet');
+  }
+  for (const [task, taskDefaults] of Object.entries((options.defaults ?? {}) as Record<string, TaskDefaults | undefined>)) {
+    if (taskDefaults?.retries?.retryOn !== undefined) {
+      throw new InvalidOptionError(`defaults.${task}.retries.retryOn`, taskDefaults.retries.retryOn, 'no `retryOn` over a shared broker: a function cannot travel to the consumer that decides');
+    }
+  }
+  return { broker, consume: consume ?? true };
+}
+
+/** Refuses, for one job, what cannot travel through a shared broker. Throws `InvalidOptionError`. */
+export function checkRemoteSubmit(options: ResolvedSubmitOptions): void {
+  if (options.transferList !== undefined) throw new InvalidOptionError('transferList', options.transferList, 'no `transferList` over a shared broker: buffers cannot move to another process');
+  if (options.retry?.retryOn !== undefined) throw new InvalidOptionError('retries.retryOn', options.retry.retryOn, 'no `retryOn` over a shared broker: a function cannot travel to the consumer that decides');
 }
 
 /** One job's options after validation, merged with its task's defaults. Times are epoch ms. */
