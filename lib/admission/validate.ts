@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { MessagePort, ResourceLimits } from 'node:worker_threads';
+import { isArrayBuffer } from 'node:util/types';
+import { MessagePort, type ResourceLimits } from 'node:worker_threads';
 import { InvalidOptionError } from '../errors.js';
 import { DEFAULTS, PRIORITY_RANGE, type CloseOptions, type RunnerOptions, type SubmitOptions, type TaskDefaults } from '../options.js';
 import { parseRateLimit, type RateLimit } from '../semantics/rate-limit.js';
@@ -117,9 +118,7 @@ export function resolveSubmitOptions(options: SubmitOptions | undefined, default
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new InvalidOptionError('signal', signal, 'an AbortSignal');
   }
-  if (transferList !== undefined && !Array.isArray(transferList)) {
-    throw new InvalidOptionError('transferList', transferList, 'an array of ArrayBuffers or MessagePorts');
-  }
+  if (transferList !== undefined) checkTransferList(transferList);
   if (jobId !== undefined && (typeof jobId !== 'string' || jobId === '' || jobId.length > 256)) {
     throw new InvalidOptionError('jobId', jobId, 'a non-empty string of at most 256 characters');
   }
@@ -145,6 +144,27 @@ export function resolveSubmitOptions(options: SubmitOptions | undefined, default
     softTimeout,
     onProgress,
   };
+}
+
+/**
+ * A transfer list must be an array of distinct ArrayBuffers and
+ * MessagePorts: anything else makes `postMessage` throw when the job is
+ * sent. (Whether a buffer is detached is checked with the arguments.)
+ */
+function checkTransferList(transferList: unknown): void {
+  if (!Array.isArray(transferList)) throw new InvalidOptionError('transferList', transferList, 'an array of ArrayBuffers or MessagePorts');
+  const seen = new Set<unknown>();
+  transferList.forEach((entry: unknown, i) => {
+    if (!isArrayBuffer(entry) && !(entry instanceof MessagePort)) {
+      throw new InvalidOptionError(
+        `transferList[${i}]`,
+        entry,
+        'an ArrayBuffer (a typed array\'s `.buffer`) or a MessagePort; a SharedArrayBuffer is shared as it is and never listed',
+      );
+    }
+    if (seen.has(entry)) throw new InvalidOptionError(`transferList[${i}]`, entry, 'each buffer or port listed once');
+    seen.add(entry);
+  });
 }
 
 /** Checks `RunnerOptions.defaults` once, at creation. */

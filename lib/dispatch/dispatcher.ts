@@ -2,8 +2,8 @@ import { receiveMessageOnPort } from 'node:worker_threads';
 import type { BatchMessage, BatchReply, ChunkMessage, JobControl, JobFailure, JobMessage, JobReply, JobReport, PoolMessage, RetireReason } from '../../workers/protocol.js';
 import type { MessagePort, Worker } from 'node:worker_threads';
 import { Attempt } from './attempt.js';
-import { decodeReply } from '../admission/codec.js';
-import { describeValue, SerializationError, TaskLoadError, TimeoutError, WorkerCrashedError } from '../errors.js';
+import { decodeReply, findTransferProblem } from '../admission/codec.js';
+import { BaoziError, describeValue, SerializationError, TaskLoadError, TimeoutError, WorkerCrashedError } from '../errors.js';
 import { now, type Job } from '../job/job.js';
 import { classifyCrash, type Pool } from '../pool/pool.js';
 import { StartWindow, type RateLimit } from '../semantics/rate-limit.js';
@@ -343,7 +343,10 @@ export class Dispatcher {
         ? !(this.isPrefetchable(job) || (isResend && isPrefetch))
         : options.signal !== undefined || options.timeout !== undefined || options.softTimeout !== undefined;
     if (!isResend) this.hooks.started(job);
-    this.send(run, message, transferList, isStoppable, isPrefetch);
+    // A listed buffer may have been moved since submit (by a job sent
+    // before this one): posted, it would leave the message unreadable.
+    const refusal = options.transferList && findTransferProblem(job.args, options.transferList, job.info);
+    this.send(run, message, transferList, isStoppable, isPrefetch, refusal);
   }
 
   private countAsStoppable(run: Attempt): void {
@@ -352,12 +355,20 @@ export class Dispatcher {
   }
 
   /** `mayWait`: sent past the slots, to wait in a busy thread (a prefetch). */
-  private send(run: Attempt, message: PoolMessage, transferList: readonly (ArrayBuffer | MessagePort)[] | undefined, isStoppable: boolean, mayWait: boolean): void {
+  /** `refusal`: the run is not sent, and fails with it. */
+  private send(
+    run: Attempt,
+    message: PoolMessage,
+    transferList: readonly (ArrayBuffer | MessagePort)[] | undefined,
+    isStoppable: boolean,
+    mayWait: boolean,
+    refusal?: BaoziError,
+  ): void {
     if (isStoppable) this.countAsStoppable(run);
     run.mayWait = mayWait;
     let reply: Promise<JobReply>;
     try {
-      reply = this.pool.run(message, isStoppable ? run : undefined, transferList, run);
+      reply = refusal ? Promise.reject(refusal) : this.pool.run(message, isStoppable ? run : undefined, transferList, run);
     } catch (error) {
       reply = Promise.reject(error);
     }
@@ -386,7 +397,7 @@ export class Dispatcher {
       this.report(run, left.message as JobReport);
     }
     const jobs = run.batch ?? [run.job];
-    // A thread's death says nothing of how long the task takes.
+    // A thread's death (or a run never sent) says nothing of how long the task takes.
     if (death === 'none') this.recordRunTime(run, jobs.length);
     this.release(run, jobs);
     for (let i = 0; i < jobs.length; i++) {
@@ -428,7 +439,8 @@ export class Dispatcher {
    * death (Piscina fails every run of a thread with one error, oldest
    * first), the prefetched one never ran.
    */
-  private threadDeath(error: unknown): 'none' | 'new' | 'seen' {
+  private threadDeath(error: unknown): 'none' | 'new' | 'seen' | 'refused' {
+    if (error instanceof BaoziError) return 'refused';
     if (typeof error !== 'object' || error === null || isJobFailure(error)) return 'none';
     if (this.crashes.has(error)) return 'seen';
     this.crashes.add(error);
@@ -517,6 +529,8 @@ export class Dispatcher {
   }
 
   private crashError(job: Job, error: unknown): Error {
+    // A run refused before it was sent (see `send`), with its job's info.
+    if (error instanceof BaoziError) return error;
     // Until an error's stack is read, V8 keeps its call sites, and with them
     // the dead thread's Worker: a kept job (getJob) would hold ~10 KB per crash.
     void (error as Error | null)?.stack;
