@@ -3,6 +3,7 @@ import { EventEmitter } from 'eventemitter3';
 import { encodeArgs, type EncodedArgs } from './admission/codec.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
 import { CancelledError, InvalidOptionError, RunnerClosedError, TableFullError } from './errors.js';
+import { clearLongTimeout, setLongTimeout } from '../workers/long-timer.js';
 import type { RunnerEvents } from './events.js';
 import { Job, now, type JobHandle } from './job/job.js';
 import { Lifecycle } from './job/lifecycle.js';
@@ -77,9 +78,6 @@ export interface RunnerStats {
   /** From starting to settling (the last run of each job). */
   runTime: DurationSummary;
 }
-
-// setTimeout fires at once for longer delays.
-const MAX_DELAY_MS = 2 ** 31 - 1;
 
 /**
  * Creates a runner for a task module. Give the module's type to check task
@@ -444,7 +442,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     const at = Date.now();
     let resolved = resolveSubmitOptions(options, this.#options.defaults.get(name), at);
     if (chunkSize > 0 && (resolved.timeout !== undefined || resolved.softTimeout !== undefined)) {
-      const scale = (ms: number | undefined): number | undefined => (ms === undefined ? undefined : Math.min(ms * chunkSize, MAX_DELAY_MS));
+      const scale = (ms: number | undefined): number | undefined => (ms === undefined ? undefined : Math.min(ms * chunkSize, Number.MAX_SAFE_INTEGER));
       resolved = { ...resolved, timeout: scale(resolved.timeout), softTimeout: scale(resolved.softTimeout) };
     }
     if (resolved.jobId !== undefined) {
@@ -459,9 +457,6 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     }
     if (resolved.signal?.aborted) throw new CancelledError('The job was not submitted: its signal had already aborted.', { cause: resolved.signal.reason });
     const runAt = resolved.runAt !== undefined && resolved.runAt > at ? resolved.runAt : undefined;
-    if (runAt !== undefined && runAt - at > MAX_DELAY_MS) {
-      throw new InvalidOptionError(options?.delay !== undefined ? 'delay' : 'runAt', options?.delay ?? options?.runAt, `at most ${MAX_DELAY_MS} ms (about 24.8 days) ahead`);
-    }
     const encoded = encodeArgs(args, resolved.transferList, this.#options.maxPayloadBytes);
     const id = resolved.jobId ?? this.#newId();
     const job = new Job<Result>(this.#lifecycle, id, name, encoded.args, encoded.isEncoded, resolved, now());
@@ -527,14 +522,14 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     // Past the deadline, what still runs is told to stop, then terminated after cancelGraceMs.
     const deadline =
       drain && deadlineMs !== undefined
-        ? setTimeout(() => {
+        ? setLongTimeout(() => {
             this.#lifecycle.cancelForClose('all', true, `the close deadline of ${deadlineMs} ms passed`);
             this.#dispatcher.stopAbandoned();
           }, deadlineMs)
         : undefined;
     this.#lifecycle.checkIdle();
     await this.#lifecycle.onIdle();
-    clearTimeout(deadline);
+    clearLongTimeout(deadline);
     this.#dispatcher.dispose();
     await this.#pool.destroy();
     this.emit('closed');

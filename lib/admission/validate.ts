@@ -3,6 +3,7 @@ import { pathToFileURL } from 'node:url';
 import { isArrayBuffer } from 'node:util/types';
 import { MessagePort, type ResourceLimits } from 'node:worker_threads';
 import { InvalidOptionError } from '../errors.js';
+import { MAX_TIMER_DELAY } from '../../workers/long-timer.js';
 import { DEFAULTS, PRIORITY_RANGE, type CloseOptions, type RunnerOptions, type SubmitOptions, type TaskDefaults } from '../options.js';
 import { parseRateLimit, type RateLimit } from '../semantics/rate-limit.js';
 import { RETRY_DEFAULTS, type RetryOptions, type RetryPolicy } from '../semantics/retry.js';
@@ -57,7 +58,8 @@ export function resolveRunnerOptions(options: RunnerOptions<never>): ResolvedRun
     tasksUrl: tasksUrl(options.tasks),
     minThreads,
     maxThreads,
-    idleTimeout: integer('idleTimeout', options.idleTimeout, DEFAULTS.idleTimeout, 0),
+    // Piscina's own timer: it cannot wait longer.
+    idleTimeout: integer('idleTimeout', options.idleTimeout, DEFAULTS.idleTimeout, 0, MAX_TIMER_DELAY),
     capacity: integer('capacity', options.capacity, DEFAULTS.capacity, 1),
     concurrentTasksPerWorker: integer('concurrentTasksPerWorker', options.concurrentTasksPerWorker, DEFAULTS.concurrentTasksPerWorker, 1),
     resourceLimits: resourceLimits(options.resourceLimits),

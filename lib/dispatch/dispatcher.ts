@@ -9,6 +9,7 @@ import { classifyCrash, type Pool } from '../pool/pool.js';
 import { StartWindow, type RateLimit } from '../semantics/rate-limit.js';
 import { failureToError, isJobFailure } from '../job/remote-error.js';
 import type { Table } from '../broker/memory.js';
+import { clearLongTimeout, setLongTimeout, type Timer } from '../../workers/long-timer.js';
 
 /** What the dispatcher tells the runner, which owns the jobs' states. */
 export interface DispatcherHooks {
@@ -93,7 +94,7 @@ export class Dispatcher {
   private readonly crashes = new WeakSet<object>();
   private readonly windows = new Map<string, StartWindow>();
   private isPumping = false;
-  private rateTimer: NodeJS.Timeout | undefined;
+  private rateTimer: Timer | undefined;
   private readonly isStartable: ((job: Job) => boolean) | undefined;
   private scanAt = 0;
 
@@ -191,7 +192,7 @@ export class Dispatcher {
     }
     if (graceful && run.control && this.options.cancelGraceMs > 0 && !run.graceTimer) {
       run.control.postMessage({ type: 'abort', reason: reasonText(reason) } satisfies JobControl);
-      run.graceTimer = setTimeout(() => run.abort(reason), this.options.cancelGraceMs);
+      run.graceTimer = setLongTimeout(() => run.abort(reason), this.options.cancelGraceMs);
     } else {
       run.abort(reason);
     }
@@ -217,7 +218,7 @@ export class Dispatcher {
 
   /** Clears the rate-limit timer (the runner is closing). */
   dispose(): void {
-    clearTimeout(this.rateTimer);
+    clearLongTimeout(this.rateTimer);
     this.rateTimer = undefined;
   }
 
@@ -331,8 +332,8 @@ export class Dispatcher {
       message.control = channel.port2;
       transferList = [...(transferList ?? []), channel.port2];
     }
-    if (options.timeout) run.hardTimer = setTimeout(() => this.timeOut(job, run), options.timeout);
-    if (options.softTimeout) run.softTimer = setTimeout(() => this.warnSoftTimeout(run), options.softTimeout);
+    if (options.timeout) run.hardTimer = setLongTimeout(() => this.timeOut(job, run), options.timeout);
+    if (options.softTimeout) run.softTimer = setLongTimeout(() => this.warnSoftTimeout(run), options.softTimeout);
     // A thread that shares jobs cannot be terminated for one of them, and
     // Piscina never gives a run with a signal a shared thread: only runs
     // that may need stopping get one there. With one job per thread, all
@@ -556,7 +557,7 @@ export class Dispatcher {
       if (ms > 0) wait = Math.min(wait, ms);
     }
     if (wait === Infinity) return;
-    this.rateTimer = setTimeout(() => {
+    this.rateTimer = setLongTimeout(() => {
       this.rateTimer = undefined;
       this.pump();
     }, Math.ceil(wait));

@@ -1,6 +1,7 @@
 import type { Attempt } from '../dispatch/attempt.js';
 import type { JobInfo } from '../errors.js';
 import type { ResolvedSubmitOptions } from '../admission/validate.js';
+import { clearLongTimeout, type Timer } from '../../workers/long-timer.js';
 
 /**
  * Where a job is in its life. The first four are live; the last four are
@@ -87,9 +88,9 @@ export class Job<Result = unknown> implements JobHandle<Result> {
   /** Inputs of the `map` chunk this job runs (see lib/map-chunks.ts); 0 for an ordinary job. */
   chunkSize = 0;
   /** Fires when a scheduled job is due or a retrying one's backoff ends. */
-  waitTimer: NodeJS.Timeout | undefined;
+  waitTimer: Timer | undefined;
   /** Fires at `expiresAt` while the job has not started. */
-  expiryTimer: NodeJS.Timeout | undefined;
+  expiryTimer: Timer | undefined;
   /** Removes this job's listener from the producer's signal. */
   releaseSignal: (() => void) | undefined;
   private resolveResult!: (value: unknown) => void;
@@ -147,8 +148,8 @@ export class Job<Result = unknown> implements JobHandle<Result> {
     if (this.isSettled) return false;
     this.state = state;
     this.finishedAt = at;
-    clearTimeout(this.waitTimer);
-    clearTimeout(this.expiryTimer);
+    clearLongTimeout(this.waitTimer);
+    clearLongTimeout(this.expiryTimer);
     this.waitTimer = this.expiryTimer = undefined;
     this.releaseSignal?.();
     this.releaseSignal = undefined;

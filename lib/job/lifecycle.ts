@@ -18,6 +18,7 @@ import { MetricsRecorder } from '../observe/metrics.js';
 import { DurationRecorder } from '../observe/summary.js';
 import type { Table, TableObserver } from '../broker/memory.js';
 import type { ResolvedRunnerOptions } from '../admission/validate.js';
+import { clearLongTimeout, setLongTimeout } from '../../workers/long-timer.js';
 
 /** Counts of settled jobs and retries since the runner started. */
 export interface JobCounts {
@@ -220,7 +221,7 @@ export class Lifecycle implements DispatcherHooks, JobOwner, TableObserver<Job> 
   private armExpiry(job: Job): void {
     const { expiresAt } = job.options;
     if (expiresAt === undefined || job.expiryTimer) return;
-    job.expiryTimer = setTimeout(() => {
+    job.expiryTimer = setLongTimeout(() => {
       job.expiryTimer = undefined;
       if (job.state === 'running' || job.isSettled) return;
       this.leaveWaitingPlace(job);
@@ -232,7 +233,7 @@ export class Lifecycle implements DispatcherHooks, JobOwner, TableObserver<Job> 
   /** Takes a job that has not started out of its timer or the table. */
   private leaveWaitingPlace(job: Job): void {
     if (job.waitTimer) {
-      clearTimeout(job.waitTimer);
+      clearLongTimeout(job.waitTimer);
       job.waitTimer = undefined;
       this.waitingCount--;
     } else if (job.state !== 'running') {
@@ -243,7 +244,7 @@ export class Lifecycle implements DispatcherHooks, JobOwner, TableObserver<Job> 
   private wait(job: Job, state: 'scheduled' | 'retrying', delay: number): void {
     job.state = state;
     this.waitingCount++;
-    job.waitTimer = setTimeout(() => {
+    job.waitTimer = setLongTimeout(() => {
       job.waitTimer = undefined;
       this.waitingCount--;
       this.enqueue(job);
