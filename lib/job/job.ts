@@ -63,6 +63,8 @@ export interface JobOwner {
 }
 
 const ignoreRejection = (): void => {};
+// What a settled job's `args` become: nothing reads them once it settled.
+const RELEASED_ARGS = Object.freeze([]) as unknown as unknown[];
 
 /** Epoch milliseconds with sub-millisecond precision, from one clock call. */
 // Read once: `performance.timeOrigin` is a getter that costs more than `now()` itself.
@@ -93,6 +95,12 @@ export class Job<Result = unknown> implements JobHandle<Result> {
   expiryTimer: Timer | undefined;
   /** Removes this job's listener from the producer's signal. */
   releaseSignal: (() => void) | undefined;
+  /**
+   * Arguments as they travel: as given, or v8-serialized bytes. Kept while
+   * the job may run (again, for a retry), let go of once it settles: a
+   * finished job kept for `getJob()` holds only its result.
+   */
+  args: unknown[] | Uint8Array;
   private resolveResult!: (value: unknown) => void;
   private rejectResult!: (error: unknown) => void;
 
@@ -100,12 +108,12 @@ export class Job<Result = unknown> implements JobHandle<Result> {
     private readonly owner: JobOwner,
     readonly id: string,
     readonly name: string,
-    /** Arguments as they travel: as given, or v8-serialized bytes. */
-    readonly args: unknown[] | Uint8Array,
+    args: unknown[] | Uint8Array,
     readonly isEncoded: boolean,
     readonly options: ResolvedSubmitOptions,
     at: number,
   ) {
+    this.args = args;
     this.submittedAt = at;
     this.result = new Promise<Result>((resolve, reject) => {
       this.resolveResult = resolve as (value: unknown) => void;
@@ -153,6 +161,7 @@ export class Job<Result = unknown> implements JobHandle<Result> {
     this.waitTimer = this.expiryTimer = undefined;
     this.releaseSignal?.();
     this.releaseSignal = undefined;
+    this.args = RELEASED_ARGS;
     return true;
   }
 }
