@@ -230,7 +230,9 @@ export interface SubmitOptions extends TaskDefaults {
    * The job's id, for `getJob(id)` and idempotency: submitting an id that
    * is still scheduled, queued, running or retrying, or finished and still
    * kept (see `resultTtl`), returns that job's handle and runs nothing. A
-   * non-empty string of at most 256 characters.
+   * non-empty string of at most 256 characters. Any string will do: a
+   * generated id never equals one in use (live or kept), even when a caller
+   * picked an id shaped like a generated one.
    * @default a generated id
    */
   jobId?: string;

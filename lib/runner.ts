@@ -108,8 +108,10 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
   readonly #schedules = new Set<PeriodicSchedule>();
   /** Jobs given a `jobId` that still wait for room: that id submitted again waits for the same job. */
   readonly #waitingForRoom = new Map<string, { job: Job; admitted: Promise<void> }>();
-  readonly #idPrefix = randomBytes(4).toString('hex');
+  readonly #idPrefix = `${randomBytes(4).toString('hex')}-`;
   #nextId = 0;
+  /** A caller gave a `jobId` shaped like a generated one: generated ids then skip those in use. */
+  #mayCollide = false;
   #workerErrors = 0;
   readonly #createdAt = now();
   #closing: Promise<CloseReport> | undefined;
@@ -458,6 +460,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     if (resolved.signal?.aborted) throw new CancelledError('The job was not submitted: its signal had already aborted.', { cause: resolved.signal.reason });
     const runAt = resolved.runAt !== undefined && resolved.runAt > at ? resolved.runAt : undefined;
     const encoded = encodeArgs(args, resolved.transferList, this.#options.maxPayloadBytes);
+    if (resolved.jobId?.startsWith(this.#idPrefix)) this.#mayCollide = true;
     const id = resolved.jobId ?? this.#newId();
     const job = new Job<Result>(this.#lifecycle, id, name, encoded.args, encoded.isEncoded, resolved, now());
     job.chunkSize = chunkSize;
@@ -500,7 +503,10 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
   }
 
   #newId(): string {
-    return `${this.#idPrefix}-${(this.#nextId++).toString(36)}`;
+    let id = `${this.#idPrefix}${(this.#nextId++).toString(36)}`;
+    // Two live jobs must never share an id (issue 16); the check costs nothing until a caller picks such an id.
+    while (this.#mayCollide && (this.#lifecycle.find(id) || this.#waitingForRoom.has(id))) id = `${this.#idPrefix}${(this.#nextId++).toString(36)}`;
+    return id;
   }
 
   /** Cancels every live job and terminates every run's thread, once. */

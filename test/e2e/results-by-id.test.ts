@@ -247,4 +247,26 @@ describe('Runner', () => {
       await runner.close();
     });
   });
+
+  describe('when a caller gives a jobId shaped like a generated one (issue 16 E.2)', () => {
+    it('never generates an id a live job has: both jobs run, each with its own id, and both are counted', async () => {
+      const runner = runners.runner({ maxThreads: 1 });
+      const first = await runner.submit('add', [1, 1]);
+      const separator = first.id.lastIndexOf('-');
+      const next = `${first.id.slice(0, separator)}-${(parseInt(first.id.slice(separator + 1), 36) + 1).toString(36)}`;
+      const { port, open } = gate();
+      const caller = await runner.submit('waitForMessage', [port], { transferList: [port], jobId: next });
+      const generated = await runner.submit('add', [2, 2]);
+      expect(generated).not.toBe(caller);
+      expect(generated.id).not.toBe(caller.id);
+      expect(new Set([first.id, caller.id, generated.id]).size).toBe(3);
+      expect(runner.getJob(next)).toBe(caller);
+      open('done');
+      expect(await caller.result).toBe('done');
+      expect(await generated.result).toBe(4);
+      expect(runner.metrics().total.submitted).toBe(3);
+      expect(runner.stats().succeeded).toBe(3);
+      await runner.close();
+    });
+  });
 });
