@@ -78,6 +78,17 @@ export interface RunnerOptions<Tasks = TaskModule> {
    */
   cancelGraceMs?: number;
   /**
+   * Milliseconds a thread may take to import the task module (a top-level
+   * `await` that never settles would otherwise hang it for good). Past it,
+   * `ready()` rejects and the jobs waiting for the module fail with
+   * `BAOZI_TASK_LOAD`, later jobs on that thread fail at once, and
+   * `health()` reports `taskModule: 'failed'`; should the import finish
+   * after all, the thread runs jobs again. Integer, at least 1, of any
+   * length.
+   * @default 60000 (one minute)
+   */
+  loadTimeout?: number;
+  /**
    * `auto`: when jobs of a task measured to be tiny (well under 2 ms a run)
    * wait next in line, several travel to a thread in one message and come
    * back in one, each still settling on its own handle with its own events.
@@ -290,6 +301,7 @@ export const DEFAULTS = Object.freeze({
   capacity: 1024,
   concurrentTasksPerWorker: 1,
   cancelGraceMs: 1000,
+  loadTimeout: 60_000,
   batching: 'auto' as 'auto' | 'off',
   prefetch: 'auto' as 'auto' | 'off',
   resultTtl: 3_600_000,

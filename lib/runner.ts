@@ -324,8 +324,9 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
 
   /**
    * Resolves once a thread has imported the task module. Rejects with
-   * `TaskLoadError` when the import throws, or when threads keep dying as
-   * they load it; with `RunnerClosedError` once closed. With `minThreads: 0`
+   * `TaskLoadError` when the import throws or takes longer than
+   * `loadTimeout`, or when threads keep dying as they load it; with
+   * `RunnerClosedError` once closed. With `minThreads: 0`
    * no thread starts before the first job, so it waits for that job's thread
    * (and, until then, does not keep the process alive).
    */

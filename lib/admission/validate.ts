@@ -20,6 +20,7 @@ export interface ResolvedRunnerOptions {
   env: Record<string, string> | undefined;
   workerData: unknown;
   cancelGraceMs: number;
+  loadTimeout: number;
   batching: 'auto' | 'off';
   prefetch: 'auto' | 'off';
   defaults: Map<string, TaskDefaults>;
@@ -36,7 +37,7 @@ export interface ResolvedRunnerOptions {
 
 const RUNNER_KEYS = [
   'tasks', 'minThreads', 'maxThreads', 'idleTimeout', 'capacity', 'concurrentTasksPerWorker',
-  'resourceLimits', 'env', 'workerData', 'cancelGraceMs', 'batching', 'prefetch', 'defaults', 'rateLimits', 'resultTtl', 'maxResults', 'maxScheduled',
+  'resourceLimits', 'env', 'workerData', 'cancelGraceMs', 'loadTimeout', 'batching', 'prefetch', 'defaults', 'rateLimits', 'resultTtl', 'maxResults', 'maxScheduled',
   'maxPayloadBytes', 'maxJobsPerWorker', 'maxHeapPerWorkerMb',
 ] as const satisfies readonly (keyof RunnerOptions)[];
 const TASK_DEFAULT_KEYS = ['priority', 'retries', 'timeout', 'softTimeout', 'expiresIn'] as const satisfies readonly (keyof TaskDefaults)[];
@@ -66,6 +67,7 @@ export function resolveRunnerOptions(options: RunnerOptions<never>): ResolvedRun
     env: env(options.env),
     workerData: cloneable('workerData', options.workerData),
     cancelGraceMs: integer('cancelGraceMs', options.cancelGraceMs, DEFAULTS.cancelGraceMs, 0),
+    loadTimeout: integer('loadTimeout', options.loadTimeout, DEFAULTS.loadTimeout, 1),
     batching: oneOf('batching', options.batching, ['auto', 'off'] as const, DEFAULTS.batching),
     prefetch: oneOf('prefetch', options.prefetch, ['auto', 'off'] as const, DEFAULTS.prefetch),
     defaults: resolveTaskDefaults(options.defaults),

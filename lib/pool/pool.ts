@@ -115,6 +115,7 @@ export class Pool {
       maxJobs: options.maxJobsPerWorker,
       maxHeapBytes: options.maxHeapPerWorkerMb * 1024 * 1024,
       preloadDelayMs: 0,
+      loadTimeoutMs: options.loadTimeout,
     };
     // Threads copy the environment data as they start.
     setEnvironmentData(this.settingsKey, this.settings);
