@@ -122,8 +122,19 @@ export class TaskLoadError extends BaoziError {
   }
 }
 
-/** Why a worker thread died while it ran a job. */
-export type CrashReason = 'exit' | 'oom' | 'uncaught';
+/**
+ * Why a worker thread died while it ran a job. `unreadable-message`: it
+ * could not deserialize a job message sent to it (the job's arguments did
+ * not survive the copy), and died of it so that no job on it is left
+ * unsettled.
+ */
+export type CrashReason = 'exit' | 'oom' | 'uncaught' | 'unreadable-message';
+
+const CRASH_DESCRIPTIONS: Record<Exclude<CrashReason, 'exit'>, string> = {
+  oom: 'out of memory under resourceLimits',
+  uncaught: 'uncaught exception',
+  'unreadable-message': 'it could not read a job message sent to it: arguments that did not survive the copy',
+};
 
 /** The thread running the job died; the pool replaced it. */
 export class WorkerCrashedError extends BaoziError {
@@ -135,7 +146,7 @@ export class WorkerCrashedError extends BaoziError {
     options: { cause?: unknown; job?: JobInfo },
   ) {
     super(
-      `The worker thread running this job died (${reason === 'exit' ? `process.exit(${exitCode})` : reason === 'oom' ? 'out of memory under resourceLimits' : 'uncaught exception'}). ` +
+      `The worker thread running this job died (${reason === 'exit' ? `process.exit(${exitCode})` : CRASH_DESCRIPTIONS[reason]}). ` +
         'The pool replaced the thread; other jobs go on.',
       options,
     );

@@ -4,6 +4,7 @@ import { encodeArgs, type EncodedArgs } from './admission/codec.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
 import { CancelledError, InvalidOptionError, RunnerClosedError, TableFullError } from './errors.js';
 import type { ConsumedJob, RemoteConsumer, RemoteProducer } from './broker/remote.js';
+import { clearLongTimeout, setLongTimeout } from '../workers/long-timer.js';
 import type { RunnerEvents } from './events.js';
 import { Job, now, type JobHandle } from './job/job.js';
 import { Lifecycle } from './job/lifecycle.js';
@@ -87,9 +88,6 @@ export interface RunnerStats {
   runTime: DurationSummary;
 }
 
-// setTimeout fires at once for longer delays.
-const MAX_DELAY_MS = 2 ** 31 - 1;
-
 /**
  * Creates a runner for a task module. Give the module's type to check task
  * names, arguments and results at compile time:
@@ -119,8 +117,10 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
   readonly #schedules = new Set<PeriodicSchedule>();
   /** Jobs given a `jobId` that still wait for room: that id submitted again waits for the same job. */
   readonly #waitingForRoom = new Map<string, { job: Job; admitted: Promise<Job> }>();
-  readonly #idPrefix = randomBytes(4).toString('hex');
+  readonly #idPrefix = `${randomBytes(4).toString('hex')}-`;
   #nextId = 0;
+  /** A caller gave a `jobId` shaped like a generated one: generated ids then skip those in use. */
+  #mayCollide = false;
   #workerErrors = 0;
   readonly #createdAt = now();
   #closing: Promise<CloseReport> | undefined;
@@ -362,8 +362,9 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
 
   /**
    * Resolves once a thread has imported the task module. Rejects with
-   * `TaskLoadError` when the import throws, or when threads keep dying as
-   * they load it; with `RunnerClosedError` once closed. With `minThreads: 0`
+   * `TaskLoadError` when the import throws or takes longer than
+   * `loadTimeout`, or when threads keep dying as they load it; with
+   * `RunnerClosedError` once closed. With `minThreads: 0`
    * no thread starts before the first job, so it waits for that job's thread
    * (and, until then, does not keep the process alive).
    */
@@ -485,7 +486,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     const at = Date.now();
     let resolved = resolveSubmitOptions(options, this.#options.defaults.get(name), at);
     if (chunkSize > 0 && (resolved.timeout !== undefined || resolved.softTimeout !== undefined)) {
-      const scale = (ms: number | undefined): number | undefined => (ms === undefined ? undefined : Math.min(ms * chunkSize, MAX_DELAY_MS));
+      const scale = (ms: number | undefined): number | undefined => (ms === undefined ? undefined : Math.min(ms * chunkSize, Number.MAX_SAFE_INTEGER));
       resolved = { ...resolved, timeout: scale(resolved.timeout), softTimeout: scale(resolved.softTimeout) };
     }
     if (resolved.jobId !== undefined) {
@@ -500,9 +501,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     }
     if (resolved.signal?.aborted) throw new CancelledError('The job was not submitted: its signal had already aborted.', { cause: resolved.signal.reason });
     const runAt = resolved.runAt !== undefined && resolved.runAt > at ? resolved.runAt : undefined;
-    if (runAt !== undefined && runAt - at > MAX_DELAY_MS) {
-      throw new InvalidOptionError(options?.delay !== undefined ? 'delay' : 'runAt', options?.delay ?? options?.runAt, `at most ${MAX_DELAY_MS} ms (about 24.8 days) ahead`);
-    }
+    if (resolved.jobId?.startsWith(this.#idPrefix)) this.#mayCollide = true;
     const id = resolved.jobId ?? this.#newId();
     const encoded = encodeArgs(args, { transferList: resolved.transferList, maxPayloadBytes: this.#options.maxPayloadBytes, job: { jobId: id, task: name, attempt: 1 } });
     const job = new Job<Result>(this.#lifecycle, id, name, encoded.args, encoded.isEncoded, resolved, now());
@@ -606,7 +605,10 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
   }
 
   #newId(): string {
-    return `${this.#idPrefix}-${(this.#nextId++).toString(36)}`;
+    let id = `${this.#idPrefix}${(this.#nextId++).toString(36)}`;
+    // Two live jobs must never share an id (issue 16); the check costs nothing until a caller picks such an id.
+    while (this.#mayCollide && (this.#lifecycle.find(id) || this.#waitingForRoom.has(id))) id = `${this.#idPrefix}${(this.#nextId++).toString(36)}`;
+    return id;
   }
 
   /** Cancels every live job and terminates every run's thread, once. */
@@ -629,14 +631,14 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     // Past the deadline, what still runs is told to stop, then terminated after cancelGraceMs.
     const deadline =
       drain && deadlineMs !== undefined
-        ? setTimeout(() => {
+        ? setLongTimeout(() => {
             this.#lifecycle.cancelForClose('all', true, `the close deadline of ${deadlineMs} ms passed`);
             this.#dispatcher.stopAbandoned();
           }, deadlineMs)
         : undefined;
     this.#lifecycle.checkIdle();
     await this.#lifecycle.onIdle();
-    clearTimeout(deadline);
+    clearLongTimeout(deadline);
     this.#dispatcher.dispose();
     await this.#pool.destroy();
     this.emit('closed');

@@ -36,7 +36,7 @@ function threadResources(): number {
 }
 
 const BAD_NUMBERS: unknown[] = [NaN, Infinity, -Infinity, -1, 1.5, '4', null, 4n];
-const RUNNER_NUMBERS = ['capacity', 'maxThreads', 'minThreads', 'idleTimeout', 'concurrentTasksPerWorker', 'cancelGraceMs'];
+const RUNNER_NUMBERS = ['capacity', 'maxThreads', 'minThreads', 'idleTimeout', 'concurrentTasksPerWorker', 'cancelGraceMs', 'loadTimeout'];
 
 describe('resolveRunnerOptions()', () => {
   describe('with numeric options', () => {
@@ -48,7 +48,7 @@ describe('resolveRunnerOptions()', () => {
       },
     );
 
-    it.each(['capacity', 'maxThreads', 'concurrentTasksPerWorker'])('rejects %s set to 0', (option) => {
+    it.each(['capacity', 'maxThreads', 'concurrentTasksPerWorker', 'loadTimeout'])('rejects %s set to 0', (option) => {
       expectInvalidOption(() => resolveRunnerOptions(runnerOptions({ [option]: 0 })), option);
     });
 
@@ -198,6 +198,7 @@ describe('resolveRunnerOptions()', () => {
       env: undefined,
       workerData: undefined,
       cancelGraceMs: DEFAULTS.cancelGraceMs,
+      loadTimeout: DEFAULTS.loadTimeout,
       batching: 'auto',
       prefetch: 'auto',
       defaults: new Map(),

@@ -1,6 +1,6 @@
 import { deserialize, serialize } from 'node:v8';
 import type { JobReply } from '../../workers/protocol.js';
-import { findUncloneablePath } from '../../workers/clone-path.js';
+import { findUncloneablePath, isDetached } from '../../workers/clone-path.js';
 import { PayloadTooLargeError, SerializationError, type JobInfo } from '../errors.js';
 import { DEFAULTS } from '../options.js';
 
@@ -33,9 +33,9 @@ export function encodeArgs(args: unknown[], options: EncodeOptions = {}): Encode
   const { transferList, maxPayloadBytes = DEFAULTS.maxPayloadBytes, job } = options;
   if (transferList || args.every(isPlainPrimitive)) {
     // Arguments that travel as they are must still be checked now, not fail at dispatch.
-    const path = transferList && findUncloneablePath(args, 'args', new Set(transferList));
-    if (path) {
-      throw new SerializationError('argument', path, 'it cannot be cloned (a function, symbol, WeakMap, WeakSet, Promise or a MessagePort not in transferList)', { job });
+    if (transferList) {
+      const refusal = findTransferProblem(args, transferList, job);
+      if (refusal) throw refusal;
     }
     const size = transferList ? estimateSize(args, maxPayloadBytes) : primitivesSize(args);
     if (size > maxPayloadBytes) throw new PayloadTooLargeError(size, maxPayloadBytes, { job });
@@ -50,6 +50,25 @@ export function encodeArgs(args: unknown[], options: EncodeOptions = {}): Encode
   }
   if (bytes.length > maxPayloadBytes) throw new PayloadTooLargeError(bytes.length, maxPayloadBytes, { job });
   return { args: bytes, isEncoded: true };
+}
+
+const UNCLONEABLE = 'it cannot be cloned (a function, symbol, WeakMap, WeakSet, Promise, a MessagePort not in transferList, a detached ArrayBuffer, or a getter that throws)';
+
+/**
+ * Why arguments that travel as they are with a `transferList` cannot be
+ * sent, or undefined: a listed buffer already detached (moved by an earlier
+ * transfer; posting it would leave the job's message unreadable in the
+ * thread), or a part of the arguments that cannot be cloned. Checked at
+ * submit, and again as the job is sent: a buffer may be moved meanwhile.
+ */
+export function findTransferProblem(args: unknown, transferList: readonly unknown[], job?: JobInfo): SerializationError | undefined {
+  for (let i = 0; i < transferList.length; i++) {
+    if (isDetached(transferList[i] as ArrayBuffer)) {
+      return new SerializationError('argument', `transferList[${i}]`, 'the ArrayBuffer is detached: an earlier transfer moved it away. Send a copy, or a buffer not yet moved', { job });
+    }
+  }
+  const path = findUncloneablePath(args, 'args', new Set(transferList));
+  return path ? new SerializationError('argument', path, UNCLONEABLE, { job }) : undefined;
 }
 
 /** One job's result as it arrived (alone, or as an item of a batch reply). */

@@ -1,8 +1,10 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { MessagePort, ResourceLimits } from 'node:worker_threads';
+import { isArrayBuffer } from 'node:util/types';
+import { MessagePort, type ResourceLimits } from 'node:worker_threads';
 import type { RemoteBroker } from '../broker/remote.js';
 import { InvalidOptionError } from '../errors.js';
+import { MAX_TIMER_DELAY } from '../../workers/long-timer.js';
 import { DEFAULTS, PRIORITY_RANGE, type CloseOptions, type RunnerOptions, type SubmitOptions, type TaskDefaults } from '../options.js';
 import { parseRateLimit, type RateLimit } from '../semantics/rate-limit.js';
 import { DEFAULT_JITTER, RETRY_DEFAULTS, type RetryOptions, type RetryPolicy } from '../semantics/retry.js';
@@ -19,6 +21,7 @@ export interface ResolvedRunnerOptions {
   env: Record<string, string> | undefined;
   workerData: unknown;
   cancelGraceMs: number;
+  loadTimeout: number;
   batching: 'auto' | 'off';
   prefetch: 'auto' | 'off';
   defaults: Map<string, TaskDefaults>;
@@ -39,7 +42,7 @@ export interface ResolvedRunnerOptions {
 
 const RUNNER_KEYS = [
   'tasks', 'minThreads', 'maxThreads', 'idleTimeout', 'capacity', 'concurrentTasksPerWorker',
-  'resourceLimits', 'env', 'workerData', 'cancelGraceMs', 'batching', 'prefetch', 'defaults', 'rateLimits', 'resultTtl', 'maxResults', 'maxScheduled',
+  'resourceLimits', 'env', 'workerData', 'cancelGraceMs', 'loadTimeout', 'batching', 'prefetch', 'defaults', 'rateLimits', 'resultTtl', 'maxResults', 'maxScheduled',
   'maxPayloadBytes', 'maxJobsPerWorker', 'maxHeapPerWorkerMb', 'broker', 'consume',
 ] as const satisfies readonly (keyof RunnerOptions)[];
 const TASK_DEFAULT_KEYS = ['priority', 'retries', 'timeout', 'softTimeout', 'expiresIn'] as const satisfies readonly (keyof TaskDefaults)[];
@@ -61,13 +64,15 @@ export function resolveRunnerOptions(options: RunnerOptions<never>): ResolvedRun
     tasksUrl: tasksUrl(options.tasks),
     minThreads,
     maxThreads,
-    idleTimeout: integer('idleTimeout', options.idleTimeout, DEFAULTS.idleTimeout, 0),
+    // Piscina's own timer: it cannot wait longer.
+    idleTimeout: integer('idleTimeout', options.idleTimeout, DEFAULTS.idleTimeout, 0, MAX_TIMER_DELAY),
     capacity: integer('capacity', options.capacity, DEFAULTS.capacity, 1),
     concurrentTasksPerWorker: integer('concurrentTasksPerWorker', options.concurrentTasksPerWorker, DEFAULTS.concurrentTasksPerWorker, 1),
     resourceLimits: resourceLimits(options.resourceLimits),
     env: env(options.env),
     workerData: cloneable('workerData', options.workerData),
     cancelGraceMs: integer('cancelGraceMs', options.cancelGraceMs, DEFAULTS.cancelGraceMs, 0),
+    loadTimeout: integer('loadTimeout', options.loadTimeout, DEFAULTS.loadTimeout, 1),
     batching: oneOf('batching', options.batching, ['auto', 'off'] as const, DEFAULTS.batching),
     prefetch: oneOf('prefetch', options.prefetch, ['auto', 'off'] as const, DEFAULTS.prefetch),
     defaults: resolveTaskDefaults(options.defaults),
@@ -155,9 +160,7 @@ export function resolveSubmitOptions(options: SubmitOptions | undefined, default
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new InvalidOptionError('signal', signal, 'an AbortSignal');
   }
-  if (transferList !== undefined && !Array.isArray(transferList)) {
-    throw new InvalidOptionError('transferList', transferList, 'an array of ArrayBuffers or MessagePorts');
-  }
+  if (transferList !== undefined) checkTransferList(transferList);
   if (jobId !== undefined && (typeof jobId !== 'string' || jobId === '' || jobId.length > 256)) {
     throw new InvalidOptionError('jobId', jobId, 'a non-empty string of at most 256 characters');
   }
@@ -183,6 +186,27 @@ export function resolveSubmitOptions(options: SubmitOptions | undefined, default
     softTimeout,
     onProgress,
   };
+}
+
+/**
+ * A transfer list must be an array of distinct ArrayBuffers and
+ * MessagePorts: anything else makes `postMessage` throw when the job is
+ * sent. (Whether a buffer is detached is checked with the arguments.)
+ */
+function checkTransferList(transferList: unknown): void {
+  if (!Array.isArray(transferList)) throw new InvalidOptionError('transferList', transferList, 'an array of ArrayBuffers or MessagePorts');
+  const seen = new Set<unknown>();
+  transferList.forEach((entry: unknown, i) => {
+    if (!isArrayBuffer(entry) && !(entry instanceof MessagePort)) {
+      throw new InvalidOptionError(
+        `transferList[${i}]`,
+        entry,
+        'an ArrayBuffer (a typed array\'s `.buffer`) or a MessagePort; a SharedArrayBuffer is shared as it is and never listed',
+      );
+    }
+    if (seen.has(entry)) throw new InvalidOptionError(`transferList[${i}]`, entry, 'each buffer or port listed once');
+    seen.add(entry);
+  });
 }
 
 /** Checks `RunnerOptions.defaults` once, at creation. */

@@ -2,14 +2,15 @@ import { receiveMessageOnPort } from 'node:worker_threads';
 import type { BatchMessage, BatchReply, ChunkMessage, JobControl, JobFailure, JobMessage, JobReply, JobReport, PoolMessage, RetireReason } from '../../workers/protocol.js';
 import type { MessagePort, Worker } from 'node:worker_threads';
 import { Attempt } from './attempt.js';
-import { decodeReply } from '../admission/codec.js';
-import { describeValue, SerializationError, TaskLoadError, TimeoutError, WorkerCrashedError, type RunError } from '../errors.js';
+import { decodeReply, findTransferProblem } from '../admission/codec.js';
+import { BaoziError, describeValue, SerializationError, TaskLoadError, TimeoutError, WorkerCrashedError, type RunError } from '../errors.js';
 import { now, type Job } from '../job/job.js';
 import { transition } from '../job/states.js';
 import { classifyCrash, type Pool } from '../pool/pool.js';
 import { StartWindow, type RateLimit } from '../semantics/rate-limit.js';
 import { failureToError, isJobFailure } from '../job/remote-error.js';
 import type { Broker, TakeFilter } from '../broker/contract.js';
+import { clearLongTimeout, setLongTimeout, type Timer } from '../../workers/long-timer.js';
 
 /** What the dispatcher tells the runner, which owns the jobs' states. */
 export interface DispatcherHooks {
@@ -96,7 +97,7 @@ export class Dispatcher {
   /** Tasks whose runs are measured quick: their jobs may be prefetched. */
   private readonly quickTasks = new Set<string>();
   private isPumping = false;
-  private rateTimer: NodeJS.Timeout | undefined;
+  private rateTimer: Timer | undefined;
   private scanAt = 0;
 
   constructor(
@@ -187,7 +188,7 @@ export class Dispatcher {
     }
     if (graceful && run.control && this.options.cancelGraceMs > 0 && !run.graceTimer) {
       run.control.postMessage({ type: 'abort', reason: reasonText(reason) } satisfies JobControl);
-      run.graceTimer = setTimeout(() => run.abort(reason), this.options.cancelGraceMs);
+      run.graceTimer = setLongTimeout(() => run.abort(reason), this.options.cancelGraceMs);
     } else {
       run.abort(reason);
     }
@@ -213,7 +214,7 @@ export class Dispatcher {
 
   /** Clears the rate-limit timer (the runner is closing). */
   dispose(): void {
-    clearTimeout(this.rateTimer);
+    clearLongTimeout(this.rateTimer);
     this.rateTimer = undefined;
   }
 
@@ -366,8 +367,8 @@ export class Dispatcher {
       message.control = channel.port2;
       transferList = [...(transferList ?? []), channel.port2];
     }
-    if (options.timeout) run.hardTimer = setTimeout(() => this.timeOut(job, run), options.timeout);
-    if (options.softTimeout) run.softTimer = setTimeout(() => this.warnSoftTimeout(run), options.softTimeout);
+    if (options.timeout) run.hardTimer = setLongTimeout(() => this.timeOut(job, run), options.timeout);
+    if (options.softTimeout) run.softTimer = setLongTimeout(() => this.warnSoftTimeout(run), options.softTimeout);
     // A thread that shares jobs cannot be terminated for one of them, and
     // Piscina never gives a run with a signal a shared thread: only runs
     // that may need stopping get one there. With one job per thread, all
@@ -378,7 +379,10 @@ export class Dispatcher {
         ? !(this.isPrefetchable(job) || (isResend && isPrefetch))
         : options.signal !== undefined || options.timeout !== undefined || options.softTimeout !== undefined;
     if (!isResend) this.hooks.started(job);
-    this.send(run, message, transferList, isStoppable, isPrefetch);
+    // A listed buffer may have been moved since submit (by a job sent
+    // before this one): posted, it would leave the message unreadable.
+    const refusal = options.transferList && findTransferProblem(job.args, options.transferList, job.info);
+    this.send(run, message, transferList, isStoppable, isPrefetch, refusal);
   }
 
   private countAsStoppable(run: Attempt): void {
@@ -387,12 +391,20 @@ export class Dispatcher {
   }
 
   /** `mayWait`: sent past the slots, to wait in a busy thread (a prefetch). */
-  private send(run: Attempt, message: PoolMessage, transferList: readonly (ArrayBuffer | MessagePort)[] | undefined, isStoppable: boolean, mayWait: boolean): void {
+  /** `refusal`: the run is not sent, and fails with it. */
+  private send(
+    run: Attempt,
+    message: PoolMessage,
+    transferList: readonly (ArrayBuffer | MessagePort)[] | undefined,
+    isStoppable: boolean,
+    mayWait: boolean,
+    refusal?: BaoziError,
+  ): void {
     if (isStoppable) this.countAsStoppable(run);
     run.mayWait = mayWait;
     let reply: Promise<JobReply>;
     try {
-      reply = this.pool.run(message, isStoppable ? run : undefined, transferList, run);
+      reply = refusal ? Promise.reject(refusal) : this.pool.run(message, isStoppable ? run : undefined, transferList, run);
     } catch (error) {
       reply = Promise.reject(error);
     }
@@ -421,7 +433,7 @@ export class Dispatcher {
       this.report(run, left.message as JobReport);
     }
     const jobs = run.batch ?? [run.job];
-    // A thread's death says nothing of how long the task takes.
+    // A thread's death (or a run never sent) says nothing of how long the task takes.
     if (death === 'none') this.recordRunTime(run, jobs.length, run.batch && error === undefined ? (reply as BatchReply).ms : undefined);
     this.release(run, jobs);
     for (let i = 0; i < jobs.length; i++) {
@@ -463,7 +475,8 @@ export class Dispatcher {
    * death (Piscina fails every run of a thread with one error, oldest
    * first), the prefetched one never ran.
    */
-  private threadDeath(error: unknown): 'none' | 'new' | 'seen' {
+  private threadDeath(error: unknown): 'none' | 'new' | 'seen' | 'refused' {
+    if (error instanceof BaoziError) return 'refused';
     if (typeof error !== 'object' || error === null || isJobFailure(error)) return 'none';
     if (this.crashes.has(error)) return 'seen';
     this.crashes.add(error);
@@ -551,7 +564,9 @@ export class Dispatcher {
     run.control?.postMessage({ type: 'abort', reason: `soft timeout of ${run.job.options.softTimeout} ms` } satisfies JobControl);
   }
 
-  private crashError(job: Job, error: unknown): SerializationError | WorkerCrashedError {
+  private crashError(job: Job, error: unknown): RunError {
+    // A run refused before it was sent (see `send`), with its job's info.
+    if (error instanceof SerializationError) return error;
     // Until an error's stack is read, V8 keeps its call sites, and with them
     // the dead thread's Worker: a kept job (getJob) would hold ~10 KB per crash.
     void (error as Error | null)?.stack;
@@ -577,7 +592,7 @@ export class Dispatcher {
       if (ms > 0) wait = Math.min(wait, ms);
     }
     if (wait === Infinity) return;
-    this.rateTimer = setTimeout(() => {
+    this.rateTimer = setLongTimeout(() => {
       this.rateTimer = undefined;
       this.pump();
     }, Math.ceil(wait));

@@ -3,6 +3,7 @@ import type { JobInfo, RunError } from '../errors.js';
 import type { ResolvedSubmitOptions } from '../admission/validate.js';
 import type { BrokerEntry, Sharing } from '../broker/contract.js';
 import { transition } from './states.js';
+import { clearLongTimeout, type Timer } from '../../workers/long-timer.js';
 
 /**
  * Where a job is in its life. The first four are live; the last four are
@@ -65,6 +66,8 @@ export interface JobOwner {
 
 const ignoreRejection = (): void => {};
 const NO_ERRORS: readonly RunError[] = Object.freeze([]);
+// What a settled job's `args` become: nothing reads them once it settled.
+const RELEASED_ARGS = Object.freeze([]) as unknown as unknown[];
 
 /** Epoch milliseconds with sub-millisecond precision, from one clock call. */
 // Read once: `performance.timeOrigin` is a getter that costs more than `now()` itself.
@@ -90,11 +93,17 @@ export class Job<Result = unknown> implements JobHandle<Result>, BrokerEntry {
   /** Inputs of the `map` chunk this job runs (see lib/map-chunks.ts); 0 for an ordinary job. */
   chunkSize = 0;
   /** Fires when a scheduled job is due or a retrying one's backoff ends. */
-  waitTimer: NodeJS.Timeout | undefined;
+  waitTimer: Timer | undefined;
   /** Fires at `expiresAt` while the job has not started. */
-  expiryTimer: NodeJS.Timeout | undefined;
+  expiryTimer: Timer | undefined;
   /** Removes this job's listener from the producer's signal. */
   releaseSignal: (() => void) | undefined;
+  /**
+   * Arguments as they travel: as given, or v8-serialized bytes. Kept while
+   * the job may run (again, for a retry), let go of once it settles: a
+   * finished job kept for `getJob()` holds only its result.
+   */
+  args: unknown[] | Uint8Array;
   private resolveResult!: (value: unknown) => void;
   private rejectResult!: (error: unknown) => void;
 
@@ -102,12 +111,12 @@ export class Job<Result = unknown> implements JobHandle<Result>, BrokerEntry {
     private readonly owner: JobOwner,
     readonly id: string,
     readonly name: string,
-    /** Arguments as they travel: as given, or v8-serialized bytes. */
-    readonly args: unknown[] | Uint8Array,
+    args: unknown[] | Uint8Array,
     readonly isEncoded: boolean,
     readonly options: ResolvedSubmitOptions,
     at: number,
   ) {
+    this.args = args;
     this.submittedAt = at;
     this.result = new Promise<Result>((resolve, reject) => {
       this.resolveResult = resolve as (value: unknown) => void;
@@ -167,11 +176,12 @@ export class Job<Result = unknown> implements JobHandle<Result>, BrokerEntry {
     if (this.isSettled) return false;
     transition(this, state);
     this.finishedAt = at;
-    clearTimeout(this.waitTimer);
-    clearTimeout(this.expiryTimer);
+    clearLongTimeout(this.waitTimer);
+    clearLongTimeout(this.expiryTimer);
     this.waitTimer = this.expiryTimer = undefined;
     this.releaseSignal?.();
     this.releaseSignal = undefined;
+    this.args = RELEASED_ARGS;
     return true;
   }
 }

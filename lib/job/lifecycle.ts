@@ -21,6 +21,7 @@ import { MetricsRecorder } from '../observe/metrics.js';
 import { DurationRecorder } from '../observe/summary.js';
 import type { Broker, BrokerObserver } from '../broker/contract.js';
 import type { ResolvedRunnerOptions } from '../admission/validate.js';
+import { clearLongTimeout, setLongTimeout } from '../../workers/long-timer.js';
 
 /** Counts of settled jobs and retries since the runner started. */
 export interface JobCounts {
@@ -242,7 +243,7 @@ export class Lifecycle implements DispatcherHooks, JobOwner, BrokerObserver<Job>
   private armExpiry(job: Job): void {
     const { expiresAt } = job.options;
     if (expiresAt === undefined || job.expiryTimer) return;
-    job.expiryTimer = setTimeout(() => {
+    job.expiryTimer = setLongTimeout(() => {
       job.expiryTimer = undefined;
       if (job.state === 'running' || job.isSettled) return;
       this.leaveWaitingPlace(job);
@@ -254,7 +255,7 @@ export class Lifecycle implements DispatcherHooks, JobOwner, BrokerObserver<Job>
   /** Takes a job that has not started out of its timer or the table. */
   private leaveWaitingPlace(job: Job): void {
     if (job.waitTimer) {
-      clearTimeout(job.waitTimer);
+      clearLongTimeout(job.waitTimer);
       job.waitTimer = undefined;
       this.waitingCount--;
     } else if (job.state !== 'running') {
@@ -265,7 +266,7 @@ export class Lifecycle implements DispatcherHooks, JobOwner, BrokerObserver<Job>
   private wait(job: Job, state: 'scheduled' | 'retrying', delay: number): void {
     transition(job, state);
     this.waitingCount++;
-    job.waitTimer = setTimeout(() => {
+    job.waitTimer = setLongTimeout(() => {
       job.waitTimer = undefined;
       this.waitingCount--;
       this.enqueue(job);

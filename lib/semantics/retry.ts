@@ -24,12 +24,14 @@ export interface RetryOptions {
    */
   backoff?: Backoff;
   /**
-   * Milliseconds before the first retry. Integer, 0 or more.
+   * Milliseconds before the first retry. Integer, 0 or more, of any length
+   * (past 24.8 days it is waited out in steps).
    * @default 1000
    */
   delay?: number;
   /**
-   * Longest wait between two runs, in milliseconds. Integer, 0 or more.
+   * Longest wait between two runs, in milliseconds. Integer, 0 or more, of
+   * any length.
    * @default 60000
    */
   maxDelay?: number;

@@ -1,6 +1,7 @@
 import { Cron } from 'croner';
 import { InvalidOptionError } from '../errors.js';
 import type { JobHandle } from '../job/job.js';
+import { MAX_TIMER_DELAY } from '../../workers/long-timer.js';
 
 /**
  * What a tick does when the job of an earlier tick is still live (queued,
@@ -177,9 +178,6 @@ export interface ScheduleHooks<Result = unknown> {
  */
 export type ScheduleSubmit<Result = unknown> = (signal: AbortSignal) => Promise<JobHandle<Result>>;
 
-// setTimeout fires at once (with a warning) for delays above this; longer
-// waits are taken in steps.
-const MAX_TIMER_DELAY = 2 ** 31 - 1;
 // Settled states; any other state, including ones added later, is live.
 const TERMINAL_STATES: ReadonlySet<string> = new Set(['succeeded', 'failed', 'cancelled', 'expired']);
 const RUNNER_CLOSED = 'BAOZI_RUNNER_CLOSED';

@@ -517,4 +517,43 @@ describe('Runner', () => {
       await runner.close();
     });
   });
+
+  describe('when what a task throws or returns misbehaves as it is read (issue 16 C)', () => {
+    it.each([
+      ['an Error whose message getter throws', 'throwWithThrowingMessage'],
+      ['a Proxy whose traps throw', 'throwHostileProxy'],
+    ] as const)('fails a job whose task throws %s with TaskError, on the same thread', async (_, task) => {
+      const runner = runners.runner({ maxThreads: 1 });
+      const before = await runner.run('threadId');
+      const threads = runner.stats().threads;
+      const job = await runner.submit(task, []);
+      const error = await rejectionOf(job.result);
+      expect(error).toBeInstanceOf(TaskError);
+      expect(error.code).toBe('BAOZI_TASK_FAILED');
+      expect(error.jobId).toBe(job.id);
+      expect(await runner.run('threadId')).toBe(before);
+      expect(runner.stats()).toMatchObject({ threads, workerErrors: 0 });
+      await runner.close();
+    });
+
+    it.each([
+      ['an object with a getter that throws', 'returnThrowingGetter'],
+      ['a Proxy', 'returnProxy'],
+      ['a Proxy whose traps throw', 'returnHostileProxy'],
+    ] as const)('fails a job whose task returns %s with SerializationError direction result, alone and in a batch, on the same thread', async (_, task) => {
+      const runner = runners.runner({ maxThreads: 1 });
+      const before = await runner.run('threadId');
+      const threads = runner.stats().threads;
+      const error = await rejectionOf(runner.run(task));
+      expect(error).toBeInstanceOf(SerializationError);
+      expect(error.code).toBe('BAOZI_SERIALIZATION');
+      expect(error.direction).toBe('result');
+      // Several at once travel as a batch once the task is measured quick.
+      const outcomes = await Promise.allSettled(Array.from({ length: 20 }, () => runner.run(task)));
+      expect(outcomes.map((outcome) => outcome.status === 'rejected' && outcome.reason instanceof SerializationError)).toEqual(outcomes.map(() => true));
+      expect(await runner.run('threadId')).toBe(before);
+      expect(runner.stats()).toMatchObject({ threads, workerErrors: 0 });
+      await runner.close();
+    });
+  });
 });

@@ -338,6 +338,9 @@ class FakePool {
 
 // ── the world: the parts wired as lib/runner.ts wires them ────────────
 
+// Past what one Node timer (fake ones too) can wait: it would fire after 1 ms.
+const LONG = 2 ** 31;
+
 interface JobOptions {
   priority: number;
   /** `own`: a controller of its own; `shared`: the one all `shared` jobs use until it aborts. */
@@ -478,7 +481,7 @@ class World {
       {
         priority: options.priority,
         ...(controller && { signal: controller.signal }),
-        ...(options.retries && { retries: { max: options.retries.max, delay: options.retries.delay, backoff: 'fixed', jitter: 'none' } }),
+        ...(options.retries && { retries: { max: options.retries.max, delay: options.retries.delay, maxDelay: options.retries.delay, backoff: 'fixed', jitter: 'none' } }),
         ...(options.timeout !== undefined && { timeout: options.timeout }),
         ...(options.expiresIn !== undefined && { expiresIn: options.expiresIn }),
         ...(options.delay !== undefined && { delay: options.delay }),
@@ -706,6 +709,10 @@ class World {
     if (name === 'queued' || name === 'scheduled') record.isAccepted = true;
     if (isTerminal(name)) record.terminalEvents++;
     if (name === 'failed' && !(error instanceof BaoziError)) this.fail(`${job.id} failed with something that is not a BaoziError`);
+    // A time past what a Node timer can wait (LONG) must never fire within a run (issue 16 B).
+    if (name === 'failed' && error instanceof TimeoutError && (job.options.timeout ?? 0) >= LONG) this.fail(`${job.id} timed out early: its timeout is ${job.options.timeout} ms`);
+    if (name === 'expired' && job.options.expiresAt! - job.submittedAt >= LONG - 1) this.fail(`${job.id} expired early: it expires ${job.options.expiresAt! - job.submittedAt} ms after submit`);
+    if (name === 'queued' && previous === 'retrying' && (job.options.retry?.delay ?? 0) >= LONG) this.fail(`${job.id} retried early: its retry delay is ${job.options.retry!.delay} ms`);
     if (name === 'failed') {
       const isKnown = [TaskError, WorkerCrashedError, TimeoutError, RetriesExhaustedError].some((kind) => error instanceof kind);
       if (!isKnown) this.fail(`${job.id} failed with ${(error as Error).name}, which no command or limit causes`);
@@ -1093,12 +1100,17 @@ function sometimes<T>(arbitrary: Arbitrary<T>, every: number): Arbitrary<T | und
   return fc.oneof({ weight: every - 1, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary });
 }
 
+/** Short times, and now and then one longer than a Node timer can wait (2^31−1 ms), which must never fire in a run. */
+function times(min: number, max: number): Arbitrary<number> {
+  return fc.oneof({ weight: 4, arbitrary: fc.integer({ min, max }) }, { weight: 1, arbitrary: fc.constantFrom(LONG, 3 * LONG) });
+}
+
 const jobOptions: Arbitrary<JobOptions> = fc.record({
   priority: fc.constantFrom(0, 0, 1, -1),
   signal: fc.constantFrom('none' as const, 'none' as const, 'none' as const, 'own' as const, 'shared' as const),
-  retries: sometimes(fc.record({ max: fc.integer({ min: 1, max: 2 }), delay: fc.integer({ min: 0, max: 30 }) }), 3),
-  timeout: sometimes(fc.integer({ min: 5, max: 60 }), 5),
-  expiresIn: sometimes(fc.integer({ min: 5, max: 80 }), 5),
+  retries: sometimes(fc.record({ max: fc.integer({ min: 1, max: 2 }), delay: times(0, 30) }), 3),
+  timeout: sometimes(times(5, 60), 5),
+  expiresIn: sometimes(times(5, 80), 5),
   delay: sometimes(fc.integer({ min: 1, max: 40 }), 6),
   task: fc.constantFrom('task' as const, 'task' as const, 'limited' as const),
 });
