@@ -6,7 +6,7 @@ export { createRunner, Runner } from './runner.js';
 export type { CloseReport, RunnerStats } from './runner.js';
 export type { RunnerHealth } from './pool/thread-health.js';
 export type { TaskArgs, TaskModule, TaskName, TaskResult } from './task-types.js';
-export type { CloseOptions, RunnerOptions, SubmitOptions, TaskDefaults } from './options.js';
+export type { CloseOptions, DrainMode, RunnerOptions, SubmitOptions, TaskDefaults } from './options.js';
 export type { RetryOptions } from './semantics/retry.js';
 export type { RateLimit } from './semantics/rate-limit.js';
 export type { ScheduleHandle, ScheduleOptions, ScheduleOverlap } from './semantics/schedule.js';

@@ -291,20 +291,26 @@ export interface SubmitOptions extends TaskDefaults {
   onProgress?: (value: unknown) => void;
 }
 
+/**
+ * What `close()` lets finish: `'all'`, every queued and running job;
+ * `'running'`, running jobs (queued ones are cancelled now); `'none'`,
+ * nothing (queued jobs are cancelled and running ones stopped now).
+ */
+export type DrainMode = 'all' | 'running' | 'none';
+
 /** Options of `close()`. */
 export interface CloseOptions {
   /**
-   * `true`: stop accepting, let every queued and running job finish, then
-   * stop the threads. `'running'`: cancel queued jobs now and let running
-   * ones finish. `false`: cancel queued jobs and stop running ones now.
-   * Either way, producers still waiting for room get `BAOZI_RUNNER_CLOSED`.
-   * `false` given to a second `close()` while the first drains escalates
-   * that close the same way.
-   * @default true
+   * What finishes before the threads stop (see `DrainMode`). Either way,
+   * producers still waiting for room get `BAOZI_RUNNER_CLOSED`. `'none'`
+   * given to a second `close()` while the first drains escalates that close
+   * the same way. `true` and `false` are the deprecated spellings of
+   * `'all'` and `'none'` (removed in 1.0).
+   * @default 'all'
    */
-  drain?: boolean | 'running';
+  drain?: DrainMode | boolean;
   /**
-   * Unless `drain` is `false`, milliseconds to wait for jobs to finish; then the ones
+   * Unless `drain` is `'none'`, milliseconds to wait for jobs to finish; then the ones
    * still live are cancelled (`BAOZI_CANCELLED`, cause `BAOZI_RUNNER_CLOSED`):
    * running ones see their in-thread signal abort and are terminated
    * `cancelGraceMs` later. Integer, 0 or more, of any length.
@@ -333,5 +339,5 @@ export const DEFAULTS = Object.freeze({
   maxScheduled: 10_000,
   maxPayloadBytes: 64 * 1024 * 1024,
   priority: 0,
-  drain: true,
+  drain: 'all' as DrainMode,
 });

@@ -9,7 +9,7 @@ import type { RunnerEvents } from './events.js';
 import { Job, now, type JobHandle } from './job/job.js';
 import { Lifecycle } from './job/lifecycle.js';
 import { resolveMetricsOptions, type MetricsOptions, type RunnerMetrics } from './observe/metrics.js';
-import type { CloseOptions, RunnerOptions, SubmitOptions } from './options.js';
+import type { CloseOptions, DrainMode, RunnerOptions, SubmitOptions } from './options.js';
 import { Pool } from './pool/pool.js';
 import type { RunnerHealth } from './pool/thread-health.js';
 import type { Duplex } from 'node:stream';
@@ -430,20 +430,20 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
    * Stops the runner. At once: new jobs are refused (`BAOZI_RUNNER_CLOSED`),
    * producers still waiting for room are rejected the same way, schedules
    * stop, and jobs waiting for a delay or a retry are cancelled. With
-   * `drain: true` (default) queued and running jobs finish; with
+   * `drain: 'all'` (default) queued and running jobs finish; with
    * `'running'` queued ones are cancelled and running ones finish; with
-   * `false` all are cancelled and their threads stopped. With `deadlineMs`, jobs
+   * `'none'` all are cancelled and their threads stopped. With `deadlineMs`, jobs
    * still live at the deadline are cancelled: running ones are told to stop
    * (their in-thread signal), then terminated after `cancelGraceMs`.
    * Resolves, once every thread has stopped, with a report of what became
    * of the jobs. Calling it again returns the same promise; called with
-   * `drain: false` while a draining close waits, it escalates that close:
+   * `drain: 'none'` while a draining close waits, it escalates that close:
    * the jobs still live are cancelled and their threads stopped at once.
    */
   close(options?: CloseOptions): Promise<CloseReport> {
     if (this.#closing) {
       // Asked not to drain while draining: the close escalates, stopping what still runs now.
-      if (options?.drain === false) this.#stopNow();
+      if (options?.drain === 'none' || options?.drain === false) this.#stopNow();
       return this.#closing;
     }
     let resolved: ReturnType<typeof resolveCloseOptions>;
@@ -590,12 +590,12 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
   }
 
   /** Closes the shared broker's sides: the consumer first (it stops taking jobs), then the producer. */
-  async #closeRemote(drain: boolean | 'running', deadlineMs: number | undefined): Promise<void> {
+  async #closeRemote(drain: DrainMode, deadlineMs: number | undefined): Promise<void> {
     const deadline = deadlineMs === undefined ? undefined : setTimeout(() => void this.#consumer?.close(false), deadlineMs);
     try {
-      await this.#consumer?.close(drain === true || drain === 'running');
+      await this.#consumer?.close(drain !== 'none');
       this.#producer!.rejectBlocked(new RunnerClosedError());
-      if (drain) {
+      if (drain !== 'none') {
         await (deadlineMs === undefined ? this.#producer!.onIdle() : Promise.race([this.#producer!.onIdle(), new Promise((resolve) => setTimeout(resolve, deadlineMs).unref())]));
       }
     } finally {
@@ -619,18 +619,18 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     this.#dispatcher.stopAll(new RunnerClosedError());
   }
 
-  async #shutDown(drain: boolean | 'running', deadlineMs: number | undefined): Promise<CloseReport> {
+  async #shutDown(drain: DrainMode, deadlineMs: number | undefined): Promise<CloseReport> {
     const before = { ...this.#lifecycle.counts };
     if (this.#producer) await this.#closeRemote(drain, deadlineMs);
     this.#lifecycle.isClosing = true;
     for (const schedule of [...this.#schedules]) schedule.stop();
     this.#broker.rejectBlocked(new RunnerClosedError());
     this.#lifecycle.cancelForClose('waiting', false, 'its delay or retry had not come');
-    if (!drain) this.#stopNow();
+    if (drain === 'none') this.#stopNow();
     else if (drain === 'running') this.#lifecycle.cancelForClose('queued', false, 'the runner closed, draining only running jobs');
     // Past the deadline, what still runs is told to stop, then terminated after cancelGraceMs.
     const deadline =
-      drain && deadlineMs !== undefined
+      drain !== 'none' && deadlineMs !== undefined
         ? setLongTimeout(() => {
             this.#lifecycle.cancelForClose('all', true, `the close deadline of ${deadlineMs} ms passed`);
             this.#dispatcher.stopAbandoned();

@@ -216,7 +216,7 @@ describe('resolveRunnerOptions()', () => {
 
   it('has the documented defaults', () => {
     expect(DEFAULTS).toMatchObject({
-      capacity: 1024, idleTimeout: 1000, concurrentTasksPerWorker: 1, cancelGraceMs: 1000, priority: 0, drain: true,
+      capacity: 1024, idleTimeout: 1000, concurrentTasksPerWorker: 1, cancelGraceMs: 1000, priority: 0, drain: 'all',
       resultTtl: 3_600_000, maxResults: 1000, maxScheduled: 10_000,
     });
     expect(DEFAULTS.maxThreads).toBeGreaterThanOrEqual(1);
@@ -286,21 +286,26 @@ describe('resolveSubmitOptions()', () => {
 });
 
 describe('resolveCloseOptions()', () => {
-  it('drains by default', () => {
-    expect(resolveCloseOptions(undefined)).toEqual({ drain: true, deadlineMs: undefined });
-    expect(resolveCloseOptions({})).toEqual({ drain: true, deadlineMs: undefined });
+  it('drains every job by default', () => {
+    expect(resolveCloseOptions(undefined)).toEqual({ drain: 'all', deadlineMs: undefined });
+    expect(resolveCloseOptions({})).toEqual({ drain: 'all', deadlineMs: undefined });
   });
 
-  it('keeps drain: false', () => {
-    expect(resolveCloseOptions(deepFreeze({ drain: false }))).toEqual({ drain: false, deadlineMs: undefined });
-    expect(resolveCloseOptions({ deadlineMs: 300 })).toEqual({ drain: true, deadlineMs: 300 });
+  it.each(['all', 'running', 'none'] as const)("keeps drain: '%s'", (mode) => {
+    expect(resolveCloseOptions(deepFreeze({ drain: mode }))).toEqual({ drain: mode, deadlineMs: undefined });
+    expect(resolveCloseOptions({ deadlineMs: 300 })).toEqual({ drain: 'all', deadlineMs: 300 });
+  });
+
+  it("reads the deprecated true and false as 'all' and 'none'", () => {
+    expect(resolveCloseOptions({ drain: true })).toEqual({ drain: 'all', deadlineMs: undefined });
+    expect(resolveCloseOptions({ drain: false })).toEqual({ drain: 'none', deadlineMs: undefined });
   });
 
   it("keeps drain: 'running'", () => {
     expect(resolveCloseOptions({ drain: 'running', deadlineMs: 50 })).toEqual({ drain: 'running', deadlineMs: 50 });
   });
 
-  it.each([0, 1, 'false', 'all', null])('rejects drain set to %p, naming it', (value) => {
+  it.each([0, 1, 'false', 'All', 'drain', null])('rejects drain set to %p, naming it', (value) => {
     expectInvalidOption(() => resolveCloseOptions({ drain: value } as unknown as CloseOptions), 'drain');
   });
 

@@ -5,7 +5,7 @@ import { MessagePort, type ResourceLimits } from 'node:worker_threads';
 import type { RemoteBroker } from '../broker/remote.js';
 import { InvalidOptionError } from '../errors.js';
 import { MAX_TIMER_DELAY } from '../../workers/long-timer.js';
-import { DEFAULTS, PRIORITY_RANGE, type CloseOptions, type RunnerOptions, type SubmitOptions, type TaskDefaults } from '../options.js';
+import { DEFAULTS, PRIORITY_RANGE, type CloseOptions, type DrainMode, type RunnerOptions, type SubmitOptions, type TaskDefaults } from '../options.js';
 import { parseRateLimit, type RateLimit } from '../semantics/rate-limit.js';
 import { DEFAULT_JITTER, RETRY_DEFAULTS, type RetryOptions, type RetryPolicy } from '../semantics/retry.js';
 
@@ -281,13 +281,21 @@ function date(name: string, value: unknown): number {
   return value.getTime();
 }
 
-export function resolveCloseOptions(options: CloseOptions | undefined): { drain: boolean | 'running'; deadlineMs: number | undefined } {
+const DRAIN_MODES: readonly DrainMode[] = ['all', 'running', 'none'];
+
+/** A close's drain mode; `true` and `false` are the deprecated spellings of `'all'` and `'none'`. */
+export function resolveDrainMode(drain: unknown): DrainMode {
+  if (drain === undefined) return DEFAULTS.drain;
+  if (drain === true) return 'all';
+  if (drain === false) return 'none';
+  if (!DRAIN_MODES.includes(drain as DrainMode)) throw new InvalidOptionError('drain', drain, "'all', 'running' or 'none'");
+  return drain as DrainMode;
+}
+
+export function resolveCloseOptions(options: CloseOptions | undefined): { drain: DrainMode; deadlineMs: number | undefined } {
   if (options === undefined) return { drain: DEFAULTS.drain, deadlineMs: undefined };
   checkObject('close options', options, CLOSE_KEYS);
-  if (options.drain !== undefined && typeof options.drain !== 'boolean' && options.drain !== 'running') {
-    throw new InvalidOptionError('drain', options.drain, "true, false or 'running'");
-  }
-  return { drain: options.drain ?? DEFAULTS.drain, deadlineMs: optionalInteger('deadlineMs', options.deadlineMs, 0) };
+  return { drain: resolveDrainMode(options.drain), deadlineMs: optionalInteger('deadlineMs', options.deadlineMs, 0) };
 }
 
 /** Checks that `value` is an object whose keys are all `known`; `prefix` makes option names dotted. */

@@ -64,7 +64,7 @@ describeWithRedis('Faults over BullMQ', () => {
     expect(error).toBeInstanceOf(BrokerUnreachableError);
     expect(error.code).toBe('BAOZI_BROKER_UNREACHABLE');
     expect(brokerErrors.length).toBeGreaterThan(0);
-    await front.close({ drain: false });
+    await front.close({ drain: 'none' });
   });
 
   it('fails a malformed job written by hand with MalformedJobError, and keeps serving', async () => {
@@ -98,13 +98,13 @@ describeWithRedis('Faults over BullMQ', () => {
     await raw.close();
   });
 
-  it('returns running jobs to the queue, unlocked, on close({ drain: false }) of a consumer; another consumer runs them', async () => {
+  it('returns running jobs to the queue, unlocked, on close({ drain: "none" }) of a consumer; another consumer runs them', async () => {
     const queue = queueName();
     const front = producer(queue);
     const back = consumer(queue);
     const job = await front.submit('sleep', [5000]);
     await until(() => job.state === 'running');
-    await back.close({ drain: false });
+    await back.close({ drain: 'none' });
     const raw = rawQueue(queue);
     expect(await raw.getActiveCount()).toBe(0);
     expect(await raw.getJobState(job.id)).toMatch(/^(waiting|prioritized)$/);
@@ -118,7 +118,7 @@ describeWithRedis('Faults over BullMQ', () => {
     const queue = queueName();
     const first = producer(queue);
     const job = await first.submit('add', [40, 2], { jobId: 'kept' });
-    await first.close({ drain: false });
+    await first.close({ drain: 'none' });
     consumer(queue);
     const restarted = producer(queue);
     const found = await restarted.fetchJob('kept');

@@ -26,7 +26,7 @@ export function useBrokerRunners(): {
 } {
   const made: Runner<TestTasks>[] = [];
   afterEach(async () => {
-    await Promise.all(made.splice(0).map((runner) => runner.close({ drain: false })));
+    await Promise.all(made.splice(0).map((runner) => runner.close({ drain: 'none' })));
   });
   const make = (queue: string, consume: boolean, options: Partial<RunnerOptions> = {}, broker: Partial<BullmqOptions> = {}): Runner<TestTasks> => {
     const runner = createRunner<TestTasks>({

@@ -109,7 +109,7 @@ describe('JobHandle', () => {
       // The thread has a 30 s grace to stop: it is still there, the job is not.
       expect(atCancelled).toEqual([expect.objectContaining({ running: 0, cancelled: 1 })]);
       expect(atRejection).toMatchObject({ running: 0, cancelled: 1 });
-      await runner.close({ drain: false });
+      await runner.close({ drain: 'none' });
     });
 
     it('CA2: with a signal, terminates its thread after cancelGraceMs; the job on the other thread is unaffected', async () => {

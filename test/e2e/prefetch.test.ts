@@ -190,7 +190,7 @@ describe('prefetch', () => {
   );
 
   it.each([
-    ['close({ drain: false })', 'prefetch-hung-no-drain', { drain: false }],
+    ['close({ drain: "none" })', 'prefetch-hung-no-drain', { drain: 'none' }],
     ['close({ deadlineMs })', 'prefetch-hung-deadline', { deadlineMs: 50 }],
   ] as const)('SD2: %s ends a hung job of a quick task and the one prefetched behind it, and resolves', async (_, gateName, closeOptions) => {
     const runner = prefetchRunner({ cancelGraceMs: 0 });

@@ -391,7 +391,7 @@ describe('Runner on real worker threads', () => {
           world.checkEnd();
           world.throwIfViolated('close');
         } finally {
-          await runner.close({ drain: false });
+          await runner.close({ drain: 'none' });
         }
         await new Promise((resolve) => setImmediate(resolve));
         if (unhandled.length > 0) throw new Error(`${unhandled.length} unhandled rejections, the first: ${String(unhandled[0])}`);

@@ -1086,7 +1086,7 @@ class CloseCommand extends WorldCommand {
       const { job } = record;
       if (!record.isAccepted || job.isSettled) continue;
       if (job.state === 'retrying' || job.state === 'scheduled') world.fail(`close left ${job.id} ${job.state}`);
-      if (!this.drain) world.fail(`close({ drain: false }) left ${job.id} ${job.state}`);
+      if (!this.drain) world.fail(`close({ drain: 'none' }) left ${job.id} ${job.state}`);
     }
   }
 
