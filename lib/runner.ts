@@ -4,7 +4,6 @@ import { encodeArgs, type EncodedArgs } from './admission/codec.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
 import { CancelledError, InvalidOptionError, RunnerClosedError, TableFullError } from './errors.js';
 import type { ConsumedJob, RemoteConsumer, RemoteProducer } from './broker/remote.js';
-import { clearLongTimeout, setLongTimeout } from '../workers/long-timer.js';
 import type { RunnerEvents } from './events.js';
 import { Job, now, type JobHandle } from './job/job.js';
 import { Lifecycle } from './job/lifecycle.js';
@@ -36,6 +35,7 @@ import type { GroupOptions, MapOptions, StreamOptions } from './workflows/workfl
 import type { JobSubmitter, OneArgTaskName, OnlyArg, SettleMode, WorkflowHandle } from './workflows/workflow-types.js';
 import type { DurationSummary } from './observe/summary.js';
 import { MemoryBroker } from './broker/memory.js';
+import { Shutdown } from './shutdown.js';
 import type { TaskArgs, TaskModule, TaskName, TaskResult } from './task-types.js';
 
 export type { TaskArgs, TaskModule, TaskName, TaskResult };
@@ -124,8 +124,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
   #workerErrors = 0;
   readonly #createdAt = now();
   #closing: Promise<CloseReport> | undefined;
-  /** Live jobs were cancelled and threads stopped by a close that does not drain. */
-  #isStopped = false;
+  readonly #shutdown: Shutdown;
   /** With a shared `broker`: the side that puts jobs on it. */
   readonly #producer: RemoteProducer | undefined;
   /** With a shared `broker` and `consume`: the side that runs jobs taken off it. */
@@ -167,6 +166,15 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
       this.#lifecycle,
     );
     this.#lifecycle.attach(this.#dispatcher);
+    this.#shutdown = new Shutdown({
+      lifecycle: this.#lifecycle,
+      broker: this.#broker,
+      dispatcher: this.#dispatcher,
+      pool: this.#pool,
+      stopSchedules: () => {
+        for (const schedule of [...this.#schedules]) schedule.stop();
+      },
+    });
     registerChunkPath(this, {
       slots: this.#slots,
       estimates: new Map(),
@@ -443,7 +451,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
   close(options?: CloseOptions): Promise<CloseReport> {
     if (this.#closing) {
       // Asked not to drain while draining: the close escalates, stopping what still runs now.
-      if (options?.drain === 'none' || options?.drain === false) this.#stopNow();
+      if (options?.drain === 'none' || options?.drain === false) this.#shutdown.stopNow();
       return this.#closing;
     }
     let resolved: ReturnType<typeof resolveCloseOptions>;
@@ -611,36 +619,10 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     return id;
   }
 
-  /** Cancels every live job and terminates every run's thread, once. */
-  #stopNow(): void {
-    if (this.#isStopped) return;
-    this.#isStopped = true;
-    this.#lifecycle.cancelForClose('all', false, 'the runner closed without draining');
-    this.#dispatcher.stopAll(new RunnerClosedError());
-  }
-
   async #shutDown(drain: DrainMode, deadlineMs: number | undefined): Promise<CloseReport> {
     const before = { ...this.#lifecycle.counts };
     if (this.#producer) await this.#closeRemote(drain, deadlineMs);
-    this.#lifecycle.isClosing = true;
-    for (const schedule of [...this.#schedules]) schedule.stop();
-    this.#broker.rejectBlocked(new RunnerClosedError());
-    this.#lifecycle.cancelForClose('waiting', false, 'its delay or retry had not come');
-    if (drain === 'none') this.#stopNow();
-    else if (drain === 'running') this.#lifecycle.cancelForClose('queued', false, 'the runner closed, draining only running jobs');
-    // Past the deadline, what still runs is told to stop, then terminated after cancelGraceMs.
-    const deadline =
-      drain !== 'none' && deadlineMs !== undefined
-        ? setLongTimeout(() => {
-            this.#lifecycle.cancelForClose('all', true, `the close deadline of ${deadlineMs} ms passed`);
-            this.#dispatcher.stopAbandoned();
-          }, deadlineMs)
-        : undefined;
-    this.#lifecycle.checkIdle();
-    await this.#lifecycle.onIdle();
-    clearLongTimeout(deadline);
-    this.#dispatcher.dispose();
-    await this.#pool.destroy();
+    await this.#shutdown.close(drain, deadlineMs);
     this.emit('closed');
     const after = this.#lifecycle.counts;
     return {

@@ -39,6 +39,7 @@ import { isTerminal, Job, now, type JobState } from '../../lib/job/job.js';
 import { Lifecycle } from '../../lib/job/lifecycle.js';
 import type { Placement, Pool } from '../../lib/pool/pool.js';
 import type { RateLimit } from '../../lib/semantics/rate-limit.js';
+import { Shutdown } from '../../lib/shutdown.js';
 import { MemoryBroker } from '../../lib/broker/memory.js';
 import { passes, type BrokerObserver, type TakeFilter } from '../../lib/broker/contract.js';
 import { resolveRunnerOptions, resolveSubmitOptions } from '../../lib/admission/validate.js';
@@ -542,30 +543,13 @@ class World {
     return { record };
   }
 
-  /**
-   * As Runner#shutDown (keep in step with it): refuse, reject the blocked,
-   * cancel the waiting (and, without drain, every job), cancel gracefully
-   * what is left at the deadline, wait for idle, stop the pool.
-   */
+  /** The runner's own close (lib/shutdown.ts), over the fake pool. */
   close(drain: boolean, deadlineMs: number | undefined): void {
     if (this.closing) return;
-    this.lifecycle.isClosing = true;
-    this.closing = (async () => {
-      this.table.rejectBlocked(new RunnerClosedError());
-      this.lifecycle.cancelForClose('waiting', false, 'its delay or retry had not come');
-      if (!drain) {
-        this.lifecycle.cancelForClose('all', false, 'the runner closed without draining');
-        this.dispatcher.stopAll(new RunnerClosedError());
-      }
-      const deadline =
-        drain && deadlineMs !== undefined ? setTimeout(() => this.lifecycle.cancelForClose('all', true, 'the close deadline passed'), deadlineMs) : undefined;
-      this.lifecycle.checkIdle();
-      await this.lifecycle.onIdle();
-      clearTimeout(deadline);
-      this.dispatcher.dispose();
-      await this.pool.destroy();
+    const shutdown = new Shutdown({ lifecycle: this.lifecycle, broker: this.table, dispatcher: this.dispatcher, pool: this.pool, stopSchedules: () => {} });
+    this.closing = shutdown.close(drain ? 'all' : 'none', deadlineMs).then(() => {
       this.isClosed = true;
-    })();
+    });
   }
 
   /**
