@@ -1,8 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
 import { encodeArgs, type EncodedArgs } from './admission/codec.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
-import { CancelledError, InvalidOptionError, RunnerClosedError, TableFullError } from './errors.js';
+import { CancelledError, InvalidOptionError, RunnerClosedError } from './errors.js';
 import type { ConsumedJob, RemoteConsumer, RemoteProducer } from './broker/remote.js';
 import type { RunnerEvents } from './events.js';
 import { Job, now, type JobHandle } from './job/job.js';
@@ -36,6 +35,7 @@ import type { JobSubmitter, OneArgTaskName, OnlyArg, SettleMode, WorkflowHandle 
 import type { DurationSummary } from './observe/summary.js';
 import { MemoryBroker } from './broker/memory.js';
 import { Shutdown } from './shutdown.js';
+import { Admission } from './admission/admission.js';
 import type { TaskArgs, TaskModule, TaskName, TaskResult } from './task-types.js';
 
 export type { TaskArgs, TaskModule, TaskName, TaskResult };
@@ -115,12 +115,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
   readonly #lifecycle: Lifecycle;
   readonly #dispatcher: Dispatcher;
   readonly #schedules = new Set<PeriodicSchedule>();
-  /** Jobs given a `jobId` that still wait for room: that id submitted again waits for the same job. */
-  readonly #waitingForRoom = new Map<string, { job: Job; admitted: Promise<Job> }>();
-  readonly #idPrefix = `${randomBytes(4).toString('hex')}-`;
-  #nextId = 0;
-  /** A caller gave a `jobId` shaped like a generated one: generated ids then skip those in use. */
-  #mayCollide = false;
+  readonly #admission: Admission;
   #workerErrors = 0;
   readonly #createdAt = now();
   #closing: Promise<CloseReport> | undefined;
@@ -166,6 +161,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
       this.#lifecycle,
     );
     this.#lifecycle.attach(this.#dispatcher);
+    this.#admission = new Admission({ lifecycle: this.#lifecycle, broker: this.#broker, dispatcher: this.#dispatcher, options });
     this.#shutdown = new Shutdown({
       lifecycle: this.#lifecycle,
       broker: this.#broker,
@@ -182,7 +178,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
       canChunk: (name) => !options.broker && !options.rateLimits.has(name),
       submit: (name, payload, count) => {
         try {
-          const { job, admitted } = this.#admit<ChunkResult>(name, payload, undefined, false, undefined, count);
+          const { job, admitted } = this.#admission.admit<ChunkResult>({ name, args: payload, options: undefined, mode: 'wait', chunkSize: count });
           return (admitted as Promise<Job<ChunkResult>> | undefined) ?? Promise.resolve(job);
         } catch (error) {
           return Promise.reject(error);
@@ -219,7 +215,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     let job: Job<TaskResult<Tasks, Name>>;
     let admitted: Promise<Job<TaskResult<Tasks, Name>>> | undefined;
     try {
-      ({ job, admitted } = this.#admit<TaskResult<Tasks, Name>>(name, args, options));
+      ({ job, admitted } = this.#admission.admit<TaskResult<Tasks, Name>>({ name, args, options, mode: 'wait' }));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -233,7 +229,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
    */
   trySubmit<Name extends TaskName<Tasks>>(name: Name, args: TaskArgs<Tasks, Name>, options?: SubmitOptions): JobHandle<TaskResult<Tasks, Name>> {
     if (this.#producer) return this.#producer.tryPut(this.#remoteJob(name, args, options)) as JobHandle<TaskResult<Tasks, Name>>;
-    return this.#admit<TaskResult<Tasks, Name>>(name, args, options, true).job;
+    return this.#admission.admit<TaskResult<Tasks, Name>>({ name, args, options, mode: 'now' }).job;
   }
 
   /** Submits a job and resolves with its result: `submit()` then `result`. */
@@ -242,7 +238,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     let job: Job<TaskResult<Tasks, Name>>;
     let admitted: Promise<Job<TaskResult<Tasks, Name>>> | undefined;
     try {
-      ({ job, admitted } = this.#admit<TaskResult<Tasks, Name>>(name, args, undefined));
+      ({ job, admitted } = this.#admission.admit<TaskResult<Tasks, Name>>({ name, args, options: undefined, mode: 'wait' }));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -277,7 +273,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
    * Throws `InvalidOptionError` for bad options.
    */
   schedule<Name extends TaskName<Tasks>>(name: Name, args: TaskArgs<Tasks, Name>, options: ScheduleOptions): ScheduleHandle<TaskResult<Tasks, Name>> {
-    if (this.#closing || this.#lifecycle.isClosing) throw new RunnerClosedError();
+    if (this.#admission.isClosed) throw new RunnerClosedError();
     if (this.#producer) {
       throw new InvalidOptionError('schedule', options, 'no schedules over a shared broker yet: each process would fire its own (BullMQ job schedulers are not wired in)');
     }
@@ -286,7 +282,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     // the table (its submit not yet resolved) is left alone by stop().
     const submitTick = (signal: AbortSignal): Promise<JobHandle<TaskResult<Tasks, Name>>> => {
       try {
-        const { job, admitted } = this.#admit<TaskResult<Tasks, Name>>(name, args, undefined, false, signal);
+        const { job, admitted } = this.#admission.admit<TaskResult<Tasks, Name>>({ name, args, options: undefined, mode: 'wait', waitSignal: signal });
         return admitted ?? Promise.resolve(job);
       } catch (error) {
         return Promise.reject(error);
@@ -460,6 +456,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     } catch (error) {
       return Promise.reject(error);
     }
+    this.#admission.close();
     this.#closing = this.#shutDown(resolved.drain, resolved.deadlineMs);
     return this.#closing;
   }
@@ -467,71 +464,6 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
   /** `await using runner = createRunner(...)` closes it (draining) at the end of the scope. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
-  }
-
-  /**
-   * Creates the job and puts it where it goes: on the table now (or, with
-   * `isNow`, nowhere but a TableFullError), in line for room (`admitted`
-   * then settles when it is on the table), or scheduled. A live or kept
-   * `jobId` returns that job instead. Throws for every refusal.
-   * `waitSignal`, when given, withdraws the wait for room instead of the
-   * job's own `signal` (and is not the job's). `chunkSize` above 0 makes the
-   * job a `map` chunk of that many inputs (`args` is then a `Chunk.payload`),
-   * with its task's time limits multiplied by it.
-   */
-  #admit<Result>(
-    name: unknown,
-    args: unknown,
-    options: SubmitOptions | undefined,
-    isNow = false,
-    waitSignal?: AbortSignal,
-    chunkSize = 0,
-  ): { job: Job<Result>; admitted?: Promise<Job<Result>> } {
-    // isClosing is set first thing in close(): a listener submitting during its first steps is refused too.
-    if (this.#closing || this.#lifecycle.isClosing) throw new RunnerClosedError();
-    if (typeof name !== 'string' || name === '') throw new InvalidOptionError('name', name, 'a task name: a non-empty string');
-    if (!Array.isArray(args)) throw new InvalidOptionError('args', args, "the task's arguments as an array");
-    const at = Date.now();
-    let resolved = resolveSubmitOptions(options, this.#options.defaults.get(name), at);
-    if (chunkSize > 0 && (resolved.timeout !== undefined || resolved.softTimeout !== undefined)) {
-      const scale = (ms: number | undefined): number | undefined => (ms === undefined ? undefined : Math.min(ms * chunkSize, Number.MAX_SAFE_INTEGER));
-      resolved = { ...resolved, timeout: scale(resolved.timeout), softTimeout: scale(resolved.softTimeout) };
-    }
-    if (resolved.jobId !== undefined) {
-      const existing = this.#lifecycle.find(resolved.jobId);
-      if (existing) return { job: existing as Job<Result> };
-      const waiting = this.#waitingForRoom.get(resolved.jobId);
-      if (waiting) {
-        // Not on the table yet, and its wait may still be withdrawn.
-        if (isNow) throw new TableFullError(this.#broker.capacity);
-        return waiting as unknown as { job: Job<Result>; admitted: Promise<Job<Result>> };
-      }
-    }
-    if (resolved.signal?.aborted) throw new CancelledError('The job was not submitted: its signal had already aborted.', { cause: resolved.signal.reason });
-    const runAt = resolved.runAt !== undefined && resolved.runAt > at ? resolved.runAt : undefined;
-    if (resolved.jobId?.startsWith(this.#idPrefix)) this.#mayCollide = true;
-    const id = resolved.jobId ?? this.#newId();
-    const encoded = encodeArgs(args, { transferList: resolved.transferList, maxPayloadBytes: this.#options.maxPayloadBytes, job: { jobId: id, task: name, attempt: 1 } });
-    const job = new Job<Result>(this.#lifecycle, id, name, encoded.args, encoded.isEncoded, resolved, now());
-    job.chunkSize = chunkSize;
-    if (runAt !== undefined) {
-      this.#lifecycle.schedule(job as Job, runAt);
-      return { job };
-    }
-    if (this.#broker.tryPut(job as Job)) {
-      this.#dispatcher.pump();
-      return { job };
-    }
-    if (isNow) throw new TableFullError(this.#broker.capacity);
-    // Waiting producers are admitted in arrival order: this one goes behind them.
-    const admitted = this.#broker.put(job as Job, waitSignal ?? resolved.signal);
-    if (resolved.jobId !== undefined) {
-      const jobId = resolved.jobId;
-      this.#waitingForRoom.set(jobId, { job: job as Job, admitted });
-      const forget = (): void => void this.#waitingForRoom.delete(jobId);
-      admitted.then(forget, forget);
-    }
-    return { job, admitted: admitted as Promise<Job<Result>> };
   }
 
   /** See `ChunkSubmitter.failItem`. */
@@ -547,7 +479,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     } catch {
       return { error: failureToError(failure, chunk.info) };
     }
-    const job = new Job(this.#lifecycle, this.#newId(), chunk.name, encoded.args, encoded.isEncoded, options, now());
+    const job = new Job(this.#lifecycle, this.#admission.newId(), chunk.name, encoded.args, encoded.isEncoded, options, now());
     this.#lifecycle.adoptFailed(job, failureToError(failure, job.info), requestedDelay);
     return { job };
   }
@@ -610,13 +542,6 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
       clearTimeout(deadline);
     }
     await this.#producer!.close(new RunnerClosedError());
-  }
-
-  #newId(): string {
-    let id = `${this.#idPrefix}${(this.#nextId++).toString(36)}`;
-    // Two live jobs must never share an id (issue 16); the check costs nothing until a caller picks such an id.
-    while (this.#mayCollide && (this.#lifecycle.find(id) || this.#waitingForRoom.has(id))) id = `${this.#idPrefix}${(this.#nextId++).toString(36)}`;
-    return id;
   }
 
   async #shutDown(drain: DrainMode, deadlineMs: number | undefined): Promise<CloseReport> {
