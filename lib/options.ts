@@ -2,7 +2,9 @@ import { availableParallelism } from 'node:os';
 import type { MessagePort, ResourceLimits } from 'node:worker_threads';
 import type { RemoteBroker } from './broker/remote.js';
 import type { RateLimit } from './semantics/rate-limit.js';
-import type { RetryOptions } from './semantics/retry.js';
+import type { Backoff, Jitter, RetryOptions } from './semantics/retry.js';
+import type { ScheduleOverlap } from './semantics/schedule.js';
+import type { SettleMode } from './workflows/workflow-types.js';
 import type { TaskModule, TaskName } from './task-types.js';
 
 /*
@@ -340,4 +342,17 @@ export const DEFAULTS = Object.freeze({
   maxPayloadBytes: 64 * 1024 * 1024,
   priority: 0,
   drain: 'all' as DrainMode,
+  /** `retries` fields a job or task leaves out (see `RetryOptions`). */
+  retries: Object.freeze({
+    max: 0,
+    backoff: 'exponential' as Backoff,
+    delay: 1000,
+    maxDelay: 60_000,
+    /** By backoff: a fixed delay is exact, an exponential one spread. */
+    jitter: Object.freeze({ fixed: 'none', exponential: 'full' } as Record<Backoff, Jitter>),
+  }),
+  /** Of `schedule()` (see `ScheduleOptions`). */
+  schedule: Object.freeze({ overlap: 'skip' as ScheduleOverlap }),
+  /** Of `group()`, `map()` and `stream()` (see their options). */
+  workflows: Object.freeze({ settle: 'fail-fast' as SettleMode, ordered: true, highWaterMark: 16, batchSize: 'auto' as const }),
 });

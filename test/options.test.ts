@@ -223,6 +223,13 @@ describe('resolveRunnerOptions()', () => {
     expect(Object.isFrozen(DEFAULTS)).toBe(true);
   });
 
+  it('keeps every default in one place, retries, schedules and workflows included', () => {
+    expect(DEFAULTS.retries).toEqual({ max: 0, backoff: 'exponential', delay: 1000, maxDelay: 60_000, jitter: { fixed: 'none', exponential: 'full' } });
+    expect(DEFAULTS.schedule).toEqual({ overlap: 'skip' });
+    expect(DEFAULTS.workflows).toEqual({ settle: 'fail-fast', ordered: true, highWaterMark: 16, batchSize: 'auto' });
+    for (const group of [DEFAULTS.retries, DEFAULTS.retries.jitter, DEFAULTS.schedule, DEFAULTS.workflows]) expect(Object.isFrozen(group)).toBe(true);
+  });
+
   it('BI7: does not change the caller’s options object', () => {
     const options = {
       tasks: 'dist/test/fixtures/tasks.js',

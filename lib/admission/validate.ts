@@ -7,7 +7,7 @@ import { InvalidOptionError } from '../errors.js';
 import { MAX_TIMER_DELAY } from '../../workers/long-timer.js';
 import { DEFAULTS, PRIORITY_RANGE, type CloseOptions, type DrainMode, type RunnerOptions, type SubmitOptions, type TaskDefaults } from '../options.js';
 import { parseRateLimit, type RateLimit } from '../semantics/rate-limit.js';
-import { DEFAULT_JITTER, RETRY_DEFAULTS, type RetryOptions, type RetryPolicy } from '../semantics/retry.js';
+import { RETRY_DEFAULTS, type RetryOptions, type RetryPolicy } from '../semantics/retry.js';
 
 /** Runner options after validation, with every default filled in. */
 export interface ResolvedRunnerOptions {
@@ -261,7 +261,7 @@ function retryPolicy(retries: unknown): RetryPolicy {
     backoff,
     delay: integer('retries.delay', options.delay, RETRY_DEFAULTS.delay, 0),
     maxDelay: integer('retries.maxDelay', options.maxDelay, RETRY_DEFAULTS.maxDelay, 0),
-    jitter: options.jitter ?? DEFAULT_JITTER[backoff],
+    jitter: options.jitter ?? DEFAULTS.retries.jitter[backoff],
     retryOn: options.retryOn,
   };
 }

@@ -2,6 +2,7 @@
  * Retry policy and backoff: pure functions, no timers.
  */
 import type { RunError } from '../errors.js';
+import { DEFAULTS } from '../options.js';
 
 /** How the wait between runs grows. */
 export type Backoff = 'fixed' | 'exponential';
@@ -55,15 +56,10 @@ export interface RetryOptions {
 
 export type RetryPolicy = Required<Omit<RetryOptions, 'retryOn'>> & Pick<RetryOptions, 'retryOn'>;
 
-/** `jitter` when a policy does not say, by its backoff. */
-export const DEFAULT_JITTER: Readonly<Record<Backoff, Jitter>> = Object.freeze({ fixed: 'none', exponential: 'full' });
-
+/** The policy of a job that gave no `retries` (its task may still ask for a retry). */
 export const RETRY_DEFAULTS: Readonly<RetryPolicy> = Object.freeze({
-  max: 0,
-  backoff: 'exponential',
-  delay: 1000,
-  maxDelay: 60_000,
-  jitter: DEFAULT_JITTER.exponential,
+  ...DEFAULTS.retries,
+  jitter: DEFAULTS.retries.jitter[DEFAULTS.retries.backoff],
   retryOn: undefined,
 });
 

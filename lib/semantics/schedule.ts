@@ -1,5 +1,6 @@
 import { Cron } from 'croner';
 import { InvalidOptionError } from '../errors.js';
+import { DEFAULTS } from '../options.js';
 import type { JobHandle } from '../job/job.js';
 import { MAX_TIMER_DELAY } from '../../workers/long-timer.js';
 
@@ -52,10 +53,6 @@ export interface ScheduleOptions {
 }
 
 /** Every default of `ScheduleOptions`, in one place. */
-export const SCHEDULE_DEFAULTS = Object.freeze({
-  overlap: 'skip' as ScheduleOverlap,
-});
-
 /** `ScheduleOptions` after validation: one kind of timing, every default filled in. */
 export type ScheduleSpec =
   | { readonly kind: 'every'; readonly every: number; readonly overlap: ScheduleOverlap }
@@ -75,7 +72,7 @@ export function resolveScheduleOptions(options: ScheduleOptions): ScheduleSpec {
       throw new InvalidOptionError(key, (options as Record<string, unknown>)[key], `no such option; known schedule options: ${SCHEDULE_KEYS.join(', ')}`);
     }
   }
-  const { every, cron, timezone, overlap = SCHEDULE_DEFAULTS.overlap } = options;
+  const { every, cron, timezone, overlap = DEFAULTS.schedule.overlap } = options;
   if (!OVERLAPS.includes(overlap)) {
     throw new InvalidOptionError('overlap', overlap, `one of ${OVERLAPS.map((mode) => `'${mode}'`).join(', ')}`);
   }
