@@ -2,9 +2,7 @@ import { availableParallelism } from 'node:os';
 import type { MessagePort, ResourceLimits } from 'node:worker_threads';
 import type { RemoteBroker } from './broker/remote.js';
 import type { RateLimit } from './semantics/rate-limit.js';
-import type { Backoff, Jitter, RetryOptions } from './semantics/retry.js';
-import type { ScheduleOverlap } from './semantics/schedule.js';
-import type { SettleMode } from './workflows/workflow-types.js';
+import type { RetryOptions } from './semantics/retry.js';
 import type { TaskModule, TaskName } from './task-types.js';
 
 /*
@@ -345,14 +343,14 @@ export const DEFAULTS = Object.freeze({
   /** `retries` fields a job or task leaves out (see `RetryOptions`). */
   retries: Object.freeze({
     max: 0,
-    backoff: 'exponential' as Backoff,
+    backoff: 'exponential' as const,
     delay: 1000,
     maxDelay: 60_000,
     /** By backoff: a fixed delay is exact, an exponential one spread. */
-    jitter: Object.freeze({ fixed: 'none', exponential: 'full' } as Record<Backoff, Jitter>),
+    jitter: Object.freeze({ fixed: 'none', exponential: 'full' } as const),
   }),
   /** Of `schedule()` (see `ScheduleOptions`). */
-  schedule: Object.freeze({ overlap: 'skip' as ScheduleOverlap }),
+  schedule: Object.freeze({ overlap: 'skip' as const }),
   /** Of `group()`, `map()` and `stream()` (see their options). */
-  workflows: Object.freeze({ settle: 'fail-fast' as SettleMode, ordered: true, highWaterMark: 16, batchSize: 'auto' as const }),
+  workflows: Object.freeze({ settle: 'fail-fast' as const, ordered: true, highWaterMark: 16, batchSize: 'auto' as const }),
 });

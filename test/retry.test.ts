@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { resolveSubmitOptions } from '../lib/admission/validate.js';
-import { computeBackoff, RETRY_DEFAULTS, type RetryOptions, type RetryPolicy } from '../lib/semantics/retry.js';
+import { computeBackoff, type RetryOptions, type RetryPolicy } from '../lib/semantics/retry.js';
+import { RETRY_DEFAULTS } from '../lib/admission/validate.js';
 
 const policy = (overrides: Partial<RetryPolicy>): RetryPolicy => ({ ...RETRY_DEFAULTS, ...overrides });
 

@@ -7,7 +7,14 @@ import { InvalidOptionError } from '../errors.js';
 import { MAX_TIMER_DELAY } from '../../workers/long-timer.js';
 import { DEFAULTS, PRIORITY_RANGE, type CloseOptions, type DrainMode, type RunnerOptions, type SubmitOptions, type TaskDefaults } from '../options.js';
 import { parseRateLimit, type RateLimit } from '../semantics/rate-limit.js';
-import { RETRY_DEFAULTS, type RetryOptions, type RetryPolicy } from '../semantics/retry.js';
+import type { RetryOptions, RetryPolicy } from '../semantics/retry.js';
+
+/** The policy of a job that gave no `retries` (its task may still ask for a retry), from `DEFAULTS.retries`. */
+export const RETRY_DEFAULTS: Readonly<RetryPolicy> = Object.freeze({
+  ...DEFAULTS.retries,
+  jitter: DEFAULTS.retries.jitter[DEFAULTS.retries.backoff],
+  retryOn: undefined,
+});
 
 /** Runner options after validation, with every default filled in. */
 export interface ResolvedRunnerOptions {

@@ -1,5 +1,6 @@
 import type { MessagePort, Worker } from 'node:worker_threads';
-import { now, type Job } from '../job/job.js';
+import { type Job } from '../job/job.js';
+import { now } from '../clock.js';
 import type { Placement } from '../pool/pool.js';
 import { clearLongTimeout, type Timer } from '../../workers/long-timer.js';
 

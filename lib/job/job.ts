@@ -2,21 +2,11 @@ import type { Attempt } from '../dispatch/attempt.js';
 import type { JobInfo, RunError } from '../errors.js';
 import type { ResolvedSubmitOptions } from '../admission/validate.js';
 import type { BrokerEntry, Sharing } from '../broker/contract.js';
-import { transition } from './states.js';
+import { isTerminal, transition, type JobState } from './states.js';
+
+export { isTerminal, type JobState };
 import { clearLongTimeout, type Timer } from '../../workers/long-timer.js';
 
-/**
- * Where a job is in its life. The first four are live; the last four are
- * terminal: a job reaches exactly one of them, once, and never leaves it.
- *
- * ```
- * scheduled ─▶ queued ─▶ running ─▶ succeeded | failed
- *                 ▲          │
- *                 └─ retrying ◀┘   (a failure the retry policy allows)
- * any live state ─▶ cancelled;  scheduled | queued | retrying ─▶ expired
- * ```
- */
-export type JobState = 'scheduled' | 'queued' | 'running' | 'retrying' | 'succeeded' | 'failed' | 'cancelled' | 'expired';
 
 /** What a producer holds for a job it submitted. */
 export interface JobHandle<Result = unknown> {
@@ -53,11 +43,6 @@ export interface JobHandle<Result = unknown> {
   cancel(reason?: unknown): boolean;
 }
 
-const TERMINAL: ReadonlySet<JobState> = new Set(['succeeded', 'failed', 'cancelled', 'expired']);
-
-export function isTerminal(state: JobState): boolean {
-  return TERMINAL.has(state);
-}
 
 /** Who can cancel a job: the runner, which knows where the job is. */
 export interface JobOwner {
@@ -69,13 +54,6 @@ const NO_ERRORS: readonly RunError[] = Object.freeze([]);
 // What a settled job's `args` become: nothing reads them once it settled.
 const RELEASED_ARGS = Object.freeze([]) as unknown as unknown[];
 
-/** Epoch milliseconds with sub-millisecond precision, from one clock call. */
-// Read once: `performance.timeOrigin` is a getter that costs more than `now()` itself.
-const TIME_ORIGIN = performance.timeOrigin;
-
-export function now(): number {
-  return TIME_ORIGIN + performance.now();
-}
 
 /** The job's record. Handed out as `JobHandle`; the other fields are the runner's. */
 export class Job<Result = unknown> implements JobHandle<Result>, BrokerEntry {

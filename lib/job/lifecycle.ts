@@ -12,15 +12,16 @@ import {
   type RunError,
 } from '../errors.js';
 import type { RunnerEvents } from '../events.js';
-import { now, type Job, type JobOwner } from './job.js';
+import { type Job, type JobOwner } from './job.js';
+import { now } from '../clock.js';
 import { ResultStore } from './results.js';
 import { transition } from './states.js';
-import { computeBackoff, REQUESTED_RETRY_MAX, RETRY_DEFAULTS, type RetryOptions } from '../semantics/retry.js';
+import { computeBackoff, REQUESTED_RETRY_MAX, type RetryOptions } from '../semantics/retry.js';
 import { publishJobEvent } from '../observe/diagnostics.js';
 import { MetricsRecorder } from '../observe/metrics.js';
 import { DurationRecorder } from '../observe/summary.js';
 import type { Broker, BrokerObserver } from '../broker/contract.js';
-import type { ResolvedRunnerOptions } from '../admission/validate.js';
+import { RETRY_DEFAULTS, type ResolvedRunnerOptions } from '../admission/validate.js';
 import { clearLongTimeout, setLongTimeout } from '../../workers/long-timer.js';
 
 /** Counts of settled jobs and retries since the runner started. */

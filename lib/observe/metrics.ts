@@ -1,5 +1,6 @@
 import { InvalidOptionError } from '../errors.js';
-import { now, type Job } from '../job/job.js';
+import { type Job } from '../job/job.js';
+import { now } from '../clock.js';
 import { DurationRecorder, type DurationSummary } from './summary.js';
 
 /**

@@ -2,7 +2,6 @@
  * Retry policy and backoff: pure functions, no timers.
  */
 import type { RunError } from '../errors.js';
-import { DEFAULTS } from '../options.js';
 
 /** How the wait between runs grows. */
 export type Backoff = 'fixed' | 'exponential';
@@ -56,12 +55,6 @@ export interface RetryOptions {
 
 export type RetryPolicy = Required<Omit<RetryOptions, 'retryOn'>> & Pick<RetryOptions, 'retryOn'>;
 
-/** The policy of a job that gave no `retries` (its task may still ask for a retry). */
-export const RETRY_DEFAULTS: Readonly<RetryPolicy> = Object.freeze({
-  ...DEFAULTS.retries,
-  jitter: DEFAULTS.retries.jitter[DEFAULTS.retries.backoff],
-  retryOn: undefined,
-});
 
 /**
  * Retries a task may ask for itself (`retry()` in `baozi/worker`) when its

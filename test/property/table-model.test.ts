@@ -35,7 +35,8 @@ import {
   WorkerCrashedError,
 } from '../../lib/errors.js';
 import type { RunnerEvents } from '../../lib/events.js';
-import { isTerminal, Job, now, type JobState } from '../../lib/job/job.js';
+import { isTerminal, Job, type JobState } from '../../lib/job/job.js';
+import { now } from '../../lib/clock.js';
 import { Lifecycle } from '../../lib/job/lifecycle.js';
 import type { Placement, Pool } from '../../lib/pool/pool.js';
 import type { RateLimit } from '../../lib/semantics/rate-limit.js';
