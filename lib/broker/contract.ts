@@ -42,6 +42,8 @@ export interface TakeFilter {
   /**
    * Take from the head of the line only: stop at the first job that does
    * not match instead of passing over it, so that no job overtakes another.
+   * Jobs of `heldTasks` may not start now: they are passed over even so,
+   * keeping their places.
    */
   readonly inLine?: boolean;
 }

@@ -138,7 +138,7 @@ export class MemoryBroker<Entry extends BrokerEntry> implements Broker<Entry> {
           lane.unlink(queued);
           this.#places.delete(queued.entry.id);
           taken.push(queued.entry);
-        } else if (filter.inLine) {
+        } else if (filter.inLine && !filter.heldTasks?.has(queued.entry.name)) {
           return this.#took(taken);
         }
         queued = next;

@@ -140,7 +140,8 @@ export class Dispatcher {
           if (jobs.length > 0) this.startRun(jobs, isPrefetch, true);
           continue;
         }
-        const [job] = this.table.take(1, isPrefetch ? this.prefetchFilter() : this.startFilter());
+        const filter = isPrefetch ? this.prefetchFilter() : this.startFilter();
+        const [job] = this.table.take(1, filter);
         if (!job) break;
         if (this.hasExpired(job)) continue;
         const loadError = this.pool.health.failFastError();
@@ -153,7 +154,8 @@ export class Dispatcher {
           this.start(job, isPrefetch);
           continue;
         }
-        const more = this.table.take(size - 1, { tasks: new Set([job.name]), sharing: isPrefetch ? 'any' : 'batch', inLine: true });
+        // Held jobs the first one was taken past are passed over again: they keep their places.
+        const more = this.table.take(size - 1, { heldTasks: filter?.heldTasks, tasks: new Set([job.name]), sharing: isPrefetch ? 'any' : 'batch', inLine: true });
         this.startRun([job, ...more.filter((next) => !this.hasExpired(next))], isPrefetch, false);
       }
       if (this.windows.size > 0) this.wakeForRateLimits();

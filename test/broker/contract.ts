@@ -636,6 +636,13 @@ describe(`${name} (the broker contract)`, () => {
       expect(ids(memory.take(5, { tasks: new Set(['a']), inLine: true }))).toEqual([2, 1]);
     });
 
+    it('inLine passes over held jobs, which keep their places, and stops at any other mismatch', () => {
+      const memory = table(10);
+      fill(memory, [plate(1, 3, 'held'), plate(2, 0, 'a'), plate(3, 0, 'held'), plate(4, 0, 'a'), plate(5, 0, 'b'), plate(6, 0, 'a')]);
+      expect(ids(memory.take(5, { heldTasks: new Set(['held']), tasks: new Set(['a']), inLine: true }))).toEqual([2, 4]);
+      expect(drain(memory)).toEqual([1, 3, 5, 6]);
+    });
+
     it('takes at most max, and frees that much room for waiting producers, in order', async () => {
       const memory = table(3);
       fill(memory, [plate(1), plate(2), plate(3)]);

@@ -104,7 +104,7 @@ class TableModel {
       for (const job of this.lanes.get(priority)!) {
         if (taken.length >= max) return taken;
         if (!filter || passes(job, filter)) taken.push(job);
-        else if (filter.inLine) return taken;
+        else if (filter.inLine && !filter.heldTasks?.has(job.name)) return taken;
       }
     }
     return taken;
