@@ -21,3 +21,14 @@ export function cpu(ms: number): number {
   while (elapsed < ms) elapsed = performance.now() - started;
   return elapsed;
 }
+
+/**
+ * A fixed amount of work (not of time): `rounds` of integer mixing. Unlike
+ * `cpu(ms)`, it takes longer when its thread shares a core, so a pool with
+ * more threads than cores gains nothing by it.
+ */
+export function work(rounds: number): number {
+  let x = 1;
+  for (let i = 0; i < rounds; i++) x = (Math.imul(x, 1_103_515_245) + 12_345) | 0;
+  return x;
+}

@@ -5,7 +5,7 @@
  */
 import { reportProgress } from 'baozi/worker';
 
-export { add, cpu } from './plain-tasks.js';
+export { add, cpu, work } from './plain-tasks.js';
 
 /** Progress reports per `addWithProgress` job. */
 export const PROGRESS_REPORTS = 10;

@@ -44,7 +44,7 @@ const display = process.stdout.isTTY ? progressBars() : plainLines();
 const refresh = setInterval(() => display.update(runner.metrics()), process.stdout.isTTY ? 100 : 250);
 
 const cooks = await Promise.all(Array.from({ length: COOKS }, () => cook()));
-const digests = await Promise.all(cooks.flatMap(({ meals }) => meals));
+await Promise.all(cooks.flatMap(({ meals }) => meals));
 clearInterval(refresh);
 const seconds = (performance.now() - started) / 1000;
 const metrics = runner.metrics();
@@ -57,17 +57,27 @@ await runner.close();
 
 const { total } = metrics;
 const ms = (value: number): string => value.toFixed(1);
-console.log('\nAll buns eaten.');
-console.table({
-  buns: { value: total.succeeded },
-  failed: { value: total.failed },
-  'buns per second': { value: Math.round(total.succeeded / seconds) },
-  'plate wait p50 / p99 (ms)': { value: `${ms(total.waitTime.p50)} / ${ms(total.waitTime.p99)}` },
-  'eating time p50 / p99 (ms)': { value: `${ms(total.runTime.p50)} / ${ms(total.runTime.p99)}` },
-  'cooks blocked, each (ms)': { value: cooks.map(({ waitedMs }) => Math.round(waitedMs)).join(' / ') },
-  'eaters busy': { value: `${Math.round(utilization * 100)}%` },
-  'last digest': { value: digests.at(-1) },
-});
+console.log(`\nAll ${total.succeeded} buns eaten in ${seconds.toFixed(1)} s.\n`);
+printTable([
+  ['buns eaten', String(total.succeeded), '', ''],
+  ['buns failed', String(total.failed), '', ''],
+  ['throughput', String(Math.round(total.succeeded / seconds)), 'buns/s', ''],
+  ['plate wait, median', ms(total.waitTime.p50), 'ms', 'a bun on the table until an eater takes it'],
+  ['plate wait, p99', ms(total.waitTime.p99), 'ms', ''],
+  ['eating time, median', ms(total.runTime.p50), 'ms', 'an eater on one bun'],
+  ['eating time, p99', ms(total.runTime.p99), 'ms', ''],
+  ['cooks blocked', cooks.map(({ waitedMs }) => Math.round(waitedMs)).join(' / '), 'ms', 'each cook, waiting for a free plate'],
+  ['eaters busy', String(Math.round(utilization * 100)), '%', 'of the time, eating'],
+]);
+
+/** Rows of label, value, unit and note: labels left, values right, so that digits line up. */
+function printTable(rows: [label: string, value: string, unit: string, note: string][]): void {
+  const width = (column: number): number => Math.max(...rows.map((row) => row[column]!.length));
+  const [label, value, unit] = [width(0), width(1), width(2)];
+  for (const row of rows) {
+    console.log(`  ${row[0].padEnd(label)}  ${row[1].padStart(value)} ${row[2].padEnd(unit)}  ${row[3]}`.trimEnd());
+  }
+}
 
 // ── the displays ──────────────────────────────────────────────────────
 

@@ -11,36 +11,15 @@
  * - Workflows: BAOZI_WORKFLOW_STEP_FAILED, BAOZI_STREAM_NULL_RESULT
  * - Lifecycle: BAOZI_TIMEOUT, BAOZI_EXPIRED, BAOZI_RETRIES_EXHAUSTED, BAOZI_SCHEDULE_FULL
  * - Journal:   BAOZI_JOURNAL, BAOZI_JOURNAL_CORRUPT, BAOZI_JOURNAL_LOCKED
+ * - Worker API (`baozi/worker`, defined in workers/api-errors.ts): BAOZI_OUTSIDE_TASK
+ * - Broker:    BAOZI_BROKER_UNREACHABLE, BAOZI_MALFORMED_JOB
  */
+import { BaoziError, type JobInfo } from '../workers/baozi-error.js';
 
-/** Which job an error belongs to, when it belongs to one. */
-export interface JobInfo {
-  jobId: string;
-  task: string;
-  attempt: number;
-}
-
-/** The base of every error baozi raises. */
-export abstract class BaoziError extends Error {
-  /** Stable, machine-readable identifier of the error's kind. */
-  abstract readonly code: string;
-  /** Id of the job this error settled, when it settled one. */
-  jobId?: string;
-  /** Task name of that job. */
-  task?: string;
-  /** Attempt number (1-based) of that job when it failed. */
-  attempt?: number;
-
-  constructor(message: string, options?: { cause?: unknown; job?: JobInfo }) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.name = new.target.name;
-    if (options?.job) {
-      this.jobId = options.job.jobId;
-      this.task = options.job.task;
-      this.attempt = options.job.attempt;
-    }
-  }
-}
+// Both sides of the thread boundary throw baozi errors: the base lives where
+// workers/ may import it, and so do the errors baozi/worker throws.
+export { BaoziError, type JobInfo };
+export { OutsideTaskError } from '../workers/api-errors.js';
 
 /** A runner or job option has a wrong type, range or name. */
 export class InvalidOptionError extends BaoziError {
@@ -80,7 +59,11 @@ export class CancelledError extends BaoziError {
   }
 }
 
-/** Arguments or a result could not be copied between threads (structured clone). */
+/**
+ * Arguments or a result could not be copied between threads (structured
+ * clone). Arguments are checked at submit: the job (its `jobId` and `task`
+ * set) was never queued.
+ */
 export class SerializationError extends BaoziError {
   readonly code = 'BAOZI_SERIALIZATION';
   constructor(
@@ -88,12 +71,15 @@ export class SerializationError extends BaoziError {
     readonly direction: 'argument' | 'result',
     /** Where in the value the first uncloneable part sits, e.g. `args[0].onDone`. */
     readonly path: string | undefined,
+    /** Why, in words (V8's message, say); its closing period is dropped. */
     detail: string,
     options?: { cause?: unknown; job?: JobInfo },
   ) {
+    const job = options?.job;
     super(
-      `Cannot copy the ${direction === 'argument' ? 'arguments' : 'result'} between threads` +
-        `${path ? ` at ${path}` : ''}: ${detail}. Pass only structured-cloneable data ` +
+      `Cannot copy the ${direction === 'argument' ? 'arguments' : 'result'}` +
+        `${job ? ` of job ${job.jobId} (${JSON.stringify(job.task)})` : ''} between threads` +
+        `${path ? ` at ${path}` : ''}: ${detail.replace(/[.\s]+$/, '')}. Pass only structured-cloneable data ` +
         '(no functions, symbols or class instances with behaviour).',
       options,
     );
@@ -137,8 +123,19 @@ export class TaskLoadError extends BaoziError {
   }
 }
 
-/** Why a worker thread died while it ran a job. */
-export type CrashReason = 'exit' | 'oom' | 'uncaught';
+/**
+ * Why a worker thread died while it ran a job. `unreadable-message`: it
+ * could not deserialize a job message sent to it (the job's arguments did
+ * not survive the copy), and died of it so that no job on it is left
+ * unsettled.
+ */
+export type CrashReason = 'exit' | 'oom' | 'uncaught' | 'unreadable-message';
+
+const CRASH_DESCRIPTIONS: Record<Exclude<CrashReason, 'exit'>, string> = {
+  oom: 'out of memory under resourceLimits',
+  uncaught: 'uncaught exception',
+  'unreadable-message': 'it could not read a job message sent to it: arguments that did not survive the copy',
+};
 
 /** The thread running the job died; the pool replaced it. */
 export class WorkerCrashedError extends BaoziError {
@@ -150,7 +147,7 @@ export class WorkerCrashedError extends BaoziError {
     options: { cause?: unknown; job?: JobInfo },
   ) {
     super(
-      `The worker thread running this job died (${reason === 'exit' ? `process.exit(${exitCode})` : reason === 'oom' ? 'out of memory under resourceLimits' : 'uncaught exception'}). ` +
+      `The worker thread running this job died (${reason === 'exit' ? `process.exit(${exitCode})` : CRASH_DESCRIPTIONS[reason]}). ` +
         'The pool replaced the thread; other jobs go on.',
       options,
     );
@@ -195,7 +192,7 @@ export class RetriesExhaustedError extends BaoziError {
     /** Runs made. */
     readonly attempts: number,
     /** Each run's error, first to last. */
-    readonly errors: readonly unknown[],
+    readonly errors: readonly RunError[],
     options: { job: JobInfo },
   ) {
     super(`Job ${options.job.jobId} (${options.job.task}) failed ${attempts} times; no retries are left. The last error is the cause.`, {
@@ -204,6 +201,17 @@ export class RetriesExhaustedError extends BaoziError {
     });
   }
 }
+
+/**
+ * What one failed run of a job is: what `retries.retryOn(error, attempt)`
+ * decides on and the `retrying` event carries, and, unless its retries ran
+ * out, what the job fails with. Narrow it on `code`:
+ * `error.code === 'BAOZI_TIMEOUT'` makes it a `TimeoutError`.
+ */
+export type RunError = TaskError | TimeoutError | WorkerCrashedError | SerializationError | TaskLoadError | UnknownTaskError;
+
+/** What a job that failed settles with (the `failed` event): its last run's error, or `RetriesExhaustedError` once its retries ran out. */
+export type FailedJobError = RunError | RetriesExhaustedError;
 
 /** Too many jobs wait for a delay or a retry (`maxScheduled`). */
 export class ScheduleFullError extends BaoziError {
@@ -288,10 +296,12 @@ export class PayloadTooLargeError extends BaoziError {
     readonly size: number,
     /** The runner's `maxPayloadBytes`. */
     readonly limit: number,
+    options?: { job?: JobInfo },
   ) {
     super(
-      `The job's arguments take about ${size} bytes, over maxPayloadBytes (${limit}). ` +
+      `The arguments of ${options?.job ? `job ${options.job.jobId} (${JSON.stringify(options.job.task)})` : 'the job'} take about ${size} bytes, over maxPayloadBytes (${limit}). ` +
         'Split the job, share large data through a SharedArrayBuffer or a file, or raise `maxPayloadBytes`.',
+      options,
     );
   }
 }
@@ -343,5 +353,35 @@ export class JournalLockedError extends BaoziError {
     options?: { cause?: unknown },
   ) {
     super(`${path} is in use by another runner (in this process or another). Close that runner first, or give this one its own journal path.`, options);
+  }
+}
+
+/** The broker (Redis, under BullMQ) did not answer in time; the job was not accepted. */
+export class BrokerUnreachableError extends BaoziError {
+  readonly code = 'BAOZI_BROKER_UNREACHABLE';
+  constructor(
+    /** What was being asked of the broker, e.g. `add job` or `count waiting jobs`. */
+    readonly operation: string,
+    /** Milliseconds waited for an answer. */
+    readonly waitedMs: number,
+    options?: { cause?: unknown; job?: JobInfo },
+  ) {
+    super(
+      `The broker did not answer \`${operation}\` within ${waitedMs} ms: it is down or unreachable. ` +
+        'Check that Redis runs and the connection is right, then submit again (give a `jobId` so a job that did land is not added twice).',
+      options,
+    );
+  }
+}
+
+/** A job on the broker's queue is not one baozi wrote (its data does not decode); it failed without running. */
+export class MalformedJobError extends BaoziError {
+  readonly code = 'BAOZI_MALFORMED_JOB';
+  constructor(
+    /** What is wrong with it, in words. */
+    readonly detail: string,
+    options?: { cause?: unknown; job?: JobInfo },
+  ) {
+    super(`The job's data is not a baozi job: ${detail}. Submit jobs through a baozi runner (runner.submit), not by writing to the queue by hand.`, options);
   }
 }

@@ -1,3 +1,4 @@
+import type { FailedJobError, RunError } from './errors.js';
 import type { JobHandle } from './job/job.js';
 
 /**
@@ -16,11 +17,11 @@ export interface RunnerEvents {
   /** A running job reported progress (only sent while someone listens, or for jobs with `onProgress`). */
   progress: (event: { job: JobHandle; value: unknown }) => void;
   /** A run failed and the job will run again after `delay` ms (its `attempt` already counts the next run). */
-  retrying: (event: { job: JobHandle; error: unknown; delay: number }) => void;
+  retrying: (event: { job: JobHandle; error: RunError; delay: number }) => void;
   /** A job's task returned. */
   succeeded: (event: { job: JobHandle; result: unknown }) => void;
   /** A job failed: its task threw, its thread died, or its data could not be copied. */
-  failed: (event: { job: JobHandle; error: unknown }) => void;
+  failed: (event: { job: JobHandle; error: FailedJobError }) => void;
   /** A job was cancelled (by its signal, `cancel()` or `close()`). */
   cancelled: (event: { job: JobHandle; reason: unknown }) => void;
   /** A job reached its `expiresAt` before it could start; it did not run. */
@@ -47,6 +48,12 @@ export interface RunnerEvents {
    * does not listen for it.
    */
   workerError: (event: { error: unknown }) => void;
+  /**
+   * A connection to a shared broker (Redis, under BullMQ) failed: it is
+   * down or restarting, and BullMQ reconnects by itself. Reported here,
+   * never as `'error'`; a job it costs rejects on its own promise.
+   */
+  brokerError: (event: { error: unknown }) => void;
   /**
    * A thread that reached `maxJobsPerWorker` (`reason: 'jobs'`) or
    * `maxHeapPerWorkerMb` (`'heap'`) finished its run and exited; a fresh one

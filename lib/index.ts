@@ -6,7 +6,7 @@ export { createRunner, Runner } from './runner.js';
 export type { CloseReport, RunnerStats } from './runner.js';
 export type { RunnerHealth } from './pool/thread-health.js';
 export type { TaskArgs, TaskModule, TaskName, TaskResult } from './task-types.js';
-export type { CloseOptions, JournalOptions, RunnerOptions, SubmitOptions, TaskDefaults } from './options.js';
+export type { CloseOptions, DrainMode, JournalOptions, RunnerOptions, SubmitOptions, TaskDefaults } from './options.js';
 export type { RetryOptions } from './semantics/retry.js';
 export type { RateLimit } from './semantics/rate-limit.js';
 export type { ScheduleHandle, ScheduleOptions, ScheduleOverlap } from './semantics/schedule.js';
@@ -23,6 +23,7 @@ export {
   JournalCorruptError,
   JournalError,
   JournalLockedError,
+  OutsideTaskError,
   PayloadTooLargeError,
   RetriesExhaustedError,
   RunnerClosedError,
@@ -35,7 +36,8 @@ export {
   UnknownTaskError,
   WorkerCrashedError,
 } from './errors.js';
-export type { CrashReason, WorkflowKind } from './errors.js';
+export type { CrashReason, FailedJobError, RunError, WorkflowKind } from './errors.js';
+export { BrokerUnreachableError, MalformedJobError } from './errors.js';
 export { WorkflowStepError, StreamNullResultError } from './errors.js';
 export { sig } from './workflows/signature.js';
 export type { Signature } from './workflows/signature.js';

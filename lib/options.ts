@@ -1,8 +1,17 @@
 import { availableParallelism } from 'node:os';
 import type { MessagePort, ResourceLimits } from 'node:worker_threads';
+import type { RemoteBroker } from './broker/remote.js';
 import type { RateLimit } from './semantics/rate-limit.js';
 import type { RetryOptions } from './semantics/retry.js';
 import type { TaskModule, TaskName } from './task-types.js';
+
+/*
+ * Times. Every duration is an integer number of milliseconds, and means
+ * what it says however long it is: a wait past 2^31−1 ms (about 24.8 days),
+ * which a Node timer would end after 1 ms, is waited out in steps
+ * (workers/long-timer.ts). The exception is `idleTimeout`, which the pool
+ * (Piscina) times itself: it is refused above 2^31−1 ms.
+ */
 
 /** Options of `createRunner()`. Unknown keys are rejected (they are usually typos). */
 export interface RunnerOptions<Tasks = TaskModule> {
@@ -13,8 +22,12 @@ export interface RunnerOptions<Tasks = TaskModule> {
    */
   tasks: URL | string;
   /**
-   * Threads kept alive even when idle. Integer from 0 to `maxThreads`.
-   * @default max(1, floor(availableParallelism() / 2)), capped at `maxThreads`
+   * Threads kept alive even when idle, all started when the runner is
+   * created (as Celery starts its whole pool), so that the first burst of
+   * work does not wait for threads to start. Integer from 0 to `maxThreads`;
+   * lower it to save memory (each thread holds its own heap) when the runner
+   * is mostly idle.
+   * @default `maxThreads`
    */
   minThreads?: number;
   /**
@@ -24,9 +37,10 @@ export interface RunnerOptions<Tasks = TaskModule> {
   maxThreads?: number;
   /**
    * Milliseconds an idle thread above `minThreads` lives before it is
-   * stopped. Integer, 0 or more. At 0, a thread idle between two bursts of
-   * work (two `map` chunks) is stopped and started again, which costs a
-   * thread start (~30 ms) each time.
+   * stopped. Integer from 0 to 2147483647 (2^31−1: Piscina times it with a
+   * plain Node timer, which cannot wait longer). At 0, a thread idle between
+   * two bursts of work (two `map` chunks) is stopped and started again,
+   * which costs a thread start (~30 ms) each time.
    * @default 1000
    */
   idleTimeout?: number;
@@ -66,10 +80,21 @@ export interface RunnerOptions<Tasks = TaskModule> {
    * Milliseconds a cancelled running job gets to stop on its own after its
    * in-thread `signal` fires, before its thread is terminated. Applies to
    * jobs submitted with a `signal`; others are terminated at once.
-   * Integer, 0 or more.
+   * Integer, 0 or more, of any length (long waits are taken in steps).
    * @default 1000
    */
   cancelGraceMs?: number;
+  /**
+   * Milliseconds a thread may take to import the task module (a top-level
+   * `await` that never settles would otherwise hang it for good). Past it,
+   * `ready()` rejects and the jobs waiting for the module fail with
+   * `BAOZI_TASK_LOAD`, later jobs on that thread fail at once, and
+   * `health()` reports `taskModule: 'failed'`; should the import finish
+   * after all, the thread runs jobs again. Integer, at least 1, of any
+   * length.
+   * @default 60000 (one minute)
+   */
+  loadTimeout?: number;
   /**
    * `auto`: when jobs of a task measured to be tiny (well under 2 ms a run)
    * wait next in line, several travel to a thread in one message and come
@@ -165,6 +190,23 @@ export interface RunnerOptions<Tasks = TaskModule> {
    */
   maxHeapPerWorkerMb?: number;
   /**
+   * Where the table lives. By default in this process's memory. Give
+   * `bullmq({ queue, connection })` from `baozi/bullmq` for a BullMQ queue
+   * on Redis that many processes share: producers put jobs on it, and
+   * consumers (runners with `consume` on) run them on their threads. Some
+   * options cannot hold over Redis and throw `InvalidOptionError` here
+   * (`rateLimits`, `retries.retryOn`); see docs/bullmq.md.
+   * @default undefined (in-process memory)
+   */
+  broker?: RemoteBroker;
+  /**
+   * With a `broker`: `true` makes this runner a consumer that takes jobs off
+   * the shared table whenever one of its thread slots is free; `false`
+   * makes it a producer only, which starts no threads. Only with `broker`.
+   * @default true
+   */
+  consume?: boolean;
+  /**
    * Writes every accepted job to a journal file on local disk (SQLite, via
    * the optional peer dependency `better-sqlite3` 12), so that jobs survive
    * a crash: a path (`'./jobs.db'`) or `JournalOptions`. With a journal,
@@ -220,7 +262,8 @@ export interface TaskDefaults {
   /**
    * Hard time limit of one run, in milliseconds, counted from the start
    * (not from submit). Past it the job fails with `BAOZI_TIMEOUT` and its
-   * thread is terminated and replaced. Integer, at least 1.
+   * thread is terminated and replaced. Integer, at least 1, of any length
+   * (past 24.8 days it is waited out in steps, never cut short).
    * @default undefined (no limit)
    */
   timeout?: number;
@@ -230,13 +273,15 @@ export interface TaskDefaults {
    * If it throws, the job fails with `BAOZI_TIMEOUT` (`kind: 'soft'`).
    * The limit counts from dispatch, so on a thread still starting it can
    * pass before the task looks: check `signal.aborted` before listening.
-   * Must be below `timeout` when both are set. Integer, at least 1.
+   * Must be below `timeout` when both are set. Integer, at least 1, of any
+   * length.
    * @default undefined (no limit)
    */
   softTimeout?: number;
   /**
    * Milliseconds after submit past which a job that has not started
-   * settles as `expired` (`BAOZI_EXPIRED`) without running. Integer, at least 1.
+   * settles as `expired` (`BAOZI_EXPIRED`) without running. Integer, at
+   * least 1, of any length.
    * @default undefined (never expires)
    */
   expiresIn?: number;
@@ -260,20 +305,23 @@ export interface SubmitOptions extends TaskDefaults {
    * The job's id, for `getJob(id)` and idempotency: submitting an id that
    * is still scheduled, queued, running or retrying, or finished and still
    * kept (see `resultTtl`), returns that job's handle and runs nothing. A
-   * non-empty string of at most 256 characters.
+   * non-empty string of at most 256 characters. Any string will do: a
+   * generated id never equals one in use (live or kept), even when a caller
+   * picked an id shaped like a generated one.
    * @default a generated id
    */
   jobId?: string;
   /**
    * Milliseconds to wait before the job enters the table (Celery's
-   * countdown). The job is `scheduled` until then. Integer, 0 or more.
-   * Not with `runAt`.
+   * countdown). The job is `scheduled` until then. Integer, 0 or more, of
+   * any length (it counts against `maxScheduled` while it waits). Not with
+   * `runAt`.
    * @default 0
    */
   delay?: number;
-  /** When the job enters the table (Celery's ETA). Not with `delay`. @default now */
+  /** When the job enters the table (Celery's ETA), however far ahead. Not with `delay`. @default now */
   runAt?: Date;
-  /** When a job that has not started expires. Not with `expiresIn`. @default never */
+  /** When a job that has not started expires, however far ahead. Not with `expiresIn`. @default never */
   expiresAt?: Date;
   /**
    * Called with each progress value the task reports
@@ -283,23 +331,29 @@ export interface SubmitOptions extends TaskDefaults {
   onProgress?: (value: unknown) => void;
 }
 
+/**
+ * What `close()` lets finish: `'all'`, every queued and running job;
+ * `'running'`, running jobs (queued ones are cancelled now); `'none'`,
+ * nothing (queued jobs are cancelled and running ones stopped now).
+ */
+export type DrainMode = 'all' | 'running' | 'none';
+
 /** Options of `close()`. */
 export interface CloseOptions {
   /**
-   * `true`: stop accepting, let every queued and running job finish, then
-   * stop the threads. `'running'`: cancel queued jobs now and let running
-   * ones finish. `false`: cancel queued jobs and stop running ones now.
-   * Either way, producers still waiting for room get `BAOZI_RUNNER_CLOSED`.
-   * `false` given to a second `close()` while the first drains escalates
-   * that close the same way.
-   * @default true
+   * What finishes before the threads stop (see `DrainMode`). Either way,
+   * producers still waiting for room get `BAOZI_RUNNER_CLOSED`. `'none'`
+   * given to a second `close()` while the first drains escalates that close
+   * the same way. `true` and `false` are the deprecated spellings of
+   * `'all'` and `'none'` (removed in 1.0).
+   * @default 'all'
    */
-  drain?: boolean | 'running';
+  drain?: DrainMode | boolean;
   /**
-   * Unless `drain` is `false`, milliseconds to wait for jobs to finish; then the ones
+   * Unless `drain` is `'none'`, milliseconds to wait for jobs to finish; then the ones
    * still live are cancelled (`BAOZI_CANCELLED`, cause `BAOZI_RUNNER_CLOSED`):
    * running ones see their in-thread signal abort and are terminated
-   * `cancelGraceMs` later. Integer, 0 or more.
+   * `cancelGraceMs` later. Integer, 0 or more, of any length.
    * @default undefined (wait for every job)
    */
   deadlineMs?: number;
@@ -311,12 +365,13 @@ const parallelism = availableParallelism();
 
 /** Every default, in one place. */
 export const DEFAULTS = Object.freeze({
-  minThreads: Math.max(1, Math.floor(parallelism / 2)),
+  // minThreads: maxThreads, whatever maxThreads is.
   maxThreads: parallelism,
   idleTimeout: 1000,
   capacity: 1024,
   concurrentTasksPerWorker: 1,
   cancelGraceMs: 1000,
+  loadTimeout: 60_000,
   batching: 'auto' as 'auto' | 'off',
   prefetch: 'auto' as 'auto' | 'off',
   resultTtl: 3_600_000,
@@ -324,6 +379,20 @@ export const DEFAULTS = Object.freeze({
   maxScheduled: 10_000,
   maxPayloadBytes: 64 * 1024 * 1024,
   priority: 0,
-  drain: true,
-  journalSync: 'normal' as 'full' | 'normal',
+  drain: 'all' as DrainMode,
+  /** `retries` fields a job or task leaves out (see `RetryOptions`). */
+  retries: Object.freeze({
+    max: 0,
+    backoff: 'exponential' as const,
+    delay: 1000,
+    maxDelay: 60_000,
+    /** By backoff: a fixed delay is exact, an exponential one spread. */
+    jitter: Object.freeze({ fixed: 'none', exponential: 'full' } as const),
+  }),
+  /** Of `schedule()` (see `ScheduleOptions`). */
+  schedule: Object.freeze({ overlap: 'skip' as const }),
+  /** Of `group()`, `map()` and `stream()` (see their options). */
+  workflows: Object.freeze({ settle: 'fail-fast' as const, ordered: true, highWaterMark: 16, batchSize: 'auto' as const }),
+  /** Of `journal` (see `JournalOptions`). */
+  journal: Object.freeze({ sync: 'normal' as 'full' | 'normal' }),
 });

@@ -1,13 +1,14 @@
-import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
 import { encodeArgs, type EncodedArgs } from './admission/codec.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
-import { CancelledError, InvalidOptionError, JournalError, RunnerClosedError, TableFullError } from './errors.js';
+import { CancelledError, InvalidOptionError, RunnerClosedError } from './errors.js';
+import type { ConsumedJob, RemoteConsumer, RemoteProducer } from './broker/remote.js';
 import type { RunnerEvents } from './events.js';
-import { Job, now, type JobHandle } from './job/job.js';
+import { Job, type JobHandle } from './job/job.js';
+import { now } from './clock.js';
 import { Lifecycle } from './job/lifecycle.js';
 import { resolveMetricsOptions, type MetricsOptions, type RunnerMetrics } from './observe/metrics.js';
-import type { CloseOptions, RunnerOptions, SubmitOptions } from './options.js';
+import type { CloseOptions, DrainMode, RunnerOptions, SubmitOptions } from './options.js';
 import { Pool } from './pool/pool.js';
 import type { RunnerHealth } from './pool/thread-health.js';
 import type { Duplex } from 'node:stream';
@@ -34,14 +35,21 @@ import type { GroupOptions, MapOptions, StreamOptions } from './workflows/workfl
 import type { JobSubmitter, OneArgTaskName, OnlyArg, SettleMode, WorkflowHandle } from './workflows/workflow-types.js';
 import type { DurationSummary } from './observe/summary.js';
 import { MemoryBroker } from './broker/memory.js';
-import { isDurable, type Broker, type DurableBroker, type StoredJob } from './broker/contract.js';
+import { isDurable, type Broker, type DurableBroker } from './broker/contract.js';
 import { JournalBroker } from './broker/journal/broker.js';
 import { openJournal } from './broker/journal/store.js';
-import { JOB_CODEC, reviveJob, StoredJobHandle } from './job/durable.js';
+import { JOB_CODEC } from './job/durable.js';
+import { recoverJournal } from './admission/recovery.js';
+import { Shutdown } from './shutdown.js';
+import { Admission } from './admission/admission.js';
 import type { TaskArgs, TaskModule, TaskName, TaskResult } from './task-types.js';
 
 export type { TaskArgs, TaskModule, TaskName, TaskResult };
-import { resolveCloseOptions, resolveRunnerOptions, resolveSubmitOptions, type ResolvedRunnerOptions } from './admission/validate.js';
+import { checkRemoteSubmit, resolveCloseOptions, resolveRunnerOptions, resolveSubmitOptions, type ResolvedRunnerOptions, type ResolvedSubmitOptions } from './admission/validate.js';
+
+function resultOf<Result>(job: Job<Result>): Promise<Result> {
+  return job.result;
+}
 
 /** What happened to the jobs that were live when `close()` began (and to those that came due meanwhile). */
 export interface CloseReport {
@@ -56,7 +64,11 @@ export interface CloseReport {
 export interface RunnerStats {
   /** Jobs on the table. */
   queued: number;
-  /** Jobs running (a transparent batch runs several on one thread). */
+  /**
+   * Jobs running (a transparent batch runs several on one thread). A job
+   * leaves the count as it settles, before its promise and events report it,
+   * even while its thread is still being terminated (a hard timeout, a cancel).
+   */
   running: number;
   /** Producers (and due jobs) waiting for room on the table. */
   blocked: number;
@@ -82,11 +94,6 @@ export interface RunnerStats {
   runTime: DurationSummary;
 }
 
-const ignore = (): void => {};
-
-// setTimeout fires at once for longer delays.
-const MAX_DELAY_MS = 2 ** 31 - 1;
-
 /**
  * Creates a runner for a task module. Give the module's type to check task
  * names, arguments and results at compile time:
@@ -110,21 +117,19 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
   /** Runs at once: threads × jobs per thread. */
   readonly #slots: number;
   readonly #broker: Broker<Job>;
-  /** The broker, when it outlives this process (a journal). */
-  readonly #durable: DurableBroker<Job> | undefined;
   readonly #pool: Pool;
   readonly #lifecycle: Lifecycle;
   readonly #dispatcher: Dispatcher;
   readonly #schedules = new Set<PeriodicSchedule>();
-  /** Jobs given a `jobId` that still wait for room: that id submitted again waits for the same job. */
-  readonly #waitingForRoom = new Map<string, { job: Job; admitted: Promise<void> }>();
-  readonly #idPrefix = randomBytes(4).toString('hex');
-  #nextId = 0;
+  readonly #admission: Admission;
   #workerErrors = 0;
   readonly #createdAt = now();
   #closing: Promise<CloseReport> | undefined;
-  /** Live jobs were cancelled and threads stopped by a close that does not drain. */
-  #isStopped = false;
+  readonly #shutdown: Shutdown;
+  /** With a shared `broker`: the side that puts jobs on it. */
+  readonly #producer: RemoteProducer | undefined;
+  /** With a shared `broker` and `consume`: the side that runs jobs taken off it. */
+  readonly #consumer: RemoteConsumer | undefined;
 
   /** @internal Use `createRunner()`. */
   constructor(options: ResolvedRunnerOptions) {
@@ -141,9 +146,9 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     this.#broker = options.journal
       ? new JournalBroker<Job>(options.capacity, observer, openJournal({ ...options.journal, resultTtl: options.resultTtl, maxResults: options.maxResults }), JOB_CODEC)
       : new MemoryBroker<Job>(options.capacity, observer);
-    this.#durable = isDurable(this.#broker) ? this.#broker : undefined;
     lifecycle = this.#lifecycle = new Lifecycle(this.#broker, this, options);
-    this.#pool = new Pool(options, {
+    // A producer of a shared table runs nothing here: it starts no thread.
+    this.#pool = new Pool(options.broker && !options.consume ? { ...options, minThreads: 0 } : options, {
       workerError: (error) => {
         this.#workerErrors++;
         this.emit('workerError', { error });
@@ -166,21 +171,37 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
       this.#lifecycle,
     );
     this.#lifecycle.attach(this.#dispatcher);
+    this.#admission = new Admission({ lifecycle: this.#lifecycle, broker: this.#broker, dispatcher: this.#dispatcher, options });
+    this.#shutdown = new Shutdown({
+      lifecycle: this.#lifecycle,
+      broker: this.#broker,
+      dispatcher: this.#dispatcher,
+      pool: this.#pool,
+      stopSchedules: () => {
+        for (const schedule of [...this.#schedules]) schedule.stop();
+      },
+    });
     registerChunkPath(this, {
       slots: this.#slots,
       estimates: new Map(),
-      canChunk: (name) => !options.rateLimits.has(name),
+      // A chunk is a local job: over a shared broker, map's items go one by one.
+      canChunk: (name) => !options.broker && !options.rateLimits.has(name),
       submit: (name, payload, count) => {
         try {
-          const { job, admitted } = this.#admit<ChunkResult>(name, payload, undefined, false, undefined, count);
-          return admitted ? admitted.then(() => job) : Promise.resolve(job);
+          const { job, admitted } = this.#admission.admit<ChunkResult>({ name, args: payload, options: undefined, mode: 'wait', chunkSize: count });
+          return (admitted as Promise<Job<ChunkResult>> | undefined) ?? Promise.resolve(job);
         } catch (error) {
           return Promise.reject(error);
         }
       },
       failItem: (chunk, args, failure) => this.#failItem(chunk as Job, args, failure),
     });
-    if (this.#durable && this.#durable.recoverable > 0) this.#recoverLater(this.#durable);
+    if (isDurable(this.#broker) && this.#broker.recoverable > 0) this.#recoverLater(this.#broker.recoverable);
+    if (options.broker) {
+      const brokerError = (error: unknown): void => void this.emit('brokerError', { error });
+      this.#producer = options.broker.producer({ capacity: options.capacity, resultTtl: options.resultTtl, brokerError });
+      if (options.consume) this.#consumer = options.broker.consumer({ slots: this.#slots, run: (job, signal) => this.#runConsumed(job, signal), brokerError });
+    }
   }
 
   /** Most jobs the table holds (the `capacity` option). */
@@ -201,14 +222,15 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     args: TaskArgs<Tasks, Name>,
     options?: SubmitOptions,
   ): Promise<JobHandle<TaskResult<Tasks, Name>>> {
+    if (this.#producer) return this.#submitRemote(name, args, options) as Promise<JobHandle<TaskResult<Tasks, Name>>>;
     let job: Job<TaskResult<Tasks, Name>>;
-    let admitted: Promise<void> | undefined;
+    let admitted: Promise<Job<TaskResult<Tasks, Name>>> | undefined;
     try {
-      ({ job, admitted } = this.#admit<TaskResult<Tasks, Name>>(name, args, options));
+      ({ job, admitted } = this.#admission.admit<TaskResult<Tasks, Name>>({ name, args, options, mode: 'wait' }));
     } catch (error) {
       return Promise.reject(error);
     }
-    return admitted ? admitted.then(() => job) : Promise.resolve(job);
+    return admitted ?? Promise.resolve(job);
   }
 
   /**
@@ -217,19 +239,22 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
    * and every error `submit()` would reject with. Never waits.
    */
   trySubmit<Name extends TaskName<Tasks>>(name: Name, args: TaskArgs<Tasks, Name>, options?: SubmitOptions): JobHandle<TaskResult<Tasks, Name>> {
-    return this.#admit<TaskResult<Tasks, Name>>(name, args, options, true).job;
+    if (this.#producer) return this.#producer.tryPut(this.#remoteJob(name, args, options)) as JobHandle<TaskResult<Tasks, Name>>;
+    return this.#admission.admit<TaskResult<Tasks, Name>>({ name, args, options, mode: 'now' }).job;
   }
 
   /** Submits a job and resolves with its result: `submit()` then `result`. */
   run<Name extends TaskName<Tasks>>(name: Name, ...args: TaskArgs<Tasks, Name>): Promise<TaskResult<Tasks, Name>> {
+    if (this.#producer) return this.submit(name, args).then((job) => job.result);
     let job: Job<TaskResult<Tasks, Name>>;
-    let admitted: Promise<void> | undefined;
+    let admitted: Promise<Job<TaskResult<Tasks, Name>>> | undefined;
     try {
-      ({ job, admitted } = this.#admit<TaskResult<Tasks, Name>>(name, args, undefined));
+      ({ job, admitted } = this.#admission.admit<TaskResult<Tasks, Name>>({ name, args, options: undefined, mode: 'wait' }));
     } catch (error) {
       return Promise.reject(error);
     }
-    return admitted ? admitted.then(() => job.result) : job.result;
+    // One shared function, not a closure per waiting call: a million waiting producers are a million of these.
+    return admitted ? admitted.then(resultOf) : job.result;
   }
 
   /**
@@ -237,7 +262,18 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
    * jobs) after it settled; `undefined` otherwise.
    */
   getJob(id: string): JobHandle | undefined {
-    return this.#findJob(id);
+    return this.#producer?.find(id) ?? this.#admission.find(id);
+  }
+
+  /**
+   * A job by id from the table: with a shared `broker`, any process's job
+   * that Redis still holds (live, or finished within `resultTtl`), with its
+   * state and result; in memory, what `getJob(id)` finds. Rejects with
+   * `BAOZI_BROKER_UNREACHABLE` when Redis does not answer.
+   */
+  fetchJob(id: string): Promise<JobHandle | undefined> {
+    if (this.#producer) return this.#producer.fetch(id);
+    return Promise.resolve(this.#admission.find(id));
   }
 
   /**
@@ -248,14 +284,17 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
    * Throws `InvalidOptionError` for bad options.
    */
   schedule<Name extends TaskName<Tasks>>(name: Name, args: TaskArgs<Tasks, Name>, options: ScheduleOptions): ScheduleHandle<TaskResult<Tasks, Name>> {
-    if (this.#closing || this.#lifecycle.isClosing) throw new RunnerClosedError();
+    if (this.#admission.isClosed) throw new RunnerClosedError();
+    if (this.#producer) {
+      throw new InvalidOptionError('schedule', options, 'no schedules over a shared broker yet: each process would fire its own (BullMQ job schedulers are not wired in)');
+    }
     const spec = resolveScheduleOptions(options);
     // The tick's signal withdraws only its wait for room: a job already on
     // the table (its submit not yet resolved) is left alone by stop().
     const submitTick = (signal: AbortSignal): Promise<JobHandle<TaskResult<Tasks, Name>>> => {
       try {
-        const { job, admitted } = this.#admit<TaskResult<Tasks, Name>>(name, args, undefined, false, signal);
-        return admitted ? admitted.then(() => job) : Promise.resolve(job);
+        const { job, admitted } = this.#admission.admit<TaskResult<Tasks, Name>>({ name, args, options: undefined, mode: 'wait', waitSignal: signal });
+        return admitted ?? Promise.resolve(job);
       } catch (error) {
         return Promise.reject(error);
       }
@@ -338,12 +377,15 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
 
   /**
    * Resolves once a thread has imported the task module. Rejects with
-   * `TaskLoadError` when the import throws, or when threads keep dying as
-   * they load it; with `RunnerClosedError` once closed. With `minThreads: 0`
+   * `TaskLoadError` when the import throws or takes longer than
+   * `loadTimeout`, or when threads keep dying as they load it; with
+   * `RunnerClosedError` once closed. With `minThreads: 0`
    * no thread starts before the first job, so it waits for that job's thread
    * (and, until then, does not keep the process alive).
    */
   ready(): Promise<void> {
+    if (this.#producer && !this.#consumer) return this.#producer.ready();
+    if (this.#consumer) return Promise.all([this.#pool.health.ready(), this.#producer!.ready(), this.#consumer.ready()]).then(() => {});
     return this.#pool.health.ready();
   }
 
@@ -357,14 +399,15 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
 
   /** Resolves when no job is live and nothing waits for room (at once if so now). */
   onIdle(): Promise<void> {
+    if (this.#producer) return Promise.all([this.#lifecycle.onIdle(), this.#producer.onIdle()]).then(() => {});
     return this.#lifecycle.onIdle();
   }
 
   stats(): RunnerStats {
     return {
-      queued: this.#broker.size,
-      running: this.#dispatcher.runningJobCount,
-      blocked: this.#broker.blocked,
+      queued: this.#producer?.size ?? this.#broker.size,
+      running: this.#lifecycle.runningCount,
+      blocked: this.#broker.blocked + (this.#producer?.blocked ?? 0),
       scheduled: this.#lifecycle.scheduledCount,
       ...this.#lifecycle.counts,
       threads: this.#pool.threads,
@@ -388,9 +431,9 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
   metrics(options?: MetricsOptions): RunnerMetrics {
     const { reset } = resolveMetricsOptions(options);
     const gauges = {
-      queued: this.#broker.size,
-      running: this.#dispatcher.runningJobCount,
-      blocked: this.#broker.blocked,
+      queued: this.#producer?.size ?? this.#broker.size,
+      running: this.#lifecycle.runningCount,
+      blocked: this.#broker.blocked + (this.#producer?.blocked ?? 0),
       scheduled: this.#lifecycle.scheduledCount,
       threads: this.#pool.threads,
       utilization: Math.min(1, this.#dispatcher.runningCount / this.#slots),
@@ -402,20 +445,20 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
    * Stops the runner. At once: new jobs are refused (`BAOZI_RUNNER_CLOSED`),
    * producers still waiting for room are rejected the same way, schedules
    * stop, and jobs waiting for a delay or a retry are cancelled. With
-   * `drain: true` (default) queued and running jobs finish; with
+   * `drain: 'all'` (default) queued and running jobs finish; with
    * `'running'` queued ones are cancelled and running ones finish; with
-   * `false` all are cancelled and their threads stopped. With `deadlineMs`, jobs
+   * `'none'` all are cancelled and their threads stopped. With `deadlineMs`, jobs
    * still live at the deadline are cancelled: running ones are told to stop
    * (their in-thread signal), then terminated after `cancelGraceMs`.
    * Resolves, once every thread has stopped, with a report of what became
    * of the jobs. Calling it again returns the same promise; called with
-   * `drain: false` while a draining close waits, it escalates that close:
+   * `drain: 'none'` while a draining close waits, it escalates that close:
    * the jobs still live are cancelled and their threads stopped at once.
    */
   close(options?: CloseOptions): Promise<CloseReport> {
     if (this.#closing) {
       // Asked not to drain while draining: the close escalates, stopping what still runs now.
-      if (options?.drain === false) this.#stopNow();
+      if (options?.drain === 'none' || options?.drain === false) this.#shutdown.stopNow();
       return this.#closing;
     }
     let resolved: ReturnType<typeof resolveCloseOptions>;
@@ -424,6 +467,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     } catch (error) {
       return Promise.reject(error);
     }
+    this.#admission.close();
     this.#closing = this.#shutDown(resolved.drain, resolved.deadlineMs);
     return this.#closing;
   }
@@ -433,79 +477,13 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     await this.close();
   }
 
-  /**
-   * Creates the job and puts it where it goes: on the table now (or, with
-   * `isNow`, nowhere but a TableFullError), in line for room (`admitted`
-   * then settles when it is on the table), or scheduled. A live or kept
-   * `jobId` returns that job instead. Throws for every refusal.
-   * `waitSignal`, when given, withdraws the wait for room instead of the
-   * job's own `signal` (and is not the job's). `chunkSize` above 0 makes the
-   * job a `map` chunk of that many inputs (`args` is then a `Chunk.payload`),
-   * with its task's time limits multiplied by it.
-   */
-  #admit<Result>(
-    name: unknown,
-    args: unknown,
-    options: SubmitOptions | undefined,
-    isNow = false,
-    waitSignal?: AbortSignal,
-    chunkSize = 0,
-  ): { job: Job<Result>; admitted?: Promise<void> } {
-    // isClosing is set first thing in close(): a listener submitting during its first steps is refused too.
-    if (this.#closing || this.#lifecycle.isClosing) throw new RunnerClosedError();
-    if (typeof name !== 'string' || name === '') throw new InvalidOptionError('name', name, 'a task name: a non-empty string');
-    if (!Array.isArray(args)) throw new InvalidOptionError('args', args, "the task's arguments as an array");
-    const at = Date.now();
-    let resolved = resolveSubmitOptions(options, this.#options.defaults.get(name), at);
-    if (chunkSize > 0 && (resolved.timeout !== undefined || resolved.softTimeout !== undefined)) {
-      const scale = (ms: number | undefined): number | undefined => (ms === undefined ? undefined : Math.min(ms * chunkSize, MAX_DELAY_MS));
-      resolved = { ...resolved, timeout: scale(resolved.timeout), softTimeout: scale(resolved.softTimeout) };
-    }
-    if (resolved.jobId !== undefined) {
-      const existing = this.#lifecycle.find(resolved.jobId);
-      if (existing) return { job: existing as Job<Result> };
-      const waiting = this.#waitingForRoom.get(resolved.jobId);
-      if (waiting) {
-        // Not on the table yet, and its wait may still be withdrawn.
-        if (isNow) throw new TableFullError(this.#broker.capacity);
-        return waiting as { job: Job<Result>; admitted: Promise<void> };
-      }
-      const stored = this.#findStored(resolved.jobId);
-      // A settled job read back is a handle like a job's, and all the callers use of it.
-      if (stored) return stored as { job: Job<Result>; admitted?: Promise<void> };
-    }
-    if (resolved.signal?.aborted) throw new CancelledError('The job was not submitted: its signal had already aborted.', { cause: resolved.signal.reason });
-    const runAt = resolved.runAt !== undefined && resolved.runAt > at ? resolved.runAt : undefined;
-    if (runAt !== undefined && runAt - at > MAX_DELAY_MS) {
-      throw new InvalidOptionError(options?.delay !== undefined ? 'delay' : 'runAt', options?.delay ?? options?.runAt, `at most ${MAX_DELAY_MS} ms (about 24.8 days) ahead`);
-    }
-    if (this.#durable && resolved.transferList?.some((item) => !(item instanceof ArrayBuffer))) {
-      throw new InvalidOptionError('transferList', resolved.transferList, 'only ArrayBuffers with a journal: a MessagePort cannot be written to disk');
-    }
-    const encoded = encodeArgs(args, resolved.transferList, this.#options.maxPayloadBytes);
-    const id = resolved.jobId ?? this.#newId();
-    const job = new Job<Result>(this.#lifecycle, id, name, encoded.args, encoded.isEncoded, resolved, now());
-    job.chunkSize = chunkSize;
-    if (runAt !== undefined) {
-      this.#lifecycle.schedule(job as Job, runAt);
-      return this.#durable ? { job, admitted: this.#whenWritten(job as Job, this.#durable.written()) } : { job };
-    }
-    if (this.#broker.tryPut(job as Job)) {
-      const written = this.#durable?.written();
-      this.#dispatcher.pump();
-      return written ? { job, admitted: this.#whenWritten(job as Job, written) } : { job };
-    }
-    if (isNow) throw new TableFullError(this.#broker.capacity);
-    // Waiting producers are admitted in arrival order: this one goes behind them.
-    let admitted = this.#broker.put(job as Job, waitSignal ?? resolved.signal);
-    if (this.#durable) admitted = this.#whenWritten(job as Job, admitted);
-    if (resolved.jobId !== undefined) {
-      const jobId = resolved.jobId;
-      this.#waitingForRoom.set(jobId, { job: job as Job, admitted });
-      const forget = (): void => void this.#waitingForRoom.delete(jobId);
-      admitted.then(forget, forget);
-    }
-    return { job, admitted };
+  /** Re-queues, after a tick (listeners first), the jobs a dead process left in the journal. */
+  #recoverLater(count: number): void {
+    setImmediate(() => {
+      if (this.#admission.isClosed) return;
+      this.emit('recovered', { count });
+      void recoverJournal(this.#broker as DurableBroker<Job>, this.#admission, this.#options.capacity);
+    });
   }
 
   /** See `ChunkSubmitter.failItem`. */
@@ -517,140 +495,79 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     // failed its first run, and the lifecycle decides as for any such job.
     let encoded: EncodedArgs;
     try {
-      encoded = encodeArgs(args, undefined, this.#options.maxPayloadBytes);
+      encoded = encodeArgs(args, { maxPayloadBytes: this.#options.maxPayloadBytes });
     } catch {
       return { error: failureToError(failure, chunk.info) };
     }
-    const job = new Job(this.#lifecycle, this.#newId(), chunk.name, encoded.args, encoded.isEncoded, options, now());
+    const job = new Job(this.#lifecycle, this.#admission.newId(), chunk.name, encoded.args, encoded.isEncoded, options, now());
     this.#lifecycle.adoptFailed(job, failureToError(failure, job.info), requestedDelay);
     return { job };
   }
 
-  /**
-   * With a journal, a job is accepted once written: a write that failed
-   * cancels the job (it may have started meanwhile) and rejects the
-   * producer with the `JournalError`.
-   */
-  #whenWritten(job: Job, written: Promise<void>): Promise<void> {
-    const accepted = written.catch((error: unknown) => {
-      if (error instanceof JournalError && !job.isSettled) {
-        const cancelled = new CancelledError(`Job ${job.id} (${job.name}) was not accepted: the journal could not write it.`, { cause: error, job: job.info });
-        this.#lifecycle.cancel(job, cancelled, false);
-      }
-      throw error;
-    });
-    // trySubmit() does not wait for the write: its job's promise says what became of it.
-    accepted.catch(ignore);
-    return accepted;
+  /** Checks and encodes a job for the shared broker. Throws for every refusal, as `trySubmit` does. */
+  #remoteJob(name: unknown, args: unknown, options: SubmitOptions | undefined): { name: string; args: unknown[] | Uint8Array; isEncoded: boolean; options: ResolvedSubmitOptions } {
+    if (this.#closing) throw new RunnerClosedError();
+    if (typeof name !== 'string' || name === '') throw new InvalidOptionError('name', name, 'a task name: a non-empty string');
+    if (!Array.isArray(args)) throw new InvalidOptionError('args', args, "the task's arguments as an array");
+    const resolved = resolveSubmitOptions(options, this.#options.defaults.get(name));
+    checkRemoteSubmit(resolved);
+    if (resolved.signal?.aborted) throw new CancelledError('The job was not submitted: its signal had already aborted.', { cause: resolved.signal.reason });
+    const job = resolved.jobId === undefined ? undefined : { jobId: resolved.jobId, task: name, attempt: 1 };
+    const encoded = encodeArgs(args, { maxPayloadBytes: this.#options.maxPayloadBytes, job });
+    return { name, args: encoded.args, isEncoded: encoded.isEncoded, options: resolved };
   }
 
-  /** A live job, one waiting for room, or one the journal has. */
-  #findJob(id: string): JobHandle | undefined {
-    return this.#lifecycle.find(id) ?? this.#waitingForRoom.get(id)?.job ?? this.#findStored(id)?.job;
-  }
-
-  /**
-   * A job the journal has by id: one a dead process left, which becomes a
-   * live job now instead of when recovery reaches it, or a settled one
-   * read back.
-   */
-  #findStored(id: string): { job: JobHandle; admitted?: Promise<void> } | undefined {
-    const found = this.#durable?.find(id);
-    if (!found) return undefined;
-    if ('outcome' in found) return { job: new StoredJobHandle(found) };
-    return this.#readmit(found);
-  }
-
-  /** Re-queues, after a tick (listeners first), the jobs a dead process left in the journal, as room frees. */
-  #recoverLater(durable: DurableBroker<Job>): void {
-    const count = durable.recoverable;
-    setImmediate(() => {
-      if (this.#closing || this.#lifecycle.isClosing) return;
-      this.emit('recovered', { count });
-      void this.#recover(durable);
-    });
-  }
-
-  // Read a table's worth at a time, each job waiting for room like a
-  // producer: memory stays bounded by capacity however many there are.
-  // A close stops it; the rest stay in the journal for the next runner.
-  async #recover(durable: DurableBroker<Job>): Promise<void> {
-    for (;;) {
-      let page: StoredJob[];
-      try {
-        page = durable.recover(this.#options.capacity);
-      } catch {
-        // The journal cannot be read any more: what was not recovered stays in it for the next runner.
-        return;
-      }
-      if (page.length === 0) return;
-      for (const stored of page) {
-        if (this.#closing || this.#lifecycle.isClosing) return;
-        const { admitted } = this.#readmit(stored);
-        if (admitted) {
-          try {
-            await admitted;
-          } catch {
-            return;
-          }
-        }
-      }
+  #submitRemote(name: unknown, args: unknown, options: SubmitOptions | undefined): Promise<JobHandle> {
+    try {
+      const job = this.#remoteJob(name, args, options);
+      return this.#producer!.put(job, job.options.signal);
+    } catch (error) {
+      return Promise.reject(error);
     }
   }
 
-  /** A stored job made live: due later, on the table, or in line for room. */
-  #readmit(stored: StoredJob): { job: Job; admitted?: Promise<void> } {
-    const job = reviveJob(this.#lifecycle, stored, this.#options.defaults.get(stored.name));
-    if (stored.runAt !== undefined && stored.runAt > Date.now()) {
-      this.#lifecycle.scheduleRecovered(job, stored.runAt);
-      return { job };
-    }
+  /**
+   * Runs a job a consumer took off the shared table, on this runner's pool,
+   * as a local job without retries (BullMQ retries it) under the time
+   * limits it came with. Not refused while the runner closes: the consumer
+   * stops taking jobs before the local table closes.
+   */
+  #runConsumed(consumed: ConsumedJob, signal: AbortSignal): Promise<unknown> {
+    const options: ResolvedSubmitOptions = {
+      ...resolveSubmitOptions(undefined),
+      signal,
+      timeout: consumed.timeout,
+      softTimeout: consumed.softTimeout,
+      onProgress: consumed.onProgress,
+    };
+    const job = new Job(this.#lifecycle, consumed.id, consumed.name, consumed.args, true, options, now());
+    job.attempt = consumed.attempt;
     if (this.#broker.tryPut(job)) {
       this.#dispatcher.pump();
-      return { job };
+      return job.result;
     }
-    const admitted = this.#broker.put(job);
-    this.#waitingForRoom.set(job.id, { job, admitted });
-    const forget = (): void => void this.#waitingForRoom.delete(job.id);
-    admitted.then(forget, forget);
-    return { job, admitted };
+    return this.#broker.put(job, signal).then(() => job.result);
   }
 
-  #newId(): string {
-    return `${this.#idPrefix}-${(this.#nextId++).toString(36)}`;
+  /** Closes the shared broker's sides: the consumer first (it stops taking jobs), then the producer. */
+  async #closeRemote(drain: DrainMode, deadlineMs: number | undefined): Promise<void> {
+    const deadline = deadlineMs === undefined ? undefined : setTimeout(() => void this.#consumer?.close(false), deadlineMs);
+    try {
+      await this.#consumer?.close(drain !== 'none');
+      this.#producer!.rejectBlocked(new RunnerClosedError());
+      if (drain !== 'none') {
+        await (deadlineMs === undefined ? this.#producer!.onIdle() : Promise.race([this.#producer!.onIdle(), new Promise((resolve) => setTimeout(resolve, deadlineMs).unref())]));
+      }
+    } finally {
+      clearTimeout(deadline);
+    }
+    await this.#producer!.close(new RunnerClosedError());
   }
 
-  /** Cancels every live job and terminates every run's thread, once. */
-  #stopNow(): void {
-    if (this.#isStopped) return;
-    this.#isStopped = true;
-    this.#lifecycle.cancelForClose('all', false, 'the runner closed without draining');
-    this.#dispatcher.stopAll(new RunnerClosedError());
-  }
-
-  async #shutDown(drain: boolean | 'running', deadlineMs: number | undefined): Promise<CloseReport> {
+  async #shutDown(drain: DrainMode, deadlineMs: number | undefined): Promise<CloseReport> {
     const before = { ...this.#lifecycle.counts };
-    this.#lifecycle.isClosing = true;
-    for (const schedule of [...this.#schedules]) schedule.stop();
-    this.#broker.rejectBlocked(new RunnerClosedError());
-    this.#lifecycle.cancelForClose('waiting', false, 'its delay or retry had not come');
-    if (!drain) this.#stopNow();
-    else if (drain === 'running') this.#lifecycle.cancelForClose('queued', false, 'the runner closed, draining only running jobs');
-    // Past the deadline, what still runs is told to stop, then terminated after cancelGraceMs.
-    const deadline =
-      drain && deadlineMs !== undefined
-        ? setTimeout(() => {
-            this.#lifecycle.cancelForClose('all', true, `the close deadline of ${deadlineMs} ms passed`);
-            this.#dispatcher.stopAbandoned();
-          }, deadlineMs)
-        : undefined;
-    this.#lifecycle.checkIdle();
-    await this.#lifecycle.onIdle();
-    clearTimeout(deadline);
-    this.#dispatcher.dispose();
-    await this.#pool.destroy();
-    // The last outcomes are written, and the file let go of, before anyone hears it closed.
-    this.#durable?.close();
+    if (this.#producer) await this.#closeRemote(drain, deadlineMs);
+    await this.#shutdown.close(drain, deadlineMs);
     this.emit('closed');
     const after = this.#lifecycle.counts;
     return {

@@ -5,6 +5,8 @@ import {
   CancelledError,
   describeValue,
   InvalidOptionError,
+  OutsideTaskError,
+  PayloadTooLargeError,
   RunnerClosedError,
   SerializationError,
   TableFullError,
@@ -41,10 +43,12 @@ const ERRORS: ErrorCase[] = [
   { name: 'TaskError', code: 'BAOZI_TASK_FAILED', Class: TaskError, make: () => new TaskError({ cause, job }) },
   { name: 'TaskLoadError', code: 'BAOZI_TASK_LOAD', Class: TaskLoadError, make: () => new TaskLoadError('file:///tasks.js', { cause, job }) },
   { name: 'WorkerCrashedError', code: 'BAOZI_WORKER_CRASHED', Class: WorkerCrashedError, make: () => new WorkerCrashedError('exit', 3, { cause, job }) },
+  { name: 'PayloadTooLargeError', code: 'BAOZI_PAYLOAD_TOO_LARGE', Class: PayloadTooLargeError, make: () => new PayloadTooLargeError(2048, 1024, { job }) },
+  { name: 'OutsideTaskError', code: 'BAOZI_OUTSIDE_TASK', Class: OutsideTaskError, make: () => new OutsideTaskError('jobContext') },
 ];
 
-const WITH_JOB = ERRORS.filter((entry) => !['InvalidOptionError', 'TableFullError', 'RunnerClosedError'].includes(entry.name));
-const WITH_CAUSE = WITH_JOB.filter((entry) => entry.name !== 'UnknownTaskError');
+const WITH_JOB = ERRORS.filter((entry) => !['InvalidOptionError', 'TableFullError', 'RunnerClosedError', 'OutsideTaskError'].includes(entry.name));
+const WITH_CAUSE = WITH_JOB.filter((entry) => !['UnknownTaskError', 'PayloadTooLargeError'].includes(entry.name));
 
 describe('errors', () => {
   describe.each(ERRORS)('$name', ({ name, code, Class, make }) => {
@@ -114,6 +118,19 @@ describe('errors', () => {
     it('SerializationError tells the direction and the path', () => {
       expect(new SerializationError('result', 'result.nested.cb', 'could not be cloned')).toMatchObject({ direction: 'result', path: 'result.nested.cb' });
       expect(new SerializationError('argument', undefined, 'could not be cloned').path).toBeUndefined();
+    });
+
+    it('SerializationError ends a detail that ends with a period once, not twice', () => {
+      // V8's DataCloneError message ends with a period.
+      expect(new SerializationError('argument', 'args[0]', '#<Object> could not be cloned.', { job }).message).not.toContain('..');
+    });
+
+    it('PayloadTooLargeError tells the size and the limit', () => {
+      expect(new PayloadTooLargeError(2048, 1024)).toMatchObject({ size: 2048, limit: 1024, jobId: undefined });
+    });
+
+    it('OutsideTaskError tells which call it was', () => {
+      expect(new OutsideTaskError('jobContext').call).toBe('jobContext');
     });
 
     it('UnknownTaskError tells the name asked for and the tasks there are', () => {

@@ -36,7 +36,7 @@ function threadResources(): number {
 }
 
 const BAD_NUMBERS: unknown[] = [NaN, Infinity, -Infinity, -1, 1.5, '4', null, 4n];
-const RUNNER_NUMBERS = ['capacity', 'maxThreads', 'minThreads', 'idleTimeout', 'concurrentTasksPerWorker', 'cancelGraceMs'];
+const RUNNER_NUMBERS = ['capacity', 'maxThreads', 'minThreads', 'idleTimeout', 'concurrentTasksPerWorker', 'cancelGraceMs', 'loadTimeout'];
 
 describe('resolveRunnerOptions()', () => {
   describe('with numeric options', () => {
@@ -48,7 +48,7 @@ describe('resolveRunnerOptions()', () => {
       },
     );
 
-    it.each(['capacity', 'maxThreads', 'concurrentTasksPerWorker'])('rejects %s set to 0', (option) => {
+    it.each(['capacity', 'maxThreads', 'concurrentTasksPerWorker', 'loadTimeout'])('rejects %s set to 0', (option) => {
       expectInvalidOption(() => resolveRunnerOptions(runnerOptions({ [option]: 0 })), option);
     });
 
@@ -74,8 +74,9 @@ describe('resolveRunnerOptions()', () => {
       expect(resolveRunnerOptions(runnerOptions({ minThreads: 2, maxThreads: 2 }))).toMatchObject({ minThreads: 2, maxThreads: 2 });
     });
 
-    it('caps the default minThreads at a smaller maxThreads', () => {
+    it('starts the whole pool by default: minThreads follows maxThreads', () => {
       expect(resolveRunnerOptions(runnerOptions({ maxThreads: 1 }))).toMatchObject({ minThreads: 1, maxThreads: 1 });
+      expect(resolveRunnerOptions(runnerOptions({ maxThreads: 5 }))).toMatchObject({ minThreads: 5, maxThreads: 5 });
     });
   });
 
@@ -188,7 +189,7 @@ describe('resolveRunnerOptions()', () => {
   it('fills every default from DEFAULTS', () => {
     expect(resolveRunnerOptions({ tasks: TASKS })).toEqual({
       tasksUrl: TASKS.href,
-      minThreads: Math.min(DEFAULTS.minThreads, DEFAULTS.maxThreads),
+      minThreads: DEFAULTS.maxThreads,
       maxThreads: DEFAULTS.maxThreads,
       idleTimeout: DEFAULTS.idleTimeout,
       capacity: DEFAULTS.capacity,
@@ -197,6 +198,7 @@ describe('resolveRunnerOptions()', () => {
       env: undefined,
       workerData: undefined,
       cancelGraceMs: DEFAULTS.cancelGraceMs,
+      loadTimeout: DEFAULTS.loadTimeout,
       batching: 'auto',
       prefetch: 'auto',
       defaults: new Map(),
@@ -207,18 +209,25 @@ describe('resolveRunnerOptions()', () => {
       maxPayloadBytes: DEFAULTS.maxPayloadBytes,
       maxJobsPerWorker: Infinity,
       maxHeapPerWorkerMb: Infinity,
+      broker: undefined,
+      consume: true,
     });
   });
 
   it('has the documented defaults', () => {
     expect(DEFAULTS).toMatchObject({
-      capacity: 1024, idleTimeout: 1000, concurrentTasksPerWorker: 1, cancelGraceMs: 1000, priority: 0, drain: true,
+      capacity: 1024, idleTimeout: 1000, concurrentTasksPerWorker: 1, cancelGraceMs: 1000, priority: 0, drain: 'all',
       resultTtl: 3_600_000, maxResults: 1000, maxScheduled: 10_000,
     });
     expect(DEFAULTS.maxThreads).toBeGreaterThanOrEqual(1);
-    expect(DEFAULTS.minThreads).toBeGreaterThanOrEqual(1);
-    expect(DEFAULTS.minThreads).toBeLessThanOrEqual(DEFAULTS.maxThreads);
     expect(Object.isFrozen(DEFAULTS)).toBe(true);
+  });
+
+  it('keeps every default in one place, retries, schedules and workflows included', () => {
+    expect(DEFAULTS.retries).toEqual({ max: 0, backoff: 'exponential', delay: 1000, maxDelay: 60_000, jitter: { fixed: 'none', exponential: 'full' } });
+    expect(DEFAULTS.schedule).toEqual({ overlap: 'skip' });
+    expect(DEFAULTS.workflows).toEqual({ settle: 'fail-fast', ordered: true, highWaterMark: 16, batchSize: 'auto' });
+    for (const group of [DEFAULTS.retries, DEFAULTS.retries.jitter, DEFAULTS.schedule, DEFAULTS.workflows]) expect(Object.isFrozen(group)).toBe(true);
   });
 
   it('BI7: does not change the caller’s options object', () => {
@@ -284,21 +293,26 @@ describe('resolveSubmitOptions()', () => {
 });
 
 describe('resolveCloseOptions()', () => {
-  it('drains by default', () => {
-    expect(resolveCloseOptions(undefined)).toEqual({ drain: true, deadlineMs: undefined });
-    expect(resolveCloseOptions({})).toEqual({ drain: true, deadlineMs: undefined });
+  it('drains every job by default', () => {
+    expect(resolveCloseOptions(undefined)).toEqual({ drain: 'all', deadlineMs: undefined });
+    expect(resolveCloseOptions({})).toEqual({ drain: 'all', deadlineMs: undefined });
   });
 
-  it('keeps drain: false', () => {
-    expect(resolveCloseOptions(deepFreeze({ drain: false }))).toEqual({ drain: false, deadlineMs: undefined });
-    expect(resolveCloseOptions({ deadlineMs: 300 })).toEqual({ drain: true, deadlineMs: 300 });
+  it.each(['all', 'running', 'none'] as const)("keeps drain: '%s'", (mode) => {
+    expect(resolveCloseOptions(deepFreeze({ drain: mode }))).toEqual({ drain: mode, deadlineMs: undefined });
+    expect(resolveCloseOptions({ deadlineMs: 300 })).toEqual({ drain: 'all', deadlineMs: 300 });
+  });
+
+  it("reads the deprecated true and false as 'all' and 'none'", () => {
+    expect(resolveCloseOptions({ drain: true })).toEqual({ drain: 'all', deadlineMs: undefined });
+    expect(resolveCloseOptions({ drain: false })).toEqual({ drain: 'none', deadlineMs: undefined });
   });
 
   it("keeps drain: 'running'", () => {
     expect(resolveCloseOptions({ drain: 'running', deadlineMs: 50 })).toEqual({ drain: 'running', deadlineMs: 50 });
   });
 
-  it.each([0, 1, 'false', 'all', null])('rejects drain set to %p, naming it', (value) => {
+  it.each([0, 1, 'false', 'All', 'drain', null])('rejects drain set to %p, naming it', (value) => {
     expectInvalidOption(() => resolveCloseOptions({ drain: value } as unknown as CloseOptions), 'drain');
   });
 

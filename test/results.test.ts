@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { ResultStore } from '../lib/job/results.js';
+import { collectGarbage } from './helpers/workflows.js';
 
 const record = (finishedAt: number) => ({ finishedAt });
 
@@ -23,5 +24,23 @@ describe('ResultStore', () => {
     const store = new ResultStore(0, 60_000);
     store.add('a', record(0), 0);
     expect(store.get('a', 0)).toBeUndefined();
+  });
+
+  it.each([
+    ['evicted past maxResults', 2, 60_000, 10],
+    ['expired past resultTtl', 1000, 100, 1000],
+  ])('lets go of a record %s at once, not when it next compacts (issue 16 D)', async (_, maxResults, resultTtl, laterAt) => {
+    const store = new ResultStore<{ finishedAt: number; payload?: Uint8Array }>(maxResults, resultTtl);
+    const ref = ((): WeakRef<object> => {
+      const first = { finishedAt: 0, payload: new Uint8Array(1024) };
+      store.add('first', first, 0);
+      return new WeakRef(first);
+    })();
+    for (const id of ['b', 'c', 'd']) store.add(id, record(laterAt), laterAt);
+    expect(store.get('first', laterAt)).toBeUndefined();
+    // A WeakRef keeps its target through the turn that made it.
+    await new Promise((resolve) => setImmediate(resolve));
+    collectGarbage();
+    expect(ref.deref()).toBeUndefined();
   });
 });

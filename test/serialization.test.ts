@@ -28,25 +28,25 @@ type Loose = Error & Record<string, unknown>;
 describe('encodeArgs()', () => {
   it('passes arguments made only of primitives through unencoded', () => {
     const args = [1, 'bun', true, null, undefined, 10n];
-    const encoded = encodeArgs(args, undefined);
+    const encoded = encodeArgs(args);
     expect(encoded.isEncoded).toBe(false);
     expect(encoded.args).toEqual([1, 'bun', true, null, undefined, 10n]);
   });
 
   it('passes no arguments through unencoded', () => {
-    expect(encodeArgs([], undefined)).toEqual({ args: [], isEncoded: false });
+    expect(encodeArgs([])).toEqual({ args: [], isEncoded: false });
   });
 
   it('keeps its own copy of primitive arguments, so reusing the array after submit changes nothing', () => {
     const args = [1, 2];
-    const encoded = encodeArgs(args, undefined);
+    const encoded = encodeArgs(args);
     args[0] = 100;
     expect(encoded.args).toEqual([1, 2]);
   });
 
   it('v8-encodes object arguments, which then round-trip', () => {
     const args = [{ filling: 'pork', count: 3 }, [1, 2], new Map([['steam', 8]]), new Date(0), 'plain'];
-    const encoded = encodeArgs(args, undefined);
+    const encoded = encodeArgs(args);
     expect(encoded.isEncoded).toBe(true);
     expect(encoded.args).toBeInstanceOf(Uint8Array);
     expect(deserialize(encoded.args as Uint8Array)).toEqual(args);
@@ -54,7 +54,7 @@ describe('encodeArgs()', () => {
 
   it('takes a snapshot: changing an object argument after encoding changes nothing', () => {
     const order = { count: 3 };
-    const encoded = encodeArgs([order], undefined);
+    const encoded = encodeArgs([order]);
     order.count = 99;
     expect(deserialize(encoded.args as Uint8Array)).toEqual([{ count: 3 }]);
   });
@@ -64,7 +64,7 @@ describe('encodeArgs()', () => {
     ['a symbol', Symbol('cb')],
     ['a WeakMap', new WeakMap()],
   ])('rejects %s nested in the arguments with SerializationError naming its path', (_, uncloneable) => {
-    const error = thrownBy(() => encodeArgs([1, { cb: uncloneable }], undefined));
+    const error = thrownBy(() => encodeArgs([1, { cb: uncloneable }]));
     expect(error).toBeInstanceOf(SerializationError);
     expect((error as SerializationError).code).toBe('BAOZI_SERIALIZATION');
     expect((error as SerializationError).direction).toBe('argument');
@@ -74,7 +74,7 @@ describe('encodeArgs()', () => {
   });
 
   it('rejects an uncloneable argument at the top level with its index as the path', () => {
-    const error = thrownBy(() => encodeArgs(['ok', Symbol('top')], undefined)) as SerializationError;
+    const error = thrownBy(() => encodeArgs(['ok', Symbol('top')])) as SerializationError;
     expect(error.code).toBe('BAOZI_SERIALIZATION');
     expect(error.path).toBe('args[1]');
   });
@@ -82,7 +82,7 @@ describe('encodeArgs()', () => {
   it('passes arguments through unencoded when there is a transferList, so buffers move', () => {
     const buffer = new ArrayBuffer(8);
     const payload = { buffer };
-    const encoded = encodeArgs([payload], [buffer]);
+    const encoded = encodeArgs([payload], { transferList: [buffer] });
     expect(encoded.isEncoded).toBe(false);
     expect((encoded.args as unknown[])[0]).toBe(payload);
   });

@@ -3,7 +3,7 @@
  * Each `@ts-expect-error` line must fail to compile; if one compiles, tsc
  * reports the directive as unused and the build (so the suite) fails.
  */
-import { createRunner, type JobHandle, type Runner } from 'baozi';
+import { createRunner, type BaoziError, type FailedJobError, type JobHandle, type Runner, type RunError } from 'baozi';
 import type { TestTasks } from './helpers/runner.js';
 
 declare const runner: Runner<TestTasks>;
@@ -35,4 +35,40 @@ export async function typeChecks(): Promise<void> {
   // @ts-expect-error an unknown runner option (a typo) does not compile
   createRunner<TestTasks>({ tasks: new URL('file:///tasks.js'), capcity: 1 });
   void wrong;
+}
+
+// The error a failed run gives `retryOn` and the events is typed: narrowing
+// on `code` reaches each class's own fields, with no cast.
+export async function errorTypeChecks(): Promise<void> {
+  await runner.submit('add', [1, 2], {
+    retries: {
+      max: 3,
+      retryOn: (error, attempt) => (error.code === 'BAOZI_WORKER_CRASHED' ? error.reason !== 'oom' : attempt < 3),
+    },
+  });
+  runner.on('retrying', ({ error }) => {
+    const asBase: BaoziError = error;
+    const run: RunError = error;
+    if (error.code === 'BAOZI_TIMEOUT') {
+      const kind: 'soft' | 'hard' = error.kind;
+      void kind;
+    }
+    void [asBase, run];
+  });
+  runner.on('failed', ({ error }) => {
+    const failed: FailedJobError = error;
+    if (error.code === 'BAOZI_RETRIES_EXHAUSTED') {
+      const last: RunError | undefined = error.errors.at(-1);
+      void last;
+    }
+    void failed;
+  });
+  const job = await runner.submit('add', [1, 2]);
+  const first: RunError | undefined = job.errors[0];
+  void first;
+
+  // @ts-expect-error no run fails with BAOZI_TABLE_FULL: a typo'd or wrong code does not compile
+  createRunner<TestTasks>({ tasks: new URL('file:///tasks.js'), defaults: { add: { retries: { retryOn: (error) => error.code === 'BAOZI_TABLE_FULL' } } } });
+  // @ts-expect-error a RetriesExhaustedError is never retried, so retryOn never gets one
+  runner.on('retrying', ({ error }) => error.code === 'BAOZI_RETRIES_EXHAUSTED');
 }

@@ -46,7 +46,7 @@ async function runEach(count: number, call: (i: number) => unknown, result: Chun
       // A synchronous task costs no promise.
       if (isThenable(value)) value = await value;
       // Buffers inside a chunk's reply are copied, not moved.
-      values[i] = value instanceof TransferredResult ? value.value : value;
+      values[i] = isTransferred(value) ? value.value : value;
     } catch (error) {
       (result.failures ??= new Array<JobFailure | undefined>(count))[i] = taskFailure(error);
     }
@@ -69,5 +69,14 @@ function encodeChunk(result: ChunkResult): JobReply {
       }
     }
     return encodeResult(result);
+  }
+}
+
+// `instanceof` runs a Proxy's getPrototypeOf trap: a result that throws there is the reply's to refuse, not a task error.
+function isTransferred(value: unknown): value is TransferredResult {
+  try {
+    return value instanceof TransferredResult;
+  } catch {
+    return false;
   }
 }

@@ -1,12 +1,21 @@
 /**
  * Finds where a value stops being structured-cloneable, so an error can say
  * `args[1].onDone` instead of just "could not be cloned". Pure and
- * dependency-free: both threads use it, and only on the error path.
+ * dependency-free: both threads use it, and only on the error path (and at
+ * submit for arguments that travel as they are).
  */
+import { isAnyArrayBuffer, isArrayBuffer } from 'node:util/types';
+
 // A MessagePort crosses only when transferred (in `transferred`).
 const UNCLONEABLE = [WeakMap, WeakSet, Promise, MessagePort] as const;
 const MAX_NODES = 10_000;
 
+/**
+ * The path of the first part of `value` that cannot be cloned: a function,
+ * a symbol, a WeakMap, WeakSet, Promise or untransferred MessagePort, a
+ * detached ArrayBuffer or a view over one, or a part that throws as it is
+ * read (a getter, a Proxy trap). Stops looking after 10,000 objects.
+ */
 export function findUncloneablePath(value: unknown, root: string, transferred?: ReadonlySet<unknown>): string | undefined {
   const seen = new Set<object>();
   const visit = (current: unknown, path: string): string | undefined => {
@@ -14,9 +23,18 @@ export function findUncloneablePath(value: unknown, root: string, transferred?: 
     if (current === null || typeof current !== 'object') return undefined;
     if (seen.has(current) || seen.size > MAX_NODES) return undefined;
     seen.add(current);
+    // Reading a getter or a Proxy trap may throw: cloning would throw there too.
+    try {
+      return visitObject(current, path);
+    } catch {
+      return path;
+    }
+  };
+  const visitObject = (current: object, path: string): string | undefined => {
     if (UNCLONEABLE.some((type) => current instanceof type)) return transferred?.has(current) ? undefined : path;
-    // Binary data is always cloneable, and walking it byte by byte is slow.
-    if (ArrayBuffer.isView(current) || current instanceof ArrayBuffer || current instanceof SharedArrayBuffer) return undefined;
+    // Binary data is cloneable unless detached, and walking it byte by byte is slow.
+    if (ArrayBuffer.isView(current)) return isDetached(current.buffer) ? path : undefined;
+    if (isAnyArrayBuffer(current)) return isDetached(current) ? path : undefined;
     if (current instanceof Map) {
       for (const [key, entry] of current) {
         const found = visit(key, `${path}.<key>`) ?? visit(entry, `${path}.get(${String(key)})`);
@@ -32,10 +50,34 @@ export function findUncloneablePath(value: unknown, root: string, transferred?: 
       return undefined;
     }
     for (const key of Object.keys(current)) {
-      const found = visit((current as Record<string, unknown>)[key], Array.isArray(current) ? `${path}[${key}]` : `${path}.${key}`);
+      const childPath = Array.isArray(current) ? `${path}[${key}]` : `${path}.${key}`;
+      let child: unknown;
+      try {
+        child = (current as Record<string, unknown>)[key];
+      } catch {
+        return childPath;
+      }
+      const found = visit(child, childPath);
       if (found) return found;
     }
     return undefined;
   };
   return visit(value, root);
+}
+
+/**
+ * Whether an ArrayBuffer was detached (moved away by a transfer): it can be
+ * neither cloned nor moved again. A SharedArrayBuffer never is.
+ */
+export function isDetached(buffer: ArrayBufferLike): boolean {
+  if (!isArrayBuffer(buffer) || buffer.byteLength > 0) return false;
+  // `detached` is ES2024; Node 20 lacks it, and only a detached buffer fails to clone.
+  const detached = (buffer as { detached?: boolean }).detached;
+  if (typeof detached === 'boolean') return detached;
+  try {
+    structuredClone(buffer);
+    return false;
+  } catch {
+    return true;
+  }
 }

@@ -22,7 +22,7 @@ export function encodeResult(result: unknown): JobReply {
 }
 
 /** The replies of a batch, in one message; a value that cannot be cloned fails only its own job. */
-export function encodeBatch(values: unknown[], failures: (JobFailure | undefined)[] | undefined, progress: (unknown[] | undefined)[] | undefined): JobReply {
+export function encodeBatch(values: unknown[], failures: (JobFailure | undefined)[] | undefined, progress: (unknown[] | undefined)[] | undefined, ms: number): JobReply {
   const transferList: (ArrayBuffer | MessagePort)[] = [];
   const replies: JobReply[] = new Array(values.length);
   for (let i = 0; i < values.length; i++) {
@@ -34,7 +34,7 @@ export function encodeBatch(values: unknown[], failures: (JobFailure | undefined
       failures[i] = failure as JobFailure;
     }
   }
-  const reply: JobReply = { type: 'batch', values: replies, failures, progress };
+  const reply: JobReply = { type: 'batch', values: replies, failures, progress, ms };
   return transferList.length > 0 ? movable(reply, transferList) : reply;
 }
 
@@ -43,19 +43,16 @@ function encodeValue(result: unknown, transferList: (ArrayBuffer | MessagePort)[
   if (result === null || (typeof result !== 'object' && typeof result !== 'function' && typeof result !== 'symbol')) {
     return result as JobReply;
   }
-  if (result instanceof TransferredResult) {
-    transferList.push(...result.transferList);
-    return { type: 'moved', value: result.value };
-  }
   let bytes: Buffer;
   try {
+    // A Proxy's traps or a getter may throw anywhere here: the result cannot be copied.
+    if (result instanceof TransferredResult) {
+      transferList.push(...result.transferList);
+      return { type: 'moved', value: result.value };
+    }
     bytes = serialize(result);
   } catch (error) {
-    const failure: JobFailure = {
-      type: 'result-not-cloneable',
-      path: findUncloneablePath(result, 'result'),
-      detail: error instanceof Error ? error.message : String(error),
-    };
+    const failure: JobFailure = { type: 'result-not-cloneable', path: findUncloneablePath(result, 'result'), detail: describeError(error) };
     throw failure;
   }
   // v8.serialize() returns a Buffer that owns its whole ArrayBuffer, so
@@ -80,4 +77,12 @@ export function markRetiring(reply: JobReply | undefined, failure: unknown, reas
     return movable({ type: 'retiring', threadId, reason, reply: inner, failure }, envelope[piscinaSymbols.kTransferable] as (ArrayBuffer | MessagePort)[]);
   }
   return { type: 'retiring', threadId, reason, reply, failure };
+}
+
+function describeError(error: unknown): string {
+  try {
+    return error instanceof Error ? error.message : String(error);
+  } catch {
+    return 'reading it threw';
+  }
 }

@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { MessagePort } from 'node:worker_threads';
 import type { JobControl, JobReport } from './protocol.js';
+import { OutsideTaskError } from './api-errors.js';
 import { isSingleJob } from './settings.js';
 
 /** What a running task may know about its job. Ask for it with `jobContext()`. */
@@ -31,11 +32,12 @@ function currentJob(): RunningJob | undefined {
 
 /**
  * The context of the job the calling task runs for. Call it inside a task
- * (also after an `await`); outside one it throws.
+ * (also after an `await`); outside one it throws `OutsideTaskError`
+ * (`BAOZI_OUTSIDE_TASK`).
  */
 export function jobContext(): JobContext {
   const job = currentJob();
-  if (!job) throw new Error('jobContext() was called outside a running baozi task. Call it from inside a task function.');
+  if (!job) throw new OutsideTaskError('jobContext');
   return job;
 }
 

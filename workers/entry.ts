@@ -4,20 +4,39 @@
  * `JobFailure`. Thin on purpose; the main thread owns time limits, retries
  * and bookkeeping.
  */
+import { isPromise } from 'node:util/types';
 import { runChunk } from './chunk.js';
 import { decodeArgs, encodeBatch, encodeResult, markRetiring } from './codec.js';
 import { RunningJob } from './context.js';
-import { serializeError, taskFailure } from './errors.js';
+import { asJobFailure, serializeError, taskFailure } from './errors.js';
 import { loadedTask, loadTaskModule, preloadTaskModule, taskModuleUrl, taskNames, type TaskFunction } from './loader.js';
 import type { BatchMessage, JobFailure, JobMessage, JobReply, PoolMessage } from './protocol.js';
 import { isRecycling, retireReason } from './recycle.js';
 import { isSingleJob } from './settings.js';
 import { isThenable } from './thenable.js';
+import { watchForUnreadableMessages } from './unreadable-messages.js';
 
 preloadTaskModule();
+watchForUnreadableMessages();
 
 const runOne = isRecycling ? runCounted : runMessage;
-export default isSingleJob ? runInTurn : runOne;
+const run = isSingleJob ? runInTurn : runOne;
+export default runGuarded;
+
+/** Every failure leaves as a `JobFailure`: anything else would read as this thread's death. */
+function runGuarded(message: PoolMessage): JobReply | Promise<JobReply> {
+  let reply: JobReply | Promise<JobReply>;
+  try {
+    reply = run(message);
+  } catch (error) {
+    throw asJobFailure(error);
+  }
+  return reply instanceof Promise ? reply.catch(rethrowAsFailure) : reply;
+}
+
+function rethrowAsFailure(error: unknown): never {
+  throw asJobFailure(error);
+}
 
 // One job at a time: a message prefetched while another job runs (see
 // lib/dispatcher.ts) waits for it, so that an async task never interleaves
@@ -71,7 +90,7 @@ async function runCounted(message: PoolMessage): Promise<JobReply> {
     failed = true;
   }
   const reason = retireReason(message.type === 'batch' ? message.jobs.length : 1);
-  if (reason) return markRetiring(reply, failure, reason);
+  if (reason) return markRetiring(reply, failed ? asJobFailure(failure) : undefined, reason);
   if (failed) throw failure;
   return reply;
 }
@@ -94,7 +113,8 @@ function runJob(task: TaskFunction, message: JobMessage): JobReply | Promise<Job
     job.dispose();
     throw failure;
   }
-  if (!(result instanceof Promise)) {
+  // isPromise reads no property: the result may be a Proxy whose traps throw.
+  if (!isPromise(result)) {
     try {
       return encodeResult(result);
     } finally {
@@ -109,13 +129,14 @@ async function runBatch(batch: BatchMessage): Promise<JobReply> {
   const values: unknown[] = new Array(batch.jobs.length);
   let failures: (JobFailure | undefined)[] | undefined;
   const progress: (unknown[] | undefined)[] | undefined = batch.collectsProgress ? new Array(batch.jobs.length) : undefined;
+  const startedAt = performance.now();
   for (let i = 0; i < batch.jobs.length; i++) {
     const item = batch.jobs[i]!;
     const job = new RunningJob(item.id, batch.task, item.attempt, undefined);
     if (progress) job.reports = [];
     try {
       const value = callTask(task, job, item);
-      values[i] = value instanceof Promise ? await value : value;
+      values[i] = isPromise(value) ? await value : value;
     } catch (failure) {
       failures ??= new Array(batch.jobs.length);
       failures[i] = failure as JobFailure;
@@ -124,7 +145,7 @@ async function runBatch(batch: BatchMessage): Promise<JobReply> {
       if (progress && job.reports!.length > 0) progress[i] = job.reports;
     }
   }
-  return encodeBatch(values, failures, progress);
+  return encodeBatch(values, failures, progress, performance.now() - startedAt);
 }
 
 /** The task by name, or a thrown `JobFailure` (load error, unknown task). */

@@ -6,6 +6,7 @@
 import { parentPort, threadId } from 'node:worker_threads';
 import { serializeError } from './errors.js';
 import type { TasksArgvFlag, ThreadNotice } from './protocol.js';
+import { clearLongTimeout, setLongTimeout } from './long-timer.js';
 import { argvValue, settings } from './settings.js';
 export const TASKS_ARGV_FLAG: TasksArgvFlag = '--baozi-tasks';
 
@@ -19,6 +20,8 @@ let loaded: TaskModule | undefined;
 const found = new Map<string, TaskFunction>();
 let failedLoads = 0;
 let hasWaited = false;
+// Set while an import that passed `loadTimeout` is still pending: jobs fail at once meanwhile.
+let timedOut: Error | undefined;
 
 export function taskModuleUrl(): string {
   const url = argvValue(TASKS_ARGV_FLAG);
@@ -50,6 +53,7 @@ export function preloadTaskModule(): void {
  */
 export function loadTaskModule(): TaskModule | Promise<TaskModule> {
   if (loaded) return loaded;
+  if (timedOut) return Promise.reject(timedOut);
   loading ??= importTaskModule();
   return loading.catch((error: unknown) => {
     loading = undefined;
@@ -60,17 +64,47 @@ export function loadTaskModule(): TaskModule | Promise<TaskModule> {
 function importTaskModule(): Promise<TaskModule> {
   const url = taskModuleUrl();
   const attemptUrl = failedLoads === 0 ? url : `${url}${url.includes('?') ? '&' : '?'}baozi-reload=${failedLoads}`;
-  return import(attemptUrl).then(
+  const importing = import(attemptUrl).then(
     (module: TaskModule) => {
+      timedOut = undefined;
       notify({ type: 'baozi:loaded', threadId });
       return (loaded = module);
     },
     (error: unknown) => {
       failedLoads++;
+      timedOut = undefined;
       notify({ type: 'baozi:load-failed', threadId, module: url, error: serializeError(error) });
       throw error;
     },
   );
+  return withinLoadTimeout(importing, url);
+}
+
+/**
+ * The import, or its failure once `loadTimeout` passes (a top-level await
+ * that never settles). The import itself cannot be stopped: it stays
+ * pending, and should it finish after all, the thread recovers.
+ */
+function withinLoadTimeout(importing: Promise<TaskModule>, url: string): Promise<TaskModule> {
+  const limitMs = settings.loadTimeoutMs;
+  if (!Number.isFinite(limitMs)) return importing;
+  return new Promise((resolve, reject) => {
+    const timer = setLongTimeout(() => {
+      timedOut = new Error(`it did not finish loading within ${limitMs} ms (loadTimeout): does a top-level await never settle?`);
+      notify({ type: 'baozi:load-failed', threadId, module: url, error: serializeError(timedOut) });
+      reject(timedOut);
+    }, limitMs);
+    importing.then(
+      (module) => {
+        clearLongTimeout(timer);
+        resolve(module);
+      },
+      (error: unknown) => {
+        clearLongTimeout(timer);
+        reject(error);
+      },
+    );
+  });
 }
 
 /** The task by name once the module is loaded; undefined before, or for no such task. */

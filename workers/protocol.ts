@@ -43,6 +43,8 @@ export interface BatchReply {
   failures: (JobFailure | undefined)[] | undefined;
   /** With `collectsProgress`: the values each job reported, in order (where it reported any). */
   progress: (unknown[] | undefined)[] | undefined;
+  /** Milliseconds the thread spent running the batch's tasks: what the dispatcher sizes batches by. */
+  ms: number;
 }
 
 /**
@@ -148,6 +150,8 @@ export interface ThreadSettings {
   maxHeapBytes: number;
   /** How long a new thread waits before importing the task module: grows while threads die starting. */
   preloadDelayMs: number;
+  /** How long an import of the task module may take before it counts as failed (`loadTimeout`). */
+  loadTimeoutMs: number;
 }
 
 /** What a thread tells the pool outside any job, on its parentPort (Piscina re-emits it as a pool 'message'). */

@@ -7,7 +7,7 @@ import type { SettingsArgvFlag, SingleJobArgvFlag, ThreadSettings } from './prot
 
 const SETTINGS_ARGV_FLAG: SettingsArgvFlag = '--baozi-settings';
 const SINGLE_JOB_FLAG: SingleJobArgvFlag = '--baozi-single-job';
-const NONE: ThreadSettings = { maxJobs: Infinity, maxHeapBytes: Infinity, preloadDelayMs: 0 };
+const NONE: ThreadSettings = { maxJobs: Infinity, maxHeapBytes: Infinity, preloadDelayMs: 0, loadTimeoutMs: Infinity };
 
 /** The argv value after `flag` (lib/pool.ts sets them), if present. */
 export function argvValue(flag: string): string | undefined {

@@ -1,8 +1,18 @@
 import { deserialize, serialize } from 'node:v8';
 import type { JobReply } from '../../workers/protocol.js';
-import { findUncloneablePath } from '../../workers/clone-path.js';
-import { PayloadTooLargeError, SerializationError } from '../errors.js';
+import { findUncloneablePath, isDetached } from '../../workers/clone-path.js';
+import { PayloadTooLargeError, SerializationError, type JobInfo } from '../errors.js';
 import { DEFAULTS } from '../options.js';
+
+/** What `encodeArgs` needs besides the arguments. */
+export interface EncodeOptions {
+  /** Buffers to move rather than copy: the arguments then travel as they are. */
+  transferList?: unknown[] | undefined;
+  /** @default DEFAULTS.maxPayloadBytes */
+  maxPayloadBytes?: number;
+  /** The job the arguments are for, named by the errors thrown. */
+  job?: JobInfo;
+}
 
 /** Arguments as they travel to the thread. */
 export interface EncodedArgs {
@@ -19,13 +29,16 @@ export interface EncodedArgs {
  * Throws `PayloadTooLargeError` past `maxPayloadBytes`: the serialized
  * size, or an estimate for arguments that travel as they are.
  */
-export function encodeArgs(args: unknown[], transferList: unknown[] | undefined, maxPayloadBytes: number = DEFAULTS.maxPayloadBytes): EncodedArgs {
+export function encodeArgs(args: unknown[], options: EncodeOptions = {}): EncodedArgs {
+  const { transferList, maxPayloadBytes = DEFAULTS.maxPayloadBytes, job } = options;
   if (transferList || args.every(isPlainPrimitive)) {
     // Arguments that travel as they are must still be checked now, not fail at dispatch.
-    const path = transferList && findUncloneablePath(args, 'args', new Set(transferList));
-    if (path) throw new SerializationError('argument', path, 'it cannot be cloned (a function, symbol, WeakMap, WeakSet, Promise or a MessagePort not in transferList)');
+    if (transferList) {
+      const refusal = findTransferProblem(args, transferList, job);
+      if (refusal) throw refusal;
+    }
     const size = transferList ? estimateSize(args, maxPayloadBytes) : primitivesSize(args);
-    if (size > maxPayloadBytes) throw new PayloadTooLargeError(size, maxPayloadBytes);
+    if (size > maxPayloadBytes) throw new PayloadTooLargeError(size, maxPayloadBytes, { job });
     // A copy: the caller may reuse its array for the next job while this one waits.
     return { args: [...args], isEncoded: false };
   }
@@ -33,10 +46,29 @@ export function encodeArgs(args: unknown[], transferList: unknown[] | undefined,
   try {
     bytes = serialize(args);
   } catch (error) {
-    throw new SerializationError('argument', findUncloneablePath(args, 'args'), error instanceof Error ? error.message : String(error), { cause: error });
+    throw new SerializationError('argument', findUncloneablePath(args, 'args'), error instanceof Error ? error.message : String(error), { cause: error, job });
   }
-  if (bytes.length > maxPayloadBytes) throw new PayloadTooLargeError(bytes.length, maxPayloadBytes);
+  if (bytes.length > maxPayloadBytes) throw new PayloadTooLargeError(bytes.length, maxPayloadBytes, { job });
   return { args: bytes, isEncoded: true };
+}
+
+const UNCLONEABLE = 'it cannot be cloned (a function, symbol, WeakMap, WeakSet, Promise, a MessagePort not in transferList, a detached ArrayBuffer, or a getter that throws)';
+
+/**
+ * Why arguments that travel as they are with a `transferList` cannot be
+ * sent, or undefined: a listed buffer already detached (moved by an earlier
+ * transfer; posting it would leave the job's message unreadable in the
+ * thread), or a part of the arguments that cannot be cloned. Checked at
+ * submit, and again as the job is sent: a buffer may be moved meanwhile.
+ */
+export function findTransferProblem(args: unknown, transferList: readonly unknown[], job?: JobInfo): SerializationError | undefined {
+  for (let i = 0; i < transferList.length; i++) {
+    if (isDetached(transferList[i] as ArrayBuffer)) {
+      return new SerializationError('argument', `transferList[${i}]`, 'the ArrayBuffer is detached: an earlier transfer moved it away. Send a copy, or a buffer not yet moved', { job });
+    }
+  }
+  const path = findUncloneablePath(args, 'args', new Set(transferList));
+  return path ? new SerializationError('argument', path, UNCLONEABLE, { job }) : undefined;
 }
 
 /** One job's result as it arrived (alone, or as an item of a batch reply). */

@@ -1,10 +1,20 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { MessagePort, ResourceLimits } from 'node:worker_threads';
+import { isArrayBuffer } from 'node:util/types';
+import { MessagePort, type ResourceLimits } from 'node:worker_threads';
+import type { RemoteBroker } from '../broker/remote.js';
 import { InvalidOptionError } from '../errors.js';
-import { DEFAULTS, PRIORITY_RANGE, type CloseOptions, type JournalOptions, type RunnerOptions, type SubmitOptions, type TaskDefaults } from '../options.js';
+import { MAX_TIMER_DELAY } from '../../workers/long-timer.js';
+import { DEFAULTS, PRIORITY_RANGE, type CloseOptions, type DrainMode, type JournalOptions, type RunnerOptions, type SubmitOptions, type TaskDefaults } from '../options.js';
 import { parseRateLimit, type RateLimit } from '../semantics/rate-limit.js';
-import { RETRY_DEFAULTS, type RetryOptions, type RetryPolicy } from '../semantics/retry.js';
+import type { RetryOptions, RetryPolicy } from '../semantics/retry.js';
+
+/** The policy of a job that gave no `retries` (its task may still ask for a retry), from `DEFAULTS.retries`. */
+export const RETRY_DEFAULTS: Readonly<RetryPolicy> = Object.freeze({
+  ...DEFAULTS.retries,
+  jitter: DEFAULTS.retries.jitter[DEFAULTS.retries.backoff],
+  retryOn: undefined,
+});
 
 /** Runner options after validation, with every default filled in. */
 export interface ResolvedRunnerOptions {
@@ -18,6 +28,7 @@ export interface ResolvedRunnerOptions {
   env: Record<string, string> | undefined;
   workerData: unknown;
   cancelGraceMs: number;
+  loadTimeout: number;
   batching: 'auto' | 'off';
   prefetch: 'auto' | 'off';
   defaults: Map<string, TaskDefaults>;
@@ -32,6 +43,10 @@ export interface ResolvedRunnerOptions {
   maxHeapPerWorkerMb: number;
   /** Undefined without a journal. */
   journal: ResolvedJournalOptions | undefined;
+  /** A table shared through Redis, or undefined for the in-memory one. */
+  broker: RemoteBroker | undefined;
+  /** With `broker`: whether this runner runs jobs (a consumer). */
+  consume: boolean;
 }
 
 export interface ResolvedJournalOptions {
@@ -42,8 +57,8 @@ export interface ResolvedJournalOptions {
 
 const RUNNER_KEYS = [
   'tasks', 'minThreads', 'maxThreads', 'idleTimeout', 'capacity', 'concurrentTasksPerWorker',
-  'resourceLimits', 'env', 'workerData', 'cancelGraceMs', 'batching', 'prefetch', 'defaults', 'rateLimits', 'resultTtl', 'maxResults', 'maxScheduled',
-  'maxPayloadBytes', 'maxJobsPerWorker', 'maxHeapPerWorkerMb', 'journal',
+  'resourceLimits', 'env', 'workerData', 'cancelGraceMs', 'loadTimeout', 'batching', 'prefetch', 'defaults', 'rateLimits', 'resultTtl', 'maxResults', 'maxScheduled',
+  'maxPayloadBytes', 'maxJobsPerWorker', 'maxHeapPerWorkerMb', 'broker', 'consume', 'journal',
 ] as const satisfies readonly (keyof RunnerOptions)[];
 const TASK_DEFAULT_KEYS = ['priority', 'retries', 'timeout', 'softTimeout', 'expiresIn'] as const satisfies readonly (keyof TaskDefaults)[];
 const SUBMIT_KEYS = [
@@ -60,18 +75,20 @@ const RESOURCE_LIMIT_KEYS = [
 export function resolveRunnerOptions(options: RunnerOptions<never>): ResolvedRunnerOptions {
   checkObject('options', options, RUNNER_KEYS);
   const maxThreads = integer('maxThreads', options.maxThreads, DEFAULTS.maxThreads, 1);
-  const minThreads = integer('minThreads', options.minThreads, Math.min(DEFAULTS.minThreads, maxThreads), 0, maxThreads);
+  const minThreads = integer('minThreads', options.minThreads, maxThreads, 0, maxThreads);
   return {
     tasksUrl: tasksUrl(options.tasks),
     minThreads,
     maxThreads,
-    idleTimeout: integer('idleTimeout', options.idleTimeout, DEFAULTS.idleTimeout, 0),
+    // Piscina's own timer: it cannot wait longer.
+    idleTimeout: integer('idleTimeout', options.idleTimeout, DEFAULTS.idleTimeout, 0, MAX_TIMER_DELAY),
     capacity: integer('capacity', options.capacity, DEFAULTS.capacity, 1),
     concurrentTasksPerWorker: integer('concurrentTasksPerWorker', options.concurrentTasksPerWorker, DEFAULTS.concurrentTasksPerWorker, 1),
     resourceLimits: resourceLimits(options.resourceLimits),
     env: env(options.env),
     workerData: cloneable('workerData', options.workerData),
     cancelGraceMs: integer('cancelGraceMs', options.cancelGraceMs, DEFAULTS.cancelGraceMs, 0),
+    loadTimeout: integer('loadTimeout', options.loadTimeout, DEFAULTS.loadTimeout, 1),
     batching: oneOf('batching', options.batching, ['auto', 'off'] as const, DEFAULTS.batching),
     prefetch: oneOf('prefetch', options.prefetch, ['auto', 'off'] as const, DEFAULTS.prefetch),
     defaults: resolveTaskDefaults(options.defaults),
@@ -82,12 +99,14 @@ export function resolveRunnerOptions(options: RunnerOptions<never>): ResolvedRun
     maxPayloadBytes: integer('maxPayloadBytes', options.maxPayloadBytes, DEFAULTS.maxPayloadBytes, 1),
     maxJobsPerWorker: integer('maxJobsPerWorker', options.maxJobsPerWorker, Infinity, 1),
     maxHeapPerWorkerMb: positive('maxHeapPerWorkerMb', options.maxHeapPerWorkerMb, Infinity),
-    journal: journal(options.journal),
+    ...remote(options),
+    journal: journal(options.journal, options.broker),
   };
 }
 
-function journal(value: unknown): ResolvedJournalOptions | undefined {
+function journal(value: unknown, broker: RemoteBroker | undefined): ResolvedJournalOptions | undefined {
   if (value === undefined) return undefined;
+  if (broker !== undefined) throw new InvalidOptionError('journal', value, 'no `journal` with a `broker`: the broker (Redis) already keeps accepted jobs; give one or the other');
   if (typeof value === 'string') value = { path: value };
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InvalidOptionError('journal', value, 'the path of the journal file, or { path, sync?, maxSizeMb? }');
   checkObject('journal', value, JOURNAL_KEYS, 'journal.');
@@ -96,9 +115,41 @@ function journal(value: unknown): ResolvedJournalOptions | undefined {
   const maxSizeMb = positive('journal.maxSizeMb', options.maxSizeMb, Infinity);
   return {
     path: resolve(options.path),
-    sync: oneOf('journal.sync', options.sync, ['full', 'normal'] as const, DEFAULTS.journalSync),
+    sync: oneOf('journal.sync', options.sync, ['full', 'normal'] as const, DEFAULTS.journal.sync),
     maxSizeMb: maxSizeMb === Infinity ? undefined : maxSizeMb,
   };
+}
+
+/**
+ * Checks `broker` and `consume`, and refuses at creation what cannot hold
+ * over a broker shared through Redis (see docs/bullmq.md).
+ */
+function remote(options: RunnerOptions<never>): { broker: RemoteBroker | undefined; consume: boolean } {
+  const { broker, consume } = options;
+  if (consume !== undefined && typeof consume !== 'boolean') throw new InvalidOptionError('consume', consume, 'true or false');
+  if (broker === undefined) {
+    if (consume !== undefined) throw new InvalidOptionError('consume', consume, 'no `consume` without a `broker`: the in-memory table is always consumed by its own runner');
+    return { broker: undefined, consume: true };
+  }
+  const candidate = broker as Partial<RemoteBroker> | null;
+  if (typeof candidate !== 'object' || candidate === null || typeof candidate.producer !== 'function' || typeof candidate.consumer !== 'function') {
+    throw new InvalidOptionError('broker', broker, 'a broker made by `bullmq()` from baozi/bullmq');
+  }
+  if (options.rateLimits !== undefined && Object.keys(options.rateLimits).length > 0) {
+    throw new InvalidOptionError('rateLimits', options.rateLimits, 'no per-task rate limits over a shared broker: each consumer would hold its own window, not one for the fleet');
+  }
+  for (const [task, taskDefaults] of Object.entries((options.defaults ?? {}) as Record<string, TaskDefaults | undefined>)) {
+    if (taskDefaults?.retries?.retryOn !== undefined) {
+      throw new InvalidOptionError(`defaults.${task}.retries.retryOn`, taskDefaults.retries.retryOn, 'no `retryOn` over a shared broker: a function cannot travel to the consumer that decides');
+    }
+  }
+  return { broker, consume: consume ?? true };
+}
+
+/** Refuses, for one job, what cannot travel through a shared broker. Throws `InvalidOptionError`. */
+export function checkRemoteSubmit(options: ResolvedSubmitOptions): void {
+  if (options.transferList !== undefined) throw new InvalidOptionError('transferList', options.transferList, 'no `transferList` over a shared broker: buffers cannot move to another process');
+  if (options.retry?.retryOn !== undefined) throw new InvalidOptionError('retries.retryOn', options.retry.retryOn, 'no `retryOn` over a shared broker: a function cannot travel to the consumer that decides');
 }
 
 /** One job's options after validation, merged with its task's defaults. Times are epoch ms. */
@@ -142,9 +193,7 @@ export function resolveSubmitOptions(options: SubmitOptions | undefined, default
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new InvalidOptionError('signal', signal, 'an AbortSignal');
   }
-  if (transferList !== undefined && !Array.isArray(transferList)) {
-    throw new InvalidOptionError('transferList', transferList, 'an array of ArrayBuffers or MessagePorts');
-  }
+  if (transferList !== undefined) checkTransferList(transferList);
   if (jobId !== undefined && (typeof jobId !== 'string' || jobId === '' || jobId.length > 256)) {
     throw new InvalidOptionError('jobId', jobId, 'a non-empty string of at most 256 characters');
   }
@@ -170,6 +219,27 @@ export function resolveSubmitOptions(options: SubmitOptions | undefined, default
     softTimeout,
     onProgress,
   };
+}
+
+/**
+ * A transfer list must be an array of distinct ArrayBuffers and
+ * MessagePorts: anything else makes `postMessage` throw when the job is
+ * sent. (Whether a buffer is detached is checked with the arguments.)
+ */
+function checkTransferList(transferList: unknown): void {
+  if (!Array.isArray(transferList)) throw new InvalidOptionError('transferList', transferList, 'an array of ArrayBuffers or MessagePorts');
+  const seen = new Set<unknown>();
+  transferList.forEach((entry: unknown, i) => {
+    if (!isArrayBuffer(entry) && !(entry instanceof MessagePort)) {
+      throw new InvalidOptionError(
+        `transferList[${i}]`,
+        entry,
+        'an ArrayBuffer (a typed array\'s `.buffer`) or a MessagePort; a SharedArrayBuffer is shared as it is and never listed',
+      );
+    }
+    if (seen.has(entry)) throw new InvalidOptionError(`transferList[${i}]`, entry, 'each buffer or port listed once');
+    seen.add(entry);
+  });
 }
 
 /** Checks `RunnerOptions.defaults` once, at creation. */
@@ -218,12 +288,13 @@ function retryPolicy(retries: unknown): RetryPolicy {
   if (options.retryOn !== undefined && typeof options.retryOn !== 'function') {
     throw new InvalidOptionError('retries.retryOn', options.retryOn, 'a function (error, attempt) => boolean');
   }
+  const backoff = options.backoff ?? RETRY_DEFAULTS.backoff;
   return {
     max: integer('retries.max', options.max, RETRY_DEFAULTS.max, 0, 100),
-    backoff: options.backoff ?? RETRY_DEFAULTS.backoff,
+    backoff,
     delay: integer('retries.delay', options.delay, RETRY_DEFAULTS.delay, 0),
     maxDelay: integer('retries.maxDelay', options.maxDelay, RETRY_DEFAULTS.maxDelay, 0),
-    jitter: options.jitter ?? RETRY_DEFAULTS.jitter,
+    jitter: options.jitter ?? DEFAULTS.retries.jitter[backoff],
     retryOn: options.retryOn,
   };
 }
@@ -243,13 +314,21 @@ function date(name: string, value: unknown): number {
   return value.getTime();
 }
 
-export function resolveCloseOptions(options: CloseOptions | undefined): { drain: boolean | 'running'; deadlineMs: number | undefined } {
+const DRAIN_MODES: readonly DrainMode[] = ['all', 'running', 'none'];
+
+/** A close's drain mode; `true` and `false` are the deprecated spellings of `'all'` and `'none'`. */
+export function resolveDrainMode(drain: unknown): DrainMode {
+  if (drain === undefined) return DEFAULTS.drain;
+  if (drain === true) return 'all';
+  if (drain === false) return 'none';
+  if (!DRAIN_MODES.includes(drain as DrainMode)) throw new InvalidOptionError('drain', drain, "'all', 'running' or 'none'");
+  return drain as DrainMode;
+}
+
+export function resolveCloseOptions(options: CloseOptions | undefined): { drain: DrainMode; deadlineMs: number | undefined } {
   if (options === undefined) return { drain: DEFAULTS.drain, deadlineMs: undefined };
   checkObject('close options', options, CLOSE_KEYS);
-  if (options.drain !== undefined && typeof options.drain !== 'boolean' && options.drain !== 'running') {
-    throw new InvalidOptionError('drain', options.drain, "true, false or 'running'");
-  }
-  return { drain: options.drain ?? DEFAULTS.drain, deadlineMs: optionalInteger('deadlineMs', options.deadlineMs, 0) };
+  return { drain: resolveDrainMode(options.drain), deadlineMs: optionalInteger('deadlineMs', options.deadlineMs, 0) };
 }
 
 /** Checks that `value` is an object whose keys are all `known`; `prefix` makes option names dotted. */

@@ -42,6 +42,8 @@ export interface TakeFilter {
   /**
    * Take from the head of the line only: stop at the first job that does
    * not match instead of passing over it, so that no job overtakes another.
+   * Jobs of `heldTasks` may not start now: they are passed over even so,
+   * keeping their places.
    */
   readonly inLine?: boolean;
 }
@@ -75,11 +77,12 @@ export interface Broker<Entry extends BrokerEntry> {
   tryPut(entry: Entry): boolean;
   /**
    * Puts the entry on the table, waiting for room behind earlier waiters
-   * (first in, first out, each in O(1)). Resolves once it is on the table;
+   * (first in, first out, each in O(1)). Resolves with the entry once it is
+   * on the table;
    * rejects with `CancelledError` if `signal` aborts first or the entry is
    * removed while it waits, leaving no reservation behind.
    */
-  put(entry: Entry, signal?: AbortSignal): Promise<void>;
+  put(entry: Entry, signal?: AbortSignal): Promise<Entry>;
   /** Takes up to `max` entries that pass `filter`: highest priority first, first in, first out within one. */
   take(max: number, filter?: TakeFilter): Entry[];
   /**

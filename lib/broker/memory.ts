@@ -2,67 +2,77 @@ import { watchAbort } from '../abort-watch.js';
 import { CancelledError } from '../errors.js';
 import { passes, type Broker, type BrokerEntry, type BrokerObserver, type Outcome, type TakeFilter } from './contract.js';
 
-/** A link in a doubly linked list: unlinked in O(1) wherever it is. */
-interface Link<Item> {
-  readonly item: Item;
-  prev: Link<Item> | undefined;
-  next: Link<Item> | undefined;
+/** A link of a doubly linked line: unlinked in O(1) wherever it is. */
+class Link {
+  prev: Link | undefined;
+  next: Link | undefined;
 }
 
-/** First in, first out, with removal from anywhere in O(1). */
-class LinkedLine<Item> {
-  #head: Link<Item> | undefined;
-  #tail: Link<Item> | undefined;
+/** First in, first out, with removal from anywhere in O(1). Its items are their own links. */
+class LinkedLine<Item extends Link> {
+  #head: Item | undefined;
+  #tail: Item | undefined;
   #length = 0;
 
   get length(): number {
     return this.#length;
   }
 
-  get head(): Link<Item> | undefined {
+  get head(): Item | undefined {
     return this.#head;
   }
 
-  push(item: Item): Link<Item> {
-    const link: Link<Item> = { item, prev: this.#tail, next: undefined };
-    if (this.#tail) this.#tail.next = link;
-    else this.#head = link;
-    this.#tail = link;
+  push(item: Item): void {
+    item.prev = this.#tail;
+    item.next = undefined;
+    if (this.#tail) this.#tail.next = item;
+    else this.#head = item;
+    this.#tail = item;
     this.#length++;
-    return link;
   }
 
-  unlink(link: Link<Item>): void {
-    if (link.prev) link.prev.next = link.next;
-    else this.#head = link.next;
-    if (link.next) link.next.prev = link.prev;
-    else this.#tail = link.prev;
+  unlink(item: Item): void {
+    if (item.prev) item.prev.next = item.next;
+    else this.#head = item.next as Item | undefined;
+    if (item.next) item.next.prev = item.prev;
+    else this.#tail = item.prev as Item | undefined;
     // Dropped links keep no neighbours alive.
-    link.prev = link.next = undefined;
+    item.prev = item.next = undefined;
     this.#length--;
   }
 
   /** Takes every item out, oldest first. */
   clear(): Item[] {
     const items: Item[] = [];
-    for (let link = this.#head; link; link = link.next) items.push(link.item);
+    for (let item = this.#head; item; item = item.next as Item | undefined) items.push(item);
+    for (const item of items) item.prev = item.next = undefined;
     this.#head = this.#tail = undefined;
     this.#length = 0;
     return items;
   }
 }
 
-interface Waiter<Entry> {
-  readonly entry: Entry;
-  readonly resolve: () => void;
-  readonly reject: (error: unknown) => void;
-  readonly signal: AbortSignal | undefined;
-  /** Stops watching `signal`; set while the producer waits with one. */
-  stopWatching: (() => void) | undefined;
+/** An entry on the table, in its priority's line. */
+class Queued<Entry> extends Link {
+  constructor(readonly entry: Entry) {
+    super();
+  }
 }
 
-/** Where an entry is: on the table in a priority's lane, or waiting for room. */
-type Place<Entry> = { readonly lane: LinkedLine<Entry>; readonly link: Link<Entry> } | { readonly lane: undefined; readonly link: Link<Waiter<Entry>> };
+/** A producer waiting for room, in the line of waiters. */
+class Waiter<Entry> extends Link {
+  /** Stops watching `signal`; set while the producer waits with one. */
+  stopWatching: (() => void) | undefined;
+
+  constructor(
+    readonly entry: Entry,
+    readonly resolve: (entry: Entry) => void,
+    readonly reject: (error: unknown) => void,
+    readonly signal: AbortSignal | undefined,
+  ) {
+    super();
+  }
+}
 
 /**
  * The in-memory broker, the default: one line per priority and a
@@ -70,11 +80,12 @@ type Place<Entry> = { readonly lane: LinkedLine<Entry>; readonly link: Link<Entr
  * that taking one out from anywhere costs O(1).
  */
 export class MemoryBroker<Entry extends BrokerEntry> implements Broker<Entry> {
-  readonly #lanes = new Map<number, LinkedLine<Entry>>();
+  readonly #lanes = new Map<number, LinkedLine<Queued<Entry>>>();
   /** Priorities that have a lane, highest first. */
   #priorities: number[] = [];
   readonly #waiters = new LinkedLine<Waiter<Entry>>();
-  readonly #places = new Map<string, Place<Entry>>();
+  /** Where each entry is: on the table, or waiting for room. */
+  readonly #places = new Map<string, Queued<Entry> | Waiter<Entry>>();
   #size = 0;
   #isFull = false;
   readonly #observer: BrokerObserver<Entry>;
@@ -100,17 +111,17 @@ export class MemoryBroker<Entry extends BrokerEntry> implements Broker<Entry> {
     return true;
   }
 
-  put(entry: Entry, signal?: AbortSignal): Promise<void> {
-    if (this.tryPut(entry)) return Promise.resolve();
+  put(entry: Entry, signal?: AbortSignal): Promise<Entry> {
+    if (this.tryPut(entry)) return Promise.resolve(entry);
     // An aborted signal never fires again: waiting on it would wait forever.
     if (signal?.aborted) return Promise.reject(waitCancelled(signal));
-    return new Promise<void>((resolve, reject) => {
-      const waiter: Waiter<Entry> = { entry, resolve, reject, signal, stopWatching: undefined };
-      const link = this.#waiters.push(waiter);
-      this.#places.set(entry.id, { lane: undefined, link });
+    return new Promise<Entry>((resolve, reject) => {
+      const waiter = new Waiter(entry, resolve, reject, signal);
+      this.#waiters.push(waiter);
+      this.#places.set(entry.id, waiter);
       if (signal) {
         waiter.stopWatching = watchAbort(signal, () => {
-          this.#withdraw(link);
+          this.#withdraw(waiter);
           reject(waitCancelled(signal));
         });
       }
@@ -121,16 +132,16 @@ export class MemoryBroker<Entry extends BrokerEntry> implements Broker<Entry> {
     const taken: Entry[] = [];
     for (const priority of this.#priorities) {
       const lane = this.#lanes.get(priority)!;
-      for (let link = lane.head; link && taken.length < max; ) {
-        const next = link.next;
-        if (!filter || passes(link.item, filter)) {
-          lane.unlink(link);
-          this.#places.delete(link.item.id);
-          taken.push(link.item);
-        } else if (filter.inLine) {
+      for (let queued = lane.head; queued && taken.length < max; ) {
+        const next = queued.next as Queued<Entry> | undefined;
+        if (!filter || passes(queued.entry, filter)) {
+          lane.unlink(queued);
+          this.#places.delete(queued.entry.id);
+          taken.push(queued.entry);
+        } else if (filter.inLine && !filter.heldTasks?.has(queued.entry.name)) {
           return this.#took(taken);
         }
-        link = next;
+        queued = next;
       }
       if (taken.length >= max) break;
     }
@@ -140,14 +151,14 @@ export class MemoryBroker<Entry extends BrokerEntry> implements Broker<Entry> {
   remove(id: string): boolean {
     const place = this.#places.get(id);
     if (!place) return false;
-    if (place.lane) {
-      place.lane.unlink(place.link);
-      this.#places.delete(id);
-      this.#left(1);
+    if (place instanceof Waiter) {
+      this.#withdraw(place);
+      place.reject(new CancelledError('The entry was taken out of the line for room on the table.'));
       return true;
     }
-    this.#withdraw(place.link);
-    place.link.item.reject(new CancelledError('The entry was taken out of the line for room on the table.'));
+    this.#lanes.get(place.entry.priority)!.unlink(place);
+    this.#places.delete(id);
+    this.#left(1);
     return true;
   }
 
@@ -175,7 +186,9 @@ export class MemoryBroker<Entry extends BrokerEntry> implements Broker<Entry> {
       this.#priorities.push(entry.priority);
       this.#priorities.sort((a, b) => b - a);
     }
-    this.#places.set(entry.id, { lane, link: lane.push(entry) });
+    const queued = new Queued(entry);
+    lane.push(queued);
+    this.#places.set(entry.id, queued);
     this.#size++;
     this.#observer.added(entry);
     if (this.#size === this.capacity && !this.#isFull) {
@@ -197,9 +210,8 @@ export class MemoryBroker<Entry extends BrokerEntry> implements Broker<Entry> {
   // `tryPut` in between cannot take it and no wake-up is lost.
   #admitWaiters(): void {
     while (this.#size < this.capacity && this.#waiters.head) {
-      const link = this.#waiters.head;
-      const waiter = link.item;
-      this.#withdraw(link);
+      const waiter = this.#waiters.head;
+      this.#withdraw(waiter);
       // Its signal aborted while this room was being freed (an abort listener
       // that freed room ran before the waiter's own): the entry must not join,
       // since its signal will not fire again.
@@ -208,14 +220,14 @@ export class MemoryBroker<Entry extends BrokerEntry> implements Broker<Entry> {
         continue;
       }
       this.#add(waiter.entry);
-      waiter.resolve();
+      waiter.resolve(waiter.entry);
     }
   }
 
-  #withdraw(link: Link<Waiter<Entry>>): void {
-    this.#waiters.unlink(link);
-    this.#places.delete(link.item.entry.id);
-    this.#release(link.item);
+  #withdraw(waiter: Waiter<Entry>): void {
+    this.#waiters.unlink(waiter);
+    this.#places.delete(waiter.entry.id);
+    this.#release(waiter);
   }
 
   #release(waiter: Waiter<Entry>): void {

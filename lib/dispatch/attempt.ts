@@ -1,6 +1,8 @@
 import type { MessagePort, Worker } from 'node:worker_threads';
-import { now, type Job } from '../job/job.js';
+import { type Job } from '../job/job.js';
+import { now } from '../clock.js';
 import type { Placement } from '../pool/pool.js';
+import { clearLongTimeout, type Timer } from '../../workers/long-timer.js';
 
 /**
  * One run of a job (or of a transparent batch of jobs) on a thread: its stop switch and the timers and
@@ -14,10 +16,10 @@ export class Attempt implements Placement {
   reason: unknown;
   /** Cooperative stop and progress channel; only for jobs that need one. */
   control: MessagePort | undefined;
-  hardTimer: NodeJS.Timeout | undefined;
-  softTimer: NodeJS.Timeout | undefined;
+  hardTimer: Timer | undefined;
+  softTimer: Timer | undefined;
   /** Terminates the thread of a cancelled run that did not stop in time. */
-  graceTimer: NodeJS.Timeout | undefined;
+  graceTimer: Timer | undefined;
   /** All the jobs of a transparent batch (the first is `job`); undefined for a run of one job. */
   batch: Job[] | undefined;
   /** Sent with itself as its stop signal (aborting it terminates its thread), or its thread is being terminated. Otherwise aborting does nothing. */
@@ -55,9 +57,9 @@ export class Attempt implements Placement {
 
   /** Releases the timers and the channel once the run is over. */
   dispose(): void {
-    clearTimeout(this.hardTimer);
-    clearTimeout(this.softTimer);
-    clearTimeout(this.graceTimer);
+    clearLongTimeout(this.hardTimer);
+    clearLongTimeout(this.softTimer);
+    clearLongTimeout(this.graceTimer);
     this.control?.close();
     this.control = undefined;
     this.thread = undefined;

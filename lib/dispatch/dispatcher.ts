@@ -2,14 +2,16 @@ import { receiveMessageOnPort } from 'node:worker_threads';
 import type { BatchMessage, BatchReply, ChunkMessage, JobControl, JobFailure, JobMessage, JobReply, JobReport, PoolMessage, RetireReason } from '../../workers/protocol.js';
 import type { MessagePort, Worker } from 'node:worker_threads';
 import { Attempt } from './attempt.js';
-import { decodeReply } from '../admission/codec.js';
-import { describeValue, SerializationError, TaskLoadError, TimeoutError, WorkerCrashedError } from '../errors.js';
-import { now, type Job } from '../job/job.js';
+import { decodeReply, findTransferProblem } from '../admission/codec.js';
+import { BaoziError, describeValue, SerializationError, TaskLoadError, TimeoutError, WorkerCrashedError, type RunError } from '../errors.js';
+import { type Job } from '../job/job.js';
+import { now } from '../clock.js';
 import { transition } from '../job/states.js';
 import { classifyCrash, type Pool } from '../pool/pool.js';
 import { StartWindow, type RateLimit } from '../semantics/rate-limit.js';
 import { failureToError, isJobFailure } from '../job/remote-error.js';
 import type { Broker, TakeFilter } from '../broker/contract.js';
+import { clearLongTimeout, setLongTimeout, type Timer } from '../../workers/long-timer.js';
 
 /** What the dispatcher tells the runner, which owns the jobs' states. */
 export interface DispatcherHooks {
@@ -22,7 +24,7 @@ export interface DispatcherHooks {
    * when the task asked to be retried (`retry()` in the worker), to the
    * delay it asked for, or `null` for "use the job's backoff".
    */
-  failed(job: Job, error: unknown, requestedDelay: number | null | undefined): void;
+  failed(job: Job, error: RunError, requestedDelay: number | null | undefined): void;
   /** It reached its `expiresAt` while on the table. */
   expired(job: Job): void;
   /** It reported progress. */
@@ -96,7 +98,7 @@ export class Dispatcher {
   /** Tasks whose runs are measured quick: their jobs may be prefetched. */
   private readonly quickTasks = new Set<string>();
   private isPumping = false;
-  private rateTimer: NodeJS.Timeout | undefined;
+  private rateTimer: Timer | undefined;
   private scanAt = 0;
 
   constructor(
@@ -138,7 +140,8 @@ export class Dispatcher {
           if (jobs.length > 0) this.startRun(jobs, isPrefetch, true);
           continue;
         }
-        const [job] = this.table.take(1, isPrefetch ? this.prefetchFilter() : this.startFilter());
+        const filter = isPrefetch ? this.prefetchFilter() : this.startFilter();
+        const [job] = this.table.take(1, filter);
         if (!job) break;
         if (this.hasExpired(job)) continue;
         const loadError = this.pool.health.failFastError();
@@ -151,7 +154,8 @@ export class Dispatcher {
           this.start(job, isPrefetch);
           continue;
         }
-        const more = this.table.take(size - 1, { tasks: new Set([job.name]), sharing: isPrefetch ? 'any' : 'batch', inLine: true });
+        // Held jobs the first one was taken past are passed over again: they keep their places.
+        const more = this.table.take(size - 1, { heldTasks: filter?.heldTasks, tasks: new Set([job.name]), sharing: isPrefetch ? 'any' : 'batch', inLine: true });
         this.startRun([job, ...more.filter((next) => !this.hasExpired(next))], isPrefetch, false);
       }
       if (this.windows.size > 0) this.wakeForRateLimits();
@@ -187,7 +191,7 @@ export class Dispatcher {
     }
     if (graceful && run.control && this.options.cancelGraceMs > 0 && !run.graceTimer) {
       run.control.postMessage({ type: 'abort', reason: reasonText(reason) } satisfies JobControl);
-      run.graceTimer = setTimeout(() => run.abort(reason), this.options.cancelGraceMs);
+      run.graceTimer = setLongTimeout(() => run.abort(reason), this.options.cancelGraceMs);
     } else {
       run.abort(reason);
     }
@@ -213,7 +217,7 @@ export class Dispatcher {
 
   /** Clears the rate-limit timer (the runner is closing). */
   dispose(): void {
-    clearTimeout(this.rateTimer);
+    clearLongTimeout(this.rateTimer);
     this.rateTimer = undefined;
   }
 
@@ -282,8 +286,13 @@ export class Dispatcher {
     return Math.max(1, Math.min(byTime, fairShare, MAX_BATCH));
   }
 
-  /** Feeds the run's time per job into its task's estimate; a prefetched run counts from when the run before it on its thread came back. */
-  private recordRunTime(run: Attempt, jobs: number): void {
+  /**
+   * Feeds the run's time per job into its task's estimate: the thread's own
+   * time for a batch (`threadMs`); for one job, the time from sending to the
+   * reply, with a prefetched run counting from when the run before it on its
+   * thread came back.
+   */
+  private recordRunTime(run: Attempt, jobs: number, threadMs: number | undefined): void {
     const endedAt = now();
     const { thread } = run;
     let startedAt = run.startedAt;
@@ -293,8 +302,15 @@ export class Dispatcher {
       this.lastReplyFrom.set(thread, endedAt);
     }
     const task = run.job.name;
-    const msPerJob = (endedAt - startedAt) / (run.job.chunkSize || jobs);
     const previous = this.runEstimates.get(task);
+    let msPerJob = threadMs !== undefined ? threadMs / jobs : (endedAt - startedAt) / (run.job.chunkSize || jobs);
+    // A reply the main thread heard late (it was busy, say admitting a
+    // thousand jobs) says little of the task: one such sample may raise the
+    // estimate fourfold at most; a task that really slowed down gets there
+    // in a few runs, and its batches report their own time.
+    // A task's first run also loads the task module: it starts out as taking
+    // BATCH_TARGET_MS (neither batched nor prefetched) until measured again.
+    if (threadMs === undefined) msPerJob = Math.min(msPerJob, previous === undefined ? BATCH_TARGET_MS : 4 * previous + 0.1);
     const estimate = previous === undefined ? msPerJob : previous + ESTIMATE_WEIGHT * (msPerJob - previous);
     this.runEstimates.set(task, estimate);
     // Prefetch sends a job without a stop signal to wait behind another: only for tasks measured quick and never held back by a rate limit.
@@ -354,8 +370,8 @@ export class Dispatcher {
       message.control = channel.port2;
       transferList = [...(transferList ?? []), channel.port2];
     }
-    if (options.timeout) run.hardTimer = setTimeout(() => this.timeOut(job, run), options.timeout);
-    if (options.softTimeout) run.softTimer = setTimeout(() => this.warnSoftTimeout(run), options.softTimeout);
+    if (options.timeout) run.hardTimer = setLongTimeout(() => this.timeOut(job, run), options.timeout);
+    if (options.softTimeout) run.softTimer = setLongTimeout(() => this.warnSoftTimeout(run), options.softTimeout);
     // A thread that shares jobs cannot be terminated for one of them, and
     // Piscina never gives a run with a signal a shared thread: only runs
     // that may need stopping get one there. With one job per thread, all
@@ -366,7 +382,10 @@ export class Dispatcher {
         ? !(this.isPrefetchable(job) || (isResend && isPrefetch))
         : options.signal !== undefined || options.timeout !== undefined || options.softTimeout !== undefined;
     if (!isResend) this.hooks.started(job);
-    this.send(run, message, transferList, isStoppable, isPrefetch);
+    // A listed buffer may have been moved since submit (by a job sent
+    // before this one): posted, it would leave the message unreadable.
+    const refusal = options.transferList && findTransferProblem(job.args, options.transferList, job.info);
+    this.send(run, message, transferList, isStoppable, isPrefetch, refusal);
   }
 
   private countAsStoppable(run: Attempt): void {
@@ -375,12 +394,20 @@ export class Dispatcher {
   }
 
   /** `mayWait`: sent past the slots, to wait in a busy thread (a prefetch). */
-  private send(run: Attempt, message: PoolMessage, transferList: readonly (ArrayBuffer | MessagePort)[] | undefined, isStoppable: boolean, mayWait: boolean): void {
+  /** `refusal`: the run is not sent, and fails with it. */
+  private send(
+    run: Attempt,
+    message: PoolMessage,
+    transferList: readonly (ArrayBuffer | MessagePort)[] | undefined,
+    isStoppable: boolean,
+    mayWait: boolean,
+    refusal?: BaoziError,
+  ): void {
     if (isStoppable) this.countAsStoppable(run);
     run.mayWait = mayWait;
     let reply: Promise<JobReply>;
     try {
-      reply = this.pool.run(message, isStoppable ? run : undefined, transferList, run);
+      reply = refusal ? Promise.reject(refusal) : this.pool.run(message, isStoppable ? run : undefined, transferList, run);
     } catch (error) {
       reply = Promise.reject(error);
     }
@@ -409,8 +436,8 @@ export class Dispatcher {
       this.report(run, left.message as JobReport);
     }
     const jobs = run.batch ?? [run.job];
-    // A thread's death says nothing of how long the task takes.
-    if (death === 'none') this.recordRunTime(run, jobs.length);
+    // A thread's death (or a run never sent) says nothing of how long the task takes.
+    if (death === 'none') this.recordRunTime(run, jobs.length, run.batch && error === undefined ? (reply as BatchReply).ms : undefined);
     this.release(run, jobs);
     for (let i = 0; i < jobs.length; i++) {
       const job = jobs[i]!;
@@ -451,7 +478,8 @@ export class Dispatcher {
    * death (Piscina fails every run of a thread with one error, oldest
    * first), the prefetched one never ran.
    */
-  private threadDeath(error: unknown): 'none' | 'new' | 'seen' {
+  private threadDeath(error: unknown): 'none' | 'new' | 'seen' | 'refused' {
+    if (error instanceof BaoziError) return 'refused';
     if (typeof error !== 'object' || error === null || isJobFailure(error)) return 'none';
     if (this.crashes.has(error)) return 'seen';
     this.crashes.add(error);
@@ -539,7 +567,9 @@ export class Dispatcher {
     run.control?.postMessage({ type: 'abort', reason: `soft timeout of ${run.job.options.softTimeout} ms` } satisfies JobControl);
   }
 
-  private crashError(job: Job, error: unknown): Error {
+  private crashError(job: Job, error: unknown): RunError {
+    // A run refused before it was sent (see `send`), with its job's info.
+    if (error instanceof SerializationError) return error;
     // Until an error's stack is read, V8 keeps its call sites, and with them
     // the dead thread's Worker: a kept job (getJob) would hold ~10 KB per crash.
     void (error as Error | null)?.stack;
@@ -565,7 +595,7 @@ export class Dispatcher {
       if (ms > 0) wait = Math.min(wait, ms);
     }
     if (wait === Infinity) return;
-    this.rateTimer = setTimeout(() => {
+    this.rateTimer = setLongTimeout(() => {
       this.rateTimer = undefined;
       this.pump();
     }, Math.ceil(wait));

@@ -1,6 +1,7 @@
 import { resolveSubmitOptions, type ResolvedSubmitOptions } from '../admission/validate.js';
 import type { StoredJob, StoredOptions, StoredOutcome } from '../broker/contract.js';
 import type { JournalCodec } from '../broker/journal/broker.js';
+import type { RunError } from '../errors.js';
 import type { TaskDefaults } from '../options.js';
 import { Job, type JobHandle, type JobOwner, type JobState } from './job.js';
 
@@ -73,7 +74,7 @@ export class StoredJobHandle implements JobHandle {
   readonly state: JobState;
   readonly result: Promise<unknown>;
   readonly attempt: number;
-  readonly errors: readonly unknown[];
+  readonly errors: readonly RunError[];
   readonly progress: unknown = undefined;
   readonly submittedAt: number;
   readonly queuedAt: number | undefined = undefined;
@@ -94,7 +95,7 @@ export class StoredJobHandle implements JobHandle {
     } else {
       this.result = Promise.reject(outcome.error);
       this.result.catch(ignoreRejection);
-      this.errors = outcome.state === 'failed' ? [outcome.error] : [];
+      this.errors = outcome.state === 'failed' ? [outcome.error as RunError] : [];
     }
   }
 

@@ -1,21 +1,12 @@
 import type { Attempt } from '../dispatch/attempt.js';
-import type { JobInfo } from '../errors.js';
+import type { JobInfo, RunError } from '../errors.js';
 import type { ResolvedSubmitOptions } from '../admission/validate.js';
 import type { BrokerEntry, Sharing } from '../broker/contract.js';
-import { transition } from './states.js';
+import { isTerminal, transition, type JobState } from './states.js';
 
-/**
- * Where a job is in its life. The first four are live; the last four are
- * terminal: a job reaches exactly one of them, once, and never leaves it.
- *
- * ```
- * scheduled ─▶ queued ─▶ running ─▶ succeeded | failed
- *                 ▲          │
- *                 └─ retrying ◀┘   (a failure the retry policy allows)
- * any live state ─▶ cancelled;  scheduled | queued | retrying ─▶ expired
- * ```
- */
-export type JobState = 'scheduled' | 'queued' | 'running' | 'retrying' | 'succeeded' | 'failed' | 'cancelled' | 'expired';
+export { isTerminal, type JobState };
+import { clearLongTimeout, type Timer } from '../../workers/long-timer.js';
+
 
 /** What a producer holds for a job it submitted. */
 export interface JobHandle<Result = unknown> {
@@ -33,7 +24,7 @@ export interface JobHandle<Result = unknown> {
   /** 1 for the first run; counts up with each retry. */
   readonly attempt: number;
   /** Each failed run's error, first to last (retries keep them all). */
-  readonly errors: readonly unknown[];
+  readonly errors: readonly RunError[];
   /** The last progress value the task reported, if any. */
   readonly progress: unknown;
   /** When the job was submitted (epoch ms, fractional). */
@@ -52,11 +43,6 @@ export interface JobHandle<Result = unknown> {
   cancel(reason?: unknown): boolean;
 }
 
-const TERMINAL: ReadonlySet<JobState> = new Set(['succeeded', 'failed', 'cancelled', 'expired']);
-
-export function isTerminal(state: JobState): boolean {
-  return TERMINAL.has(state);
-}
 
 /** Who can cancel a job: the runner, which knows where the job is. */
 export interface JobOwner {
@@ -64,20 +50,16 @@ export interface JobOwner {
 }
 
 const ignoreRejection = (): void => {};
+const NO_ERRORS: readonly RunError[] = Object.freeze([]);
+// What a settled job's `args` become: nothing reads them once it settled.
+const RELEASED_ARGS = Object.freeze([]) as unknown as unknown[];
 
-/** Epoch milliseconds with sub-millisecond precision, from one clock call. */
-// Read once: `performance.timeOrigin` is a getter that costs more than `now()` itself.
-const TIME_ORIGIN = performance.timeOrigin;
-
-export function now(): number {
-  return TIME_ORIGIN + performance.now();
-}
 
 /** The job's record. Handed out as `JobHandle`; the other fields are the runner's. */
 export class Job<Result = unknown> implements JobHandle<Result>, BrokerEntry {
   state: JobState = 'queued';
   attempt = 1;
-  readonly errors: unknown[] = [];
+  #errors: RunError[] | undefined;
   progress: unknown;
   readonly submittedAt: number;
   queuedAt: number | undefined;
@@ -89,11 +71,17 @@ export class Job<Result = unknown> implements JobHandle<Result>, BrokerEntry {
   /** Inputs of the `map` chunk this job runs (see lib/map-chunks.ts); 0 for an ordinary job. */
   chunkSize = 0;
   /** Fires when a scheduled job is due or a retrying one's backoff ends. */
-  waitTimer: NodeJS.Timeout | undefined;
+  waitTimer: Timer | undefined;
   /** Fires at `expiresAt` while the job has not started. */
-  expiryTimer: NodeJS.Timeout | undefined;
+  expiryTimer: Timer | undefined;
   /** Removes this job's listener from the producer's signal. */
   releaseSignal: (() => void) | undefined;
+  /**
+   * Arguments as they travel: as given, or v8-serialized bytes. Kept while
+   * the job may run (again, for a retry), let go of once it settles: a
+   * finished job kept for `getJob()` holds only its result.
+   */
+  args: unknown[] | Uint8Array;
   private resolveResult!: (value: unknown) => void;
   private rejectResult!: (error: unknown) => void;
 
@@ -101,18 +89,26 @@ export class Job<Result = unknown> implements JobHandle<Result>, BrokerEntry {
     private readonly owner: JobOwner,
     readonly id: string,
     readonly name: string,
-    /** Arguments as they travel: as given, or v8-serialized bytes. */
-    readonly args: unknown[] | Uint8Array,
+    args: unknown[] | Uint8Array,
     readonly isEncoded: boolean,
     readonly options: ResolvedSubmitOptions,
     at: number,
   ) {
+    this.args = args;
     this.submittedAt = at;
     this.result = new Promise<Result>((resolve, reject) => {
       this.resolveResult = resolve as (value: unknown) => void;
       this.rejectResult = reject;
     });
-    this.result.catch(ignoreRejection);
+  }
+
+  get errors(): readonly RunError[] {
+    return this.#errors ?? NO_ERRORS;
+  }
+
+  /** Keeps a failed run's error (see `errors`). */
+  addError(error: RunError): void {
+    (this.#errors ??= []).push(error);
   }
 
   get priority(): number {
@@ -147,6 +143,9 @@ export class Job<Result = unknown> implements JobHandle<Result>, BrokerEntry {
   /** Settles the job as failed, cancelled or expired. Returns `false` when it was already settled. */
   reject(state: 'failed' | 'cancelled' | 'expired', error: unknown, at: number): boolean {
     if (!this.finish(state, at)) return false;
+    // Marked handled as it rejects, not at creation: a result nobody awaits
+    // raises no unhandled rejection, and jobs that succeed pay for nothing.
+    this.result.catch(ignoreRejection);
     this.rejectResult(error);
     return true;
   }
@@ -155,11 +154,12 @@ export class Job<Result = unknown> implements JobHandle<Result>, BrokerEntry {
     if (this.isSettled) return false;
     transition(this, state);
     this.finishedAt = at;
-    clearTimeout(this.waitTimer);
-    clearTimeout(this.expiryTimer);
+    clearLongTimeout(this.waitTimer);
+    clearLongTimeout(this.expiryTimer);
     this.waitTimer = this.expiryTimer = undefined;
     this.releaseSignal?.();
     this.releaseSignal = undefined;
+    this.args = RELEASED_ARGS;
     return true;
   }
 }

@@ -8,17 +8,21 @@ import {
   RunnerClosedError,
   ScheduleFullError,
   TaskError,
+  type FailedJobError,
+  type RunError,
 } from '../errors.js';
 import type { RunnerEvents } from '../events.js';
-import { now, type Job, type JobOwner } from './job.js';
+import { type Job, type JobOwner } from './job.js';
+import { now } from '../clock.js';
 import { ResultStore } from './results.js';
 import { transition } from './states.js';
-import { computeBackoff, REQUESTED_RETRY_MAX, RETRY_DEFAULTS } from '../semantics/retry.js';
+import { computeBackoff, REQUESTED_RETRY_MAX, type RetryOptions } from '../semantics/retry.js';
 import { publishJobEvent } from '../observe/diagnostics.js';
 import { MetricsRecorder } from '../observe/metrics.js';
 import { DurationRecorder } from '../observe/summary.js';
 import { isDurable, type Broker, type BrokerObserver, type DurableBroker } from '../broker/contract.js';
-import type { ResolvedRunnerOptions } from '../admission/validate.js';
+import { RETRY_DEFAULTS, type ResolvedRunnerOptions } from '../admission/validate.js';
+import { clearLongTimeout, setLongTimeout } from '../../workers/long-timer.js';
 
 /** Counts of settled jobs and retries since the runner started. */
 export interface JobCounts {
@@ -48,6 +52,12 @@ export class Lifecycle implements DispatcherHooks, JobOwner, BrokerObserver<Job>
   private readonly results: ResultStore<Job>;
   /** Jobs waiting for a delay or a retry backoff (bounded by `maxScheduled`). */
   private waitingCount = 0;
+  /**
+   * Jobs in the `running` state. Counted here, where a job settles, and not
+   * by its run: a run outlives its job while its thread is terminated (a
+   * hard timeout, a cancel), and a listener must read the job already out.
+   */
+  private runningJobs = 0;
   private idleWaiters: (() => void)[] = [];
   private dispatcher!: Dispatcher;
   /** The broker, when it outlives this process: it keeps jobs waiting off the table too. */
@@ -69,6 +79,10 @@ export class Lifecycle implements DispatcherHooks, JobOwner, BrokerObserver<Job>
 
   get scheduledCount(): number {
     return this.waitingCount;
+  }
+
+  get runningCount(): number {
+    return this.runningJobs;
   }
 
   /** A live or recently finished job. */
@@ -123,17 +137,20 @@ export class Lifecycle implements DispatcherHooks, JobOwner, BrokerObserver<Job>
   // ── dispatcher hooks ────────────────────────────────────────────────
 
   started(job: Job): void {
+    this.runningJobs++;
     this.waitTime.record(job.startedAt! - job.queuedAt!);
     this.metrics.started(job);
     this.emit('running', { job });
   }
 
   succeeded(job: Job, result: unknown): void {
+    this.leaveRunning(job);
     if (job.succeed(result, now())) this.settled(job, result);
   }
 
-  failed(job: Job, error: unknown, requestedDelay: number | null | undefined): void {
-    job.errors.push(error);
+  failed(job: Job, error: RunError, requestedDelay: number | null | undefined): void {
+    this.leaveRunning(job);
+    job.addError(error);
     const decision = this.retryDecision(job, error, requestedDelay);
     if (decision.delay !== undefined) {
       this.counts.retried++;
@@ -153,7 +170,7 @@ export class Lifecycle implements DispatcherHooks, JobOwner, BrokerObserver<Job>
    * again: it becomes a job of its own, accepted now, that has just failed
    * its first run, and goes where such a job goes (`retrying`, or settled).
    */
-  adoptFailed(job: Job, error: unknown, requestedDelay: number | null | undefined): void {
+  adoptFailed(job: Job, error: RunError, requestedDelay: number | null | undefined): void {
     this.accept(job);
     this.failed(job, error, requestedDelay);
   }
@@ -188,6 +205,7 @@ export class Lifecycle implements DispatcherHooks, JobOwner, BrokerObserver<Job>
   cancel(job: Job, error: CancelledError, graceful: boolean): boolean {
     if (job.isSettled) return false;
     const wasRunning = job.state === 'running';
+    this.leaveRunning(job);
     this.leaveWaitingPlace(job);
     if (!job.reject('cancelled', error, now())) return false;
     this.settled(job, error);
@@ -216,6 +234,11 @@ export class Lifecycle implements DispatcherHooks, JobOwner, BrokerObserver<Job>
 
   // ── internals ───────────────────────────────────────────────────────
 
+  // Before the state changes and anything is emitted or settled.
+  private leaveRunning(job: Job): void {
+    if (job.state === 'running') this.runningJobs--;
+  }
+
   private accept(job: Job): void {
     this.live.set(job.id, job);
     this.metrics.submitted(job);
@@ -234,7 +257,7 @@ export class Lifecycle implements DispatcherHooks, JobOwner, BrokerObserver<Job>
   private armExpiry(job: Job): void {
     const { expiresAt } = job.options;
     if (expiresAt === undefined || job.expiryTimer) return;
-    job.expiryTimer = setTimeout(() => {
+    job.expiryTimer = setLongTimeout(() => {
       job.expiryTimer = undefined;
       if (job.state === 'running' || job.isSettled) return;
       this.leaveWaitingPlace(job);
@@ -246,7 +269,7 @@ export class Lifecycle implements DispatcherHooks, JobOwner, BrokerObserver<Job>
   /** Takes a job that has not started out of its timer or the table. */
   private leaveWaitingPlace(job: Job): void {
     if (job.waitTimer) {
-      clearTimeout(job.waitTimer);
+      clearLongTimeout(job.waitTimer);
       job.waitTimer = undefined;
       this.waitingCount--;
     } else if (job.state !== 'running') {
@@ -258,7 +281,7 @@ export class Lifecycle implements DispatcherHooks, JobOwner, BrokerObserver<Job>
     transition(job, state);
     this.durable?.hold(job, Date.now() + Math.max(0, delay));
     this.waitingCount++;
-    job.waitTimer = setTimeout(() => {
+    job.waitTimer = setLongTimeout(() => {
       job.waitTimer = undefined;
       this.waitingCount--;
       this.enqueue(job);
@@ -276,7 +299,7 @@ export class Lifecycle implements DispatcherHooks, JobOwner, BrokerObserver<Job>
     this.dispatcher.pump();
   }
 
-  private retryDecision(job: Job, error: unknown, requestedDelay: number | null | undefined): { delay?: number; isExhausted: boolean } {
+  private retryDecision(job: Job, error: RunError, requestedDelay: number | null | undefined): { delay?: number; isExhausted: boolean } {
     const policy = job.options.retry;
     if (requestedDelay !== undefined) {
       // The task asked for it: only the count limits it, and a closing
@@ -291,7 +314,7 @@ export class Lifecycle implements DispatcherHooks, JobOwner, BrokerObserver<Job>
     return { delay: computeBackoff(policy, job.attempt), isExhausted: false };
   }
 
-  private isRetryable(error: unknown, attempt: number, retryOn: ((error: unknown, attempt: number) => boolean) | undefined): boolean {
+  private isRetryable(error: RunError, attempt: number, retryOn: RetryOptions['retryOn']): boolean {
     if (this.isClosing) return false;
     if (!retryOn) return error instanceof TaskError;
     try {
@@ -317,7 +340,7 @@ export class Lifecycle implements DispatcherHooks, JobOwner, BrokerObserver<Job>
         break;
       case 'failed':
         this.counts.failed++;
-        this.emit('failed', { job, error: outcome });
+        this.emit('failed', { job, error: outcome as FailedJobError });
         break;
       case 'cancelled':
         this.counts.cancelled++;

@@ -1,5 +1,5 @@
 import type { JobFailure, SerializedError } from '../../workers/protocol.js';
-import { SerializationError, TaskError, TaskLoadError, UnknownTaskError, type JobInfo, type BaoziError } from '../errors.js';
+import { SerializationError, TaskError, TaskLoadError, UnknownTaskError, type JobInfo, type RunError } from '../errors.js';
 
 const BUILT_IN_ERRORS: Record<string, ErrorConstructor> = {
   Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError,
@@ -24,7 +24,7 @@ export function rebuildError(serialized: SerializedError): unknown {
 }
 
 /** The error a job settles with when its worker reported a failure. */
-export function failureToError(failure: JobFailure, job: JobInfo): BaoziError {
+export function failureToError(failure: JobFailure, job: JobInfo): RunError {
   switch (failure.type) {
     case 'task-error':
       return new TaskError({ cause: rebuildError(failure.error), job });

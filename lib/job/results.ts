@@ -8,8 +8,10 @@ export class ResultStore<Record extends { readonly finishedAt: number | undefine
   // Arrival order, for dropping the oldest first (a Map walked from its
   // front slows down as deleted entries pile up there): ids and records
   // side by side, so that an arrival allocates nothing.
-  private ids: string[] = [];
-  private arrivals: Record[] = [];
+  // A slot is cleared as its record leaves: the arrays compact only now
+  // and then, and must not keep evicted records alive until then.
+  private ids: (string | undefined)[] = [];
+  private arrivals: (Record | undefined)[] = [];
   private head = 0;
 
   constructor(
@@ -34,20 +36,26 @@ export class ResultStore<Record extends { readonly finishedAt: number | undefine
     return this.records.get(id);
   }
 
+  private release(): void {
+    this.ids[this.head] = undefined;
+    this.arrivals[this.head] = undefined;
+    this.head++;
+  }
+
   private prune(at: number): void {
     while (this.head < this.ids.length) {
       const id = this.ids[this.head]!;
       const record = this.arrivals[this.head]!;
       // An id added again later keeps its newer record.
       if (this.records.get(id) !== record) {
-        this.head++;
+        this.release();
         continue;
       }
       const isTooMany = this.records.size > this.maxResults;
       const isTooOld = at - (record.finishedAt ?? at) > this.resultTtl;
       if (!isTooMany && !isTooOld) break;
       this.records.delete(id);
-      this.head++;
+      this.release();
     }
     if (this.head >= 1024 && this.head * 2 >= this.ids.length) {
       this.ids = this.ids.slice(this.head);

@@ -1,4 +1,21 @@
-import type { JobState } from './job.js';
+/**
+ * Where a job is in its life. The first four are live; the last four are
+ * terminal: a job reaches exactly one of them, once, and never leaves it.
+ *
+ * ```
+ * scheduled ─▶ queued ─▶ running ─▶ succeeded | failed
+ *                 ▲          │
+ *                 └─ retrying ◀┘   (a failure the retry policy allows)
+ * any live state ─▶ cancelled;  scheduled | queued | retrying ─▶ expired
+ * ```
+ */
+export type JobState = 'scheduled' | 'queued' | 'running' | 'retrying' | 'succeeded' | 'failed' | 'cancelled' | 'expired';
+
+const TERMINAL: ReadonlySet<JobState> = new Set(['succeeded', 'failed', 'cancelled', 'expired']);
+
+export function isTerminal(state: JobState): boolean {
+  return TERMINAL.has(state);
+}
 
 /**
  * The one table of a job's legal moves. A job starts `queued` (a producer

@@ -1,5 +1,6 @@
 import { InvalidOptionError } from '../errors.js';
-import { now, type Job } from '../job/job.js';
+import { type Job } from '../job/job.js';
+import { now } from '../clock.js';
 import { DurationRecorder, type DurationSummary } from './summary.js';
 
 /**
@@ -68,7 +69,7 @@ export interface TaskMetrics extends JobCounters {
 export interface RunnerGauges {
   /** Jobs on the table. */
   queued: number;
-  /** Jobs running (a transparent batch runs several on one thread). */
+  /** Jobs running, as `stats().running` (a settled job is out of it, even while its thread is being terminated). */
   running: number;
   /** Producers (and due jobs) waiting for room on the table. */
   blocked: number;
@@ -76,7 +77,7 @@ export interface RunnerGauges {
   scheduled: number;
   /** Live worker threads. */
   threads: number;
-  /** Share of pool slots (`maxThreads × concurrentTasksPerWorker`) busy now, 0 to 1. */
+  /** Share of pool slots (`maxThreads × concurrentTasksPerWorker`) busy now, 0 to 1: also slots whose thread is being terminated. */
   utilization: number;
 }
 

@@ -115,6 +115,7 @@ export class Pool {
       maxJobs: options.maxJobsPerWorker,
       maxHeapBytes: options.maxHeapPerWorkerMb * 1024 * 1024,
       preloadDelayMs: 0,
+      loadTimeoutMs: options.loadTimeout,
     };
     // Threads copy the environment data as they start.
     setEnvironmentData(this.settingsKey, this.settings);
@@ -331,9 +332,13 @@ export class Pool {
   }
 }
 
+// What Node throws in a thread for a message it cannot deserialize (src/node_messaging.cc).
+const UNREADABLE_MESSAGE = 'Unable to deserialize cloned data.';
+
 /** What a rejection from Piscina that is not a job failure says about the thread. */
 export function classifyCrash(error: unknown): { reason: CrashReason; exitCode: number | undefined } {
   if ((error as { code?: unknown } | null)?.code === 'ERR_WORKER_OUT_OF_MEMORY') return { reason: 'oom', exitCode: undefined };
+  if ((error as { message?: unknown } | null)?.message === UNREADABLE_MESSAGE) return { reason: 'unreadable-message', exitCode: undefined };
   const exit = error instanceof Error ? /worker exited with code: (-?\d+)/.exec(error.message) : null;
   if (exit) return { reason: 'exit', exitCode: Number(exit[1]) };
   return { reason: 'uncaught', exitCode: undefined };

@@ -1,6 +1,13 @@
 /**
  * Retry policy and backoff: pure functions, no timers.
  */
+import type { RunError } from '../errors.js';
+
+/** How the wait between runs grows. */
+export type Backoff = 'fixed' | 'exponential';
+
+/** Whether the wait is drawn at random below the computed delay. */
+export type Jitter = 'full' | 'none';
 
 /** When and how often a failed job runs again. Per job or per task in `defaults`. */
 export interface RetryOptions {
@@ -15,42 +22,39 @@ export interface RetryOptions {
    * twice that, four times… capped at `maxDelay`.
    * @default 'exponential'
    */
-  backoff?: 'fixed' | 'exponential';
+  backoff?: Backoff;
   /**
-   * Milliseconds before the first retry. Integer, 0 or more.
+   * Milliseconds before the first retry. Integer, 0 or more, of any length
+   * (past 24.8 days it is waited out in steps).
    * @default 1000
    */
   delay?: number;
   /**
-   * Longest wait between two runs, in milliseconds. Integer, 0 or more.
+   * Longest wait between two runs, in milliseconds. Integer, 0 or more, of
+   * any length.
    * @default 60000
    */
   maxDelay?: number;
   /**
    * `full`: wait a random time between 0 and the computed delay, so that
    * jobs failing together do not retry together. `none`: the exact delay.
-   * @default 'full'
+   * The default depends on `backoff`: a `fixed` delay is exact, as
+   * Celery's countdown and BullMQ's fixed backoff are; an `exponential`
+   * one is spread, as Celery's `retry_jitter` does.
+   * @default 'none' with backoff 'fixed', 'full' with backoff 'exponential'
    */
-  jitter?: 'full' | 'none';
+  jitter?: Jitter;
   /**
    * Decides whether a failure is retried. `attempt` is the run that just
    * failed (1 for the first). By default only a task's own errors
    * (`BAOZI_TASK_FAILED`) are retried: not crashes, time limits,
    * cancellations or bad input.
    */
-  retryOn?: (error: unknown, attempt: number) => boolean;
+  retryOn?: (error: RunError, attempt: number) => boolean;
 }
 
 export type RetryPolicy = Required<Omit<RetryOptions, 'retryOn'>> & Pick<RetryOptions, 'retryOn'>;
 
-export const RETRY_DEFAULTS: Readonly<RetryPolicy> = Object.freeze({
-  max: 0,
-  backoff: 'exponential',
-  delay: 1000,
-  maxDelay: 60_000,
-  jitter: 'full',
-  retryOn: undefined,
-});
 
 /**
  * Retries a task may ask for itself (`retry()` in `baozi/worker`) when its

@@ -1,6 +1,8 @@
 import { Cron } from 'croner';
 import { InvalidOptionError } from '../errors.js';
+import { DEFAULTS } from '../options.js';
 import type { JobHandle } from '../job/job.js';
+import { MAX_TIMER_DELAY } from '../../workers/long-timer.js';
 
 /**
  * What a tick does when the job of an earlier tick is still live (queued,
@@ -51,10 +53,6 @@ export interface ScheduleOptions {
 }
 
 /** Every default of `ScheduleOptions`, in one place. */
-export const SCHEDULE_DEFAULTS = Object.freeze({
-  overlap: 'skip' as ScheduleOverlap,
-});
-
 /** `ScheduleOptions` after validation: one kind of timing, every default filled in. */
 export type ScheduleSpec =
   | { readonly kind: 'every'; readonly every: number; readonly overlap: ScheduleOverlap }
@@ -74,7 +72,7 @@ export function resolveScheduleOptions(options: ScheduleOptions): ScheduleSpec {
       throw new InvalidOptionError(key, (options as Record<string, unknown>)[key], `no such option; known schedule options: ${SCHEDULE_KEYS.join(', ')}`);
     }
   }
-  const { every, cron, timezone, overlap = SCHEDULE_DEFAULTS.overlap } = options;
+  const { every, cron, timezone, overlap = DEFAULTS.schedule.overlap } = options;
   if (!OVERLAPS.includes(overlap)) {
     throw new InvalidOptionError('overlap', overlap, `one of ${OVERLAPS.map((mode) => `'${mode}'`).join(', ')}`);
   }
@@ -177,9 +175,6 @@ export interface ScheduleHooks<Result = unknown> {
  */
 export type ScheduleSubmit<Result = unknown> = (signal: AbortSignal) => Promise<JobHandle<Result>>;
 
-// setTimeout fires at once (with a warning) for delays above this; longer
-// waits are taken in steps.
-const MAX_TIMER_DELAY = 2 ** 31 - 1;
 // Settled states; any other state, including ones added later, is live.
 const TERMINAL_STATES: ReadonlySet<string> = new Set(['succeeded', 'failed', 'cancelled', 'expired']);
 const RUNNER_CLOSED = 'BAOZI_RUNNER_CLOSED';

@@ -4,6 +4,7 @@
  * wired into the runner; the interfaces can move there unchanged.
  */
 import { InvalidOptionError } from '../errors.js';
+import { DEFAULTS } from '../options.js';
 import { MAX_BATCH_SIZE } from '../dispatch/chunk-sizer.js';
 import type { SettleMode } from './workflow-types.js';
 
@@ -125,13 +126,6 @@ export interface StreamOptions<Item = never, Args extends readonly unknown[] = r
 }
 
 /** Every workflow default, in one place. */
-export const WORKFLOW_DEFAULTS = Object.freeze({
-  settle: 'fail-fast',
-  ordered: true,
-  highWaterMark: 16,
-  batchSize: 'auto',
-} as const);
-
 /** What `map` and streams share. */
 export interface ResolvedEachOptions {
   ordered: boolean;
@@ -155,31 +149,31 @@ const SETTLE_MODES: readonly SettleMode[] = ['fail-fast', 'all'];
 
 /** Checks `group()` options. Throws `InvalidOptionError`. */
 export function resolveGroupOptions(options: GroupOptions | undefined): { settle: SettleMode } {
-  if (options === undefined) return { settle: WORKFLOW_DEFAULTS.settle };
+  if (options === undefined) return { settle: DEFAULTS.workflows.settle };
   checkObject('group options', options, GROUP_KEYS);
   return { settle: settle(options.settle) };
 }
 
 /** Checks `map()` options. Throws `InvalidOptionError`. */
 export function resolveMapOptions(options: MapOptions<unknown> | undefined): ResolvedMapOptions {
-  if (options === undefined) return { ...shared({}), batchSize: WORKFLOW_DEFAULTS.batchSize };
+  if (options === undefined) return { ...shared({}), batchSize: DEFAULTS.workflows.batchSize };
   checkObject('map options', options, MAP_KEYS);
   const { batchSize } = options;
   if (batchSize !== undefined && batchSize !== 'auto' && (typeof batchSize !== 'number' || !Number.isSafeInteger(batchSize) || batchSize < 1 || batchSize > MAX_BATCH_SIZE)) {
     throw new InvalidOptionError('batchSize', batchSize, `'auto', or an integer from 1 to ${MAX_BATCH_SIZE}`);
   }
-  return { ...shared(options), batchSize: batchSize ?? WORKFLOW_DEFAULTS.batchSize };
+  return { ...shared(options), batchSize: batchSize ?? DEFAULTS.workflows.batchSize };
 }
 
 /** Checks `stream()` options. Throws `InvalidOptionError`. */
 export function resolveStreamOptions(options: StreamOptions<unknown> | undefined): ResolvedStreamOptions {
-  if (options === undefined) return { ...shared({}), highWaterMark: WORKFLOW_DEFAULTS.highWaterMark };
+  if (options === undefined) return { ...shared({}), highWaterMark: DEFAULTS.workflows.highWaterMark };
   checkObject('stream options', options, STREAM_KEYS);
   const { highWaterMark } = options;
   if (highWaterMark !== undefined && (typeof highWaterMark !== 'number' || !Number.isSafeInteger(highWaterMark) || highWaterMark < 1)) {
     throw new InvalidOptionError('highWaterMark', highWaterMark, 'an integer, 1 or more');
   }
-  return { ...shared(options), highWaterMark: highWaterMark ?? WORKFLOW_DEFAULTS.highWaterMark };
+  return { ...shared(options), highWaterMark: highWaterMark ?? DEFAULTS.workflows.highWaterMark };
 }
 
 /**
@@ -198,11 +192,11 @@ function shared(options: MapOptions<unknown> | StreamOptions<unknown>): Resolved
   if (ordered !== undefined && typeof ordered !== 'boolean') throw new InvalidOptionError('ordered', ordered, 'true or false');
   if (args !== undefined && typeof args !== 'function') throw new InvalidOptionError('args', args, 'a function (item, index) => the arguments as an array');
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw new InvalidOptionError('signal', signal, 'an AbortSignal');
-  return { ordered: ordered ?? WORKFLOW_DEFAULTS.ordered, settle: settle(options.settle), args, signal };
+  return { ordered: ordered ?? DEFAULTS.workflows.ordered, settle: settle(options.settle), args, signal };
 }
 
 function settle(value: unknown): SettleMode {
-  if (value === undefined) return WORKFLOW_DEFAULTS.settle;
+  if (value === undefined) return DEFAULTS.workflows.settle;
   if (!SETTLE_MODES.includes(value as SettleMode)) throw new InvalidOptionError('settle', value, `one of ${SETTLE_MODES.map((mode) => `'${mode}'`).join(', ')}`);
   return value as SettleMode;
 }

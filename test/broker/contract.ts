@@ -50,7 +50,7 @@ function flush(): Promise<void> {
 type Outcome = { status: 'pending' } | { status: 'fulfilled' } | { status: 'rejected'; error: unknown };
 
 /** Watches a promise so a test can look at where it stands without awaiting it. */
-function watch(promise: Promise<void>): { readonly outcome: Outcome } {
+function watch(promise: Promise<unknown>): { readonly outcome: Outcome } {
   const watched = { outcome: { status: 'pending' } as Outcome };
   promise.then(
     () => (watched.outcome = { status: 'fulfilled' }),
@@ -89,6 +89,18 @@ describe(`${name} (the broker contract)`, () => {
       const memory = table(1);
       expect(memory.take(1)[0]).toBeUndefined();
       expect(memory.size).toBe(0);
+    });
+  });
+
+  describe('put()', () => {
+    it('resolves with the entry, at once when there is room and once admitted when there was none', async () => {
+      const memory = table(1);
+      const first = plate(1);
+      const second = plate(2);
+      expect(await memory.put(first)).toBe(first);
+      const waiting = memory.put(second);
+      memory.take(1);
+      expect(await waiting).toBe(second);
     });
   });
 
@@ -624,6 +636,13 @@ describe(`${name} (the broker contract)`, () => {
       expect(ids(memory.take(5, { tasks: new Set(['a']), inLine: true }))).toEqual([2, 1]);
     });
 
+    it('inLine passes over held jobs, which keep their places, and stops at any other mismatch', () => {
+      const memory = table(10);
+      fill(memory, [plate(1, 3, 'held'), plate(2, 0, 'a'), plate(3, 0, 'held'), plate(4, 0, 'a'), plate(5, 0, 'b'), plate(6, 0, 'a')]);
+      expect(ids(memory.take(5, { heldTasks: new Set(['held']), tasks: new Set(['a']), inLine: true }))).toEqual([2, 4]);
+      expect(drain(memory)).toEqual([1, 3, 5, 6]);
+    });
+
     it('takes at most max, and frees that much room for waiting producers, in order', async () => {
       const memory = table(3);
       fill(memory, [plate(1), plate(2), plate(3)]);
@@ -663,7 +682,7 @@ describe(`${name} (the broker contract)`, () => {
       const memory = table(1);
       memory.tryPut(plate(-1));
       const controller = new AbortController();
-      const cancelled: Promise<void>[] = [];
+      const cancelled: Promise<unknown>[] = [];
       const kept: number[] = [];
       for (let id = 0; id < 100_000; id++) {
         if (id % 2 === 0) cancelled.push(memory.put(plate(id), controller.signal));

@@ -196,7 +196,7 @@ describe('Runner', () => {
       await runner.submit('add', [1, 1]);
       await runner.submit('add', [1, 2]);
       expect(log).toEqual(['full']);
-      await runner.close({ drain: false });
+      await runner.close({ drain: 'none' });
       expect(log).toEqual(['full', 'drained']);
       await flush();
       expect(log).toEqual(['full', 'drained']);

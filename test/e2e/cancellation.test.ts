@@ -1,6 +1,6 @@
 import { getEventListeners } from 'node:events';
 import { describe, expect, it } from '@jest/globals';
-import { CancelledError } from 'baozi';
+import { CancelledError, type RunnerStats } from 'baozi';
 import { flush, holdThread, hostProcess, idsOf, recordJobEvents, rejectionOf, track, useRunners } from '../helpers/e2e.js';
 import { nextEvent } from '../helpers/events.js';
 
@@ -92,6 +92,26 @@ describe('JobHandle', () => {
       await runner.close();
     });
 
+    it('counts it out of running by the time its rejection and its cancelled event are heard, before its thread stops', async () => {
+      const runner = runners.runner({ maxThreads: 1, cancelGraceMs: 30_000 });
+      const controller = runners.abortController();
+      const running = nextEvent(runner, 'running');
+      const spinning = await runner.submit('spin', [], { signal: controller.signal });
+      await running;
+      const atCancelled: RunnerStats[] = [];
+      runner.on('cancelled', () => atCancelled.push(runner.stats()));
+      spinning.cancel('too slow');
+      const atRejection = await spinning.result.then(
+        () => undefined,
+        () => runner.stats(),
+      );
+
+      // The thread has a 30 s grace to stop: it is still there, the job is not.
+      expect(atCancelled).toEqual([expect.objectContaining({ running: 0, cancelled: 1 })]);
+      expect(atRejection).toMatchObject({ running: 0, cancelled: 1 });
+      await runner.close({ drain: 'none' });
+    });
+
     it('CA2: with a signal, terminates its thread after cancelGraceMs; the job on the other thread is unaffected', async () => {
       const cancelGraceMs = 200;
       const runner = runners.runner({ maxThreads: 2, cancelGraceMs });
@@ -107,10 +127,10 @@ describe('JobHandle', () => {
       expect(error).toBeInstanceOf(CancelledError);
       expect(error.cause).toBe('too slow');
       expect(spinning.state).toBe('cancelled');
-      // Settled at once, but the thread keeps its slot for the grace period.
-      expect(runner.stats().running).toBe(2);
-
-      // A third job waits for that slot; it starts once the spinning thread is terminated.
+      // Settled at once, so no longer running (only the other job is), but
+      // the thread keeps its slot for the grace period: a third job waits
+      // for that slot, and starts once the spinning thread is terminated.
+      expect(runner.stats().running).toBe(1);
       const next = await runner.submit('add', [1, 2]);
       expect(next.state).toBe('queued');
       expect(await next.result).toBe(3);

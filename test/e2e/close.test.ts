@@ -81,12 +81,12 @@ describe('Runner', () => {
       expect(runner.close()).toBe(first);
       await first;
       expect(runner.close()).toBe(first);
-      expect(runner.close({ drain: false })).toBe(first);
+      expect(runner.close({ drain: 'none' })).toBe(first);
       expect(job.state).toBe('succeeded');
       expect(closedEvents).toBe(1);
     });
 
-    it('SD4: escalates when close({ drain: false }) comes while it drains: what still runs or waits is cancelled at once, and the same promise resolves', async () => {
+    it('SD4: escalates when close({ drain: "none" }) comes while it drains: what still runs or waits is cancelled at once, and the same promise resolves', async () => {
       const runner = runners.runner({ maxThreads: 1, cancelGraceMs: 30_000 });
       let closedEvents = 0;
       runner.on('closed', () => closedEvents++);
@@ -97,9 +97,9 @@ describe('Runner', () => {
       expect(draining.isSettled).toBe(false);
 
       const started = Date.now();
-      expect(runner.close({ drain: false })).toBe(draining.promise);
+      expect(runner.close({ drain: 'none' })).toBe(draining.promise);
       // Asked again, nothing more happens.
-      expect(runner.close({ drain: false })).toBe(draining.promise);
+      expect(runner.close({ drain: 'none' })).toBe(draining.promise);
       const report = await draining.promise;
       // The spin ignores its signal: only termination, not the 30 s grace, ends it.
       expect(Date.now() - started).toBeLessThan(10_000);
@@ -176,7 +176,7 @@ describe('Runner', () => {
     });
   });
 
-  describe('close({ drain: false })', () => {
+  describe('close({ drain: "none" })', () => {
     it('SD5: cancels queued jobs with a RunnerClosedError cause and stops a running spin', async () => {
       const runner = runners.runner({ maxThreads: 1 });
       const cancelledEvents: unknown[] = [];
@@ -187,7 +187,7 @@ describe('Runner', () => {
       const queued = await Promise.all([runner.submit('add', [1, 1]), runner.submit('sleep', [10])]);
       expect(queued.map((job) => job.state)).toEqual(['queued', 'queued']);
 
-      await runner.close({ drain: false });
+      await runner.close({ drain: 'none' });
 
       for (const job of queued) {
         const error = await rejectionOf(job.result);
@@ -215,11 +215,13 @@ describe('Runner', () => {
       await running;
       controller.abort('stop');
       expect(await rejectionOf(spinning.result)).toBeInstanceOf(CancelledError);
-      // The spin ignores its signal: only termination frees the slot.
-      expect(runner.stats().running).toBe(1);
+      // The spin ignores its signal: only termination frees the slot (the
+      // job itself no longer counts as running).
+      expect(runner.stats().running).toBe(0);
+      expect(runner.metrics().gauges.utilization).toBe(1);
 
       const started = Date.now();
-      await runner.close({ drain: false });
+      await runner.close({ drain: 'none' });
       expect(Date.now() - started).toBeLessThan(10_000);
       expect((await rejectionOf(spinning.result)).cause).toBe('stop');
       expect(runner.stats()).toMatchObject({ running: 0, threads: 0, cancelled: 1 });
@@ -228,7 +230,7 @@ describe('Runner', () => {
   });
 
   describe('when the process has nothing left but a closed runner', () => {
-    it('SD5: exits on its own after close({ drain: false }) with a running and waiting jobs, each cancelled, and a later submit refused', async () => {
+    it('SD5: exits on its own after close({ drain: "none" }) with a running and waiting jobs, each cancelled, and a later submit refused', async () => {
       const script = fileURLToPath(new URL('../fixtures/close-and-exit.js', import.meta.url));
       const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
@@ -256,7 +258,7 @@ describe('Runner', () => {
       await runner.submit('add', [1, 1]);
       let late: Promise<unknown> | undefined;
       runner.once('cancelled', () => (late = rejectionOf(runner.submit('add', [2, 2]))));
-      await runner.close({ drain: false });
+      await runner.close({ drain: 'none' });
       expect(late).toBeDefined();
       expect(await late).toBeInstanceOf(RunnerClosedError);
     });
@@ -317,12 +319,12 @@ describe('Runner', () => {
         // Jobs cancelled by a hard close, which nobody awaits either.
         await runner.submit('spin', []);
         await runner.submit('add', [1, 1]);
-        await runner.close({ drain: false });
+        await runner.close({ drain: 'none' });
         expect(runner.stats()).toMatchObject({ cancelled: 2 });
         await flush();
         expect(unhandled).not.toHaveBeenCalled();
       } finally {
-        await runner.close({ drain: false });
+        await runner.close({ drain: 'none' });
         host.off('unhandledRejection', unhandled);
       }
     });

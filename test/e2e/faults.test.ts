@@ -262,6 +262,12 @@ describe('Runner', () => {
       expect(error.code).toBe('BAOZI_SERIALIZATION');
       expect(error.direction).toBe('argument');
       expect(error.path).toBe('args[0].onDone');
+      // Named like every job error, though the job never reached the table.
+      expect(error).toMatchObject({ task: 'echo', attempt: 1 });
+      expect(typeof error.jobId).toBe('string');
+      expect(runner.getJob(error.jobId!)).toBeUndefined();
+      const given = await rejectionOf(runner.submit('echo', [() => 1], { jobId: 'order-7' }));
+      expect(given).toMatchObject({ code: 'BAOZI_SERIALIZATION', jobId: 'order-7', task: 'echo' });
       expect(runner.stats()).toMatchObject({ queued: 0, running: 0, failed: 0 });
       expect(records).toEqual([]);
 
@@ -274,6 +280,7 @@ describe('Runner', () => {
       })();
       expect(thrown).toBeInstanceOf(SerializationError);
       expect(thrown!.path).toBe('args[0][1]');
+      expect(thrown!.task).toBe('echo');
       expect(records).toEqual([]);
 
       expect(await runner.run('add', 1, 2)).toBe(3);
@@ -301,6 +308,8 @@ describe('Runner', () => {
         expect(error.code).toBe('BAOZI_SERIALIZATION');
         expect(error.direction).toBe('argument');
         expect(error.path).toBe(path);
+        expect(error).toMatchObject({ task: 'echo', attempt: 1 });
+        expect(typeof error.jobId).toBe('string');
         expect(runner.stats()).toMatchObject({ queued: 0, running: 0, failed: 0 });
         for (const arg of args) if (arg instanceof MessagePort) arg.close();
         const port = (args[0] as { port?: unknown }).port;
@@ -505,6 +514,45 @@ describe('Runner', () => {
         }
       });
       expect(runner.stats()).toMatchObject({ succeeded: 5, failed: 5, running: 0, queued: 0 });
+      await runner.close();
+    });
+  });
+
+  describe('when what a task throws or returns misbehaves as it is read (issue 16 C)', () => {
+    it.each([
+      ['an Error whose message getter throws', 'throwWithThrowingMessage'],
+      ['a Proxy whose traps throw', 'throwHostileProxy'],
+    ] as const)('fails a job whose task throws %s with TaskError, on the same thread', async (_, task) => {
+      const runner = runners.runner({ maxThreads: 1 });
+      const before = await runner.run('threadId');
+      const threads = runner.stats().threads;
+      const job = await runner.submit(task, []);
+      const error = await rejectionOf(job.result);
+      expect(error).toBeInstanceOf(TaskError);
+      expect(error.code).toBe('BAOZI_TASK_FAILED');
+      expect(error.jobId).toBe(job.id);
+      expect(await runner.run('threadId')).toBe(before);
+      expect(runner.stats()).toMatchObject({ threads, workerErrors: 0 });
+      await runner.close();
+    });
+
+    it.each([
+      ['an object with a getter that throws', 'returnThrowingGetter'],
+      ['a Proxy', 'returnProxy'],
+      ['a Proxy whose traps throw', 'returnHostileProxy'],
+    ] as const)('fails a job whose task returns %s with SerializationError direction result, alone and in a batch, on the same thread', async (_, task) => {
+      const runner = runners.runner({ maxThreads: 1 });
+      const before = await runner.run('threadId');
+      const threads = runner.stats().threads;
+      const error = await rejectionOf(runner.run(task));
+      expect(error).toBeInstanceOf(SerializationError);
+      expect(error.code).toBe('BAOZI_SERIALIZATION');
+      expect(error.direction).toBe('result');
+      // Several at once travel as a batch once the task is measured quick.
+      const outcomes = await Promise.allSettled(Array.from({ length: 20 }, () => runner.run(task)));
+      expect(outcomes.map((outcome) => outcome.status === 'rejected' && outcome.reason instanceof SerializationError)).toEqual(outcomes.map(() => true));
+      expect(await runner.run('threadId')).toBe(before);
+      expect(runner.stats()).toMatchObject({ threads, workerErrors: 0 });
       await runner.close();
     });
   });

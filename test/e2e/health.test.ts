@@ -9,6 +9,7 @@ const runners = useRunners();
 
 const CRASHING = new URL('../fixtures/crash-on-load-tasks.js', import.meta.url);
 const BROKEN = new URL('../fixtures/broken-tasks.js', import.meta.url);
+const HANGING = new URL('../fixtures/hanging-tasks.js', import.meta.url);
 type CrashingTasks = typeof import('../fixtures/crash-on-load-tasks.js');
 
 /** A runner over the module that kills its thread as it loads, the first `times` loads (all, when undefined). */
@@ -96,5 +97,24 @@ describe('health and ready()', () => {
       expect(await runner.run('ping')).toBe('pong');
       await runner.close();
     });
+  });
+
+  it('E.3: bounds a task module whose top-level await never settles: ready() rejects with TaskLoadError, jobs fail with it, health() says so (issue 16)', async () => {
+    const runner = runners.track(createRunner<typeof import('../fixtures/hanging-tasks.js')>({ tasks: HANGING, minThreads: 1, maxThreads: 1, loadTimeout: 300 }));
+    // Submitted while the module loads: it waits for it, then fails with it.
+    const waiting = await runner.submit('never', []);
+    const error = await rejectionOf(runner.ready());
+    expect(error).toBeInstanceOf(TaskLoadError);
+    expect(error.code).toBe('BAOZI_TASK_LOAD');
+    const failure = await rejectionOf(waiting.result);
+    expect(failure).toBeInstanceOf(TaskLoadError);
+    expect(failure.jobId).toBe(waiting.id);
+    expect(runner.health()).toMatchObject({ ok: false, taskModule: 'failed' });
+    expect(runner.health().lastError).toBeInstanceOf(TaskLoadError);
+    // A later job fails at once: the module is still not loaded.
+    const later = await runner.submit('never', []);
+    expect(await rejectionOf(later.result)).toBeInstanceOf(TaskLoadError);
+    expect(await rejectionOf(runner.ready())).toBeInstanceOf(TaskLoadError);
+    await runner.close();
   });
 });

@@ -52,7 +52,7 @@ describe('Runner', () => {
       expect(limited.slice(1).map((job) => job.state)).toEqual(['queued', 'queued']);
       expect(runner.stats()).toMatchObject({ queued: 2, running: 0, succeeded: 4 });
 
-      await runner.close({ drain: false });
+      await runner.close({ drain: 'none' });
       for (const job of limited.slice(1)) expect(job.state).toBe('cancelled');
     });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it, jest } from '@jest/globals';
 import { CancelledError, TableFullError, TaskError } from 'baozi';
+import { collectGarbage } from '../helpers/workflows.js';
 import { flush, gate, holdThread, recordJobEvents, rejectionOf, thrownBy, track, useRunners } from '../helpers/e2e.js';
 
 const runners = useRunners();
@@ -224,6 +225,47 @@ describe('Runner', () => {
       } finally {
         jest.useRealTimers();
       }
+      await runner.close();
+    });
+
+    it('lets go of a finished job\'s arguments while it keeps the job and its result (issue 16 D)', async () => {
+      const runner = runners.runner({ maxThreads: 1 });
+      // Arguments with a transferList travel as they are: the job held the caller's object itself.
+      const { job, ref } = await (async () => {
+        const payload = { bytes: new Uint8Array(1024 * 1024) };
+        return { job: await runner.submit('byteLength', [payload.bytes], { transferList: [], jobId: 'kept' }), ref: new WeakRef(payload.bytes) };
+      })();
+      expect(await job.result).toBe(1024 * 1024);
+      // Serialized arguments: the job held their bytes.
+      const encoded = await runner.submit('echo', [{ list: [1, 2, 3] }], { jobId: 'encoded' });
+      expect(await encoded.result).toEqual({ list: [1, 2, 3] });
+      expect(runner.getJob('kept')).toBe(job);
+      expect((runner.getJob('encoded') as unknown as { args: ArrayLike<unknown> }).args).toHaveLength(0);
+      await new Promise((resolve) => setImmediate(resolve));
+      collectGarbage();
+      expect(ref.deref()).toBeUndefined();
+      await runner.close();
+    });
+  });
+
+  describe('when a caller gives a jobId shaped like a generated one (issue 16 E.2)', () => {
+    it('never generates an id a live job has: both jobs run, each with its own id, and both are counted', async () => {
+      const runner = runners.runner({ maxThreads: 1 });
+      const first = await runner.submit('add', [1, 1]);
+      const separator = first.id.lastIndexOf('-');
+      const next = `${first.id.slice(0, separator)}-${(parseInt(first.id.slice(separator + 1), 36) + 1).toString(36)}`;
+      const { port, open } = gate();
+      const caller = await runner.submit('waitForMessage', [port], { transferList: [port], jobId: next });
+      const generated = await runner.submit('add', [2, 2]);
+      expect(generated).not.toBe(caller);
+      expect(generated.id).not.toBe(caller.id);
+      expect(new Set([first.id, caller.id, generated.id]).size).toBe(3);
+      expect(runner.getJob(next)).toBe(caller);
+      open('done');
+      expect(await caller.result).toBe('done');
+      expect(await generated.result).toBe(4);
+      expect(runner.metrics().total.submitted).toBe(3);
+      expect(runner.stats().succeeded).toBe(3);
       await runner.close();
     });
   });

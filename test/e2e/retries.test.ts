@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { CancelledError, RetriesExhaustedError, RunnerClosedError, TaskError, TimeoutError, WorkerCrashedError, type JobHandle, type Runner } from 'baozi';
+import { CancelledError, RetriesExhaustedError, RunnerClosedError, TaskError, TimeoutError, WorkerCrashedError, type JobHandle, type Runner, type RunError } from 'baozi';
 import { gate, rejectionOf, untilRetrying, useRunners } from '../helpers/e2e.js';
 import { nextEvent } from '../helpers/events.js';
 import type { TestTasks } from '../helpers/runner.js';
@@ -74,12 +74,12 @@ describe('Runner', () => {
       await runner.close();
     });
 
-    it('waits the fixed delay before putting the job back on the table', async () => {
+    it('waits exactly the fixed delay (no jitter unless asked for) before putting the job back on the table', async () => {
       const runner = runners.runner({ maxThreads: 1 });
       const retrying = recordRetrying(runner);
       const requeuedAt: number[] = [];
       runner.on('queued', ({ job }) => requeuedAt.push(job.queuedAt!));
-      const job = await runner.submit('failTimes', ['fixed', 2], { retries: { max: 2, backoff: 'fixed', delay: 50, jitter: 'none' } });
+      const job = await runner.submit('failTimes', ['fixed', 2], { retries: { max: 2, backoff: 'fixed', delay: 50 } });
       expect(await job.result).toBe(3);
       expect(retrying.map(({ delay }) => delay)).toEqual([50, 50]);
       // The backoff timer starts just before the retrying event: allow for a busy machine in between.
@@ -153,8 +153,8 @@ describe('Runner', () => {
     it('CR10: asks retryOn with the error and the attempt that failed, and stops with that error once it says no', async () => {
       const runner = runners.runner({ maxThreads: 1 });
       const asked: [string, number][] = [];
-      const retryOn = (error: unknown, attempt: number): boolean => {
-        asked.push([(error as TaskError).code, attempt]);
+      const retryOn = (error: RunError, attempt: number): boolean => {
+        asked.push([error.code, attempt]);
         return attempt < 2;
       };
       const job = await runner.submit('failTimes', ['retry-on', 5], { retries: { max: 5, delay: 0, retryOn } });
@@ -197,7 +197,7 @@ describe('Runner', () => {
 
     it('CR10: retries crashes that retryOn accepts, on fresh threads, until the retries run out', async () => {
       const runner = runners.runner({ maxThreads: 1 });
-      const retryOn = (error: unknown): boolean => (error as { code?: unknown }).code === 'BAOZI_WORKER_CRASHED';
+      const retryOn = (error: RunError): boolean => error.code === 'BAOZI_WORKER_CRASHED';
       const job = await runner.submit('exit', [3], { retries: { max: 2, delay: 0, retryOn } });
       const error = await rejectionOf(job.result);
       expect(error).toBeInstanceOf(RetriesExhaustedError);

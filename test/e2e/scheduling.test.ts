@@ -305,7 +305,7 @@ describe('Runner', () => {
       await flush();
       expect(later.map((job) => job.state)).toEqual(['queued', 'queued']);
       expect(schedule.submitted).toBe(3);
-      await runner.close({ drain: false });
+      await runner.close({ drain: 'none' });
       expect([first, ...later].map((job) => job!.state)).toEqual(['cancelled', 'cancelled', 'cancelled']);
     });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { CancelledError, InvalidOptionError, TaskError, TimeoutError, type JobHandle } from 'baozi';
+import { CancelledError, InvalidOptionError, TaskError, TimeoutError, type JobHandle, type RunnerStats } from 'baozi';
 import { holdThread, rejectionOf, useRunners } from '../helpers/e2e.js';
 import { nextEvent } from '../helpers/events.js';
 
@@ -34,6 +34,22 @@ describe('Runner', () => {
       expect(after).not.toBe(before);
       expect(await runner.run('add', 20, 22)).toBe(42);
       expect(runner.stats()).toMatchObject({ failed: 1, running: 0 });
+      await runner.close();
+    });
+
+    it('counts the job out of running by the time its rejection and its failed event are heard, while its thread is still being terminated', async () => {
+      const runner = runners.runner({ maxThreads: 1 });
+      await runner.run('add', 0, 0);
+      const atFailed: RunnerStats[] = [];
+      runner.on('failed', () => atFailed.push(runner.stats()));
+      const job = await runner.submit('spin', [], { timeout: 100 });
+      const atRejection = await job.result.then(
+        () => undefined,
+        () => runner.stats(),
+      );
+
+      expect(atFailed).toEqual([expect.objectContaining({ running: 0, failed: 1, queued: 0 })]);
+      expect(atRejection).toMatchObject({ running: 0, failed: 1, queued: 0 });
       await runner.close();
     });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { useRunners } from '../helpers/e2e.js';
+import { InvalidOptionError, SerializationError } from 'baozi';
+import { holdThread, recordJobEvents, rejectionOf, thrownBy, useRunners } from '../helpers/e2e.js';
 
 const runners = useRunners();
 
@@ -57,6 +58,101 @@ describe('Runner', () => {
       expect(result.buffer.byteLength).toBe(3);
       // The same thread still holds the array it returned: moved away, it is empty there.
       expect(await runner.run('keptOutputByteLength')).toBe(0);
+      await runner.close();
+    });
+  });
+
+  describe('when a buffer is detached (moved by an earlier transfer)', () => {
+    function detachedView(): Uint8Array {
+      const bytes = new Uint8Array(1024);
+      structuredClone(bytes.buffer, { transfer: [bytes.buffer] });
+      return bytes;
+    }
+
+    it.each([
+      ['in the arguments and the transferList', () => { const view = detachedView(); return { args: [view], transferList: [view.buffer] }; }, 'transferList[0]'],
+      ['in the arguments, with a transferList of another buffer', () => ({ args: [{ nested: detachedView() }], transferList: [new ArrayBuffer(8)] }), 'args[0].nested'],
+      ['in the arguments, without a transferList', () => ({ args: [{ nested: detachedView() }], transferList: undefined }), 'args[0].nested'],
+    ])('refuses it %s at submit with SerializationError naming where, and queues nothing', async (_, make, path) => {
+      const runner = runners.runner();
+      await runner.ready();
+      const records = recordJobEvents(runner);
+      const { args, transferList } = make();
+      const options = transferList && { transferList: transferList as ArrayBuffer[] };
+      for (const error of [await rejectionOf(runner.submit('echo', args as [unknown], options)), thrownBy(() => runner.trySubmit('echo', args as [unknown], options))]) {
+        expect(error).toBeInstanceOf(SerializationError);
+        expect(error.code).toBe('BAOZI_SERIALIZATION');
+        expect(error.direction).toBe('argument');
+        expect(error.path).toBe(path);
+      }
+      expect(records).toEqual([]);
+      expect(await runner.run('add', 1, 2)).toBe(3);
+      await runner.close();
+    });
+
+    it('settles the second of two jobs given the same buffer to move, and close() resolves (issue 16 A)', async () => {
+      for (const options of [{}, { maxThreads: 1 }, { minThreads: 2 }]) {
+        const runner = runners.runner(options);
+        await runner.ready();
+        const bytes = new Uint8Array(1024);
+        const first = await runner.submit('byteLength', [bytes], { transferList: [bytes.buffer] });
+        const second = await rejectionOf(runner.submit('byteLength', [bytes], { transferList: [bytes.buffer] }));
+        expect(second).toBeInstanceOf(SerializationError);
+        expect(second.path).toBe('transferList[0]');
+        expect(await first.result).toBe(1024);
+        expect(await runner.close()).toMatchObject({ succeeded: 0, failed: 0 });
+      }
+    });
+
+    it('fails a queued job whose buffer another job moved first with SerializationError, and runs the next job', async () => {
+      const runner = runners.runner({ maxThreads: 1 });
+      const held = await holdThread(runner);
+      const bytes = new Uint8Array(64);
+      // Both are accepted while the buffer is still here; the first to start moves it.
+      const first = await runner.submit('byteLength', [bytes], { transferList: [bytes.buffer] });
+      const second = await runner.submit('byteLength', [bytes], { transferList: [bytes.buffer] });
+      held.open();
+      expect(await first.result).toBe(64);
+      const error = await rejectionOf(second.result);
+      expect(error).toBeInstanceOf(SerializationError);
+      expect(error.direction).toBe('argument');
+      expect(error.path).toBe('transferList[0]');
+      expect(error.jobId).toBe(second.id);
+      expect(second.state).toBe('failed');
+      expect(await runner.run('add', 2, 2)).toBe(4);
+      await runner.close();
+    });
+  });
+
+  describe('when a transferList holds what cannot be moved', () => {
+    it.each([
+      ['a number', [1]],
+      ['a plain object', [{}]],
+      ['a SharedArrayBuffer', [new SharedArrayBuffer(8)]],
+      ['a typed array (not its buffer)', [new Uint8Array(8)]],
+    ])('refuses %s at submit with InvalidOptionError, queueing nothing', async (_, transferList) => {
+      const runner = runners.runner();
+      const records = recordJobEvents(runner);
+      for (const error of [
+        await rejectionOf(runner.submit('echo', [1], { transferList } as never)),
+        thrownBy(() => runner.trySubmit('echo', [1], { transferList } as never)),
+      ]) {
+        expect(error).toBeInstanceOf(InvalidOptionError);
+        expect(error.code).toBe('BAOZI_INVALID_OPTION');
+        expect(error.option).toBe('transferList[0]');
+      }
+      expect(records).toEqual([]);
+      expect(runner.stats()).toMatchObject({ queued: 0, running: 0, failed: 0 });
+      await runner.close();
+    });
+
+    it('refuses the same buffer listed twice with InvalidOptionError', async () => {
+      const runner = runners.runner();
+      const bytes = new ArrayBuffer(8);
+      const error = await rejectionOf(runner.submit('echo', [bytes], { transferList: [bytes, bytes] }));
+      expect(error).toBeInstanceOf(InvalidOptionError);
+      expect(error.option).toBe('transferList[1]');
+      expect(bytes.byteLength).toBe(8);
       await runner.close();
     });
   });

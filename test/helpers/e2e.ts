@@ -88,7 +88,7 @@ export function useRunners(): {
   afterEach(async () => {
     const made = runners;
     runners = [];
-    await Promise.all(made.map((runner) => runner.close({ drain: false })));
+    await Promise.all(made.map((runner) => runner.close({ drain: 'none' })));
     for (const runner of made) expect(runner.stats()).toMatchObject({ threads: 0, blocked: 0 });
     // Promise reactions of the last settles run before the ledger is read.
     await flush();

@@ -11,7 +11,7 @@
 import { getEventListeners } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fc, { type Arbitrary, type AsyncCommand } from 'fast-check';
-import { CancelledError, RunnerClosedError, TableFullError, TaskError, type JobHandle, type JobState, type Runner } from 'baozi';
+import { CancelledError, RunnerClosedError, SerializationError, TableFullError, TaskError, type JobHandle, type JobState, type Runner, type SubmitOptions } from 'baozi';
 import { hostProcess, useRunners } from '../helpers/e2e.js';
 import type { TestTasks } from '../helpers/runner.js';
 
@@ -24,7 +24,21 @@ const SLOTS = 2;
 
 const runners = useRunners();
 
-type Task = { name: 'add'; args: [number, number] } | { name: 'sleep'; args: [number] } | { name: 'throwError'; args: [string] };
+/**
+ * `byteLength` moves a buffer of `args[0]` bytes to its thread; with
+ * `isDetached` that buffer was moved away before submit, which must be
+ * refused there (issue 16 A). The buffer is made as the command runs: a
+ * command replayed while shrinking must not find it moved already.
+ */
+type Task =
+  | { name: 'add'; args: [number, number] }
+  | { name: 'sleep'; args: [number] }
+  | { name: 'throwError'; args: [string] }
+  | { name: 'byteLength'; args: [number]; isDetached: boolean };
+
+// Past what one Node timer can wait (it would fire after 1 ms): such times must never fire in a run (issue 16 B).
+const LONG = 2 ** 31 + 1000;
+const LONG_TIMES: SubmitOptions = { timeout: 2 * LONG, softTimeout: LONG, expiresIn: LONG };
 
 /** What the test knows of one submit() or trySubmit() call. */
 interface Submission {
@@ -85,7 +99,7 @@ class World {
     this.checkStats(`the ${event} event of ${job.id}`);
   }
 
-  submit(task: Task, options: { priority: number; signal: boolean }, isTry: boolean): void {
+  submit(task: Task, options: SubmitCommandOptions, isTry: boolean): void {
     const controller = options.signal ? runners.abortController() : undefined;
     const submission: Submission = {
       task,
@@ -101,7 +115,15 @@ class World {
     this.submissions.push(submission);
     const stats = this.runner.stats();
     const hasRoom = stats.queued < this.capacity && stats.blocked === 0;
-    const submitOptions = { priority: options.priority, ...(controller && { signal: controller.signal }) };
+    const submitOptions: SubmitOptions = { priority: options.priority, ...(controller && { signal: controller.signal }), ...(options.hasLongTimes && LONG_TIMES) };
+    let args: unknown[] = task.args;
+    if (task.name === 'byteLength') {
+      const bytes = new Uint8Array(task.args[0]);
+      if (task.isDetached) structuredClone(bytes.buffer, { transfer: [bytes.buffer] });
+      args = [bytes];
+      submitOptions.transferList = [bytes.buffer];
+    }
+    const isRefusedAnyway = task.name === 'byteLength' && task.isDetached && !this.isClosing;
     const admitted = (handle: JobHandle): void => {
       submission.submitted = 'admitted';
       submission.handle = handle;
@@ -122,20 +144,22 @@ class World {
     };
     if (isTry) {
       try {
-        admitted(this.runner.trySubmit(task.name, task.args as never, submitOptions));
+        admitted(this.runner.trySubmit(task.name, args as never, submitOptions));
         if (this.isClosing) this.fail('trySubmit on a closed runner returned a job');
         if (!hasRoom) this.fail('trySubmit on a full table returned a job');
+        if (isRefusedAnyway) this.fail('trySubmit of a detached buffer returned a job');
       } catch (error) {
         refused(error);
-        const expected = this.isClosing ? RunnerClosedError : TableFullError;
+        const expected = this.isClosing ? RunnerClosedError : isRefusedAnyway ? SerializationError : TableFullError;
         if (!(error instanceof expected)) this.fail(`trySubmit threw ${String(error)}, expected ${expected.name}`);
-        if (!this.isClosing && hasRoom) this.fail('trySubmit threw though the table had room');
+        if (!this.isClosing && hasRoom && !isRefusedAnyway) this.fail('trySubmit threw though the table had room');
       }
       return;
     }
-    this.runner.submit(task.name, task.args as never, submitOptions).then(admitted, refused);
+    this.runner.submit(task.name, args as never, submitOptions).then(admitted, refused);
     // Admission with room is synchronous: the job is queued or running before submit() returns.
     if (hasRoom && !this.isClosing && this.runner.stats().blocked !== stats.blocked) this.fail('a submit with room waited for it');
+    if (isRefusedAnyway && this.runner.stats().blocked !== stats.blocked) this.fail('a submit of a detached buffer waited for room');
   }
 
   /** 1 and 5: bounds, and no producer waiting while there is room. */
@@ -154,7 +178,7 @@ class World {
     const handles = this.submissions.flatMap((submission) => (submission.handle ? [submission.handle] : []));
     const count = (state: JobState): number => handles.filter((handle) => handle.state === state).length;
     if (count('queued') !== stats.queued) this.fail(`${where}: ${count('queued')} handles queued, stats() says ${stats.queued}`);
-    if (count('running') > stats.running) this.fail(`${where}: ${count('running')} handles running, stats() says ${stats.running}`);
+    if (count('running') !== stats.running) this.fail(`${where}: ${count('running')} handles running, stats() says ${stats.running}`);
     for (const state of ['succeeded', 'failed', 'cancelled'] as const) {
       if (count(state) !== stats[state]) this.fail(`${where}: ${count(state)} handles ${state}, stats() says ${stats[state]}`);
     }
@@ -183,9 +207,12 @@ class World {
         this.fail(`after close: a submit(${task.name}) still waits`);
         continue;
       }
+      if (handle && task.name === 'byteLength' && task.isDetached) this.fail(`a submit of a detached buffer was accepted as ${handle.id}`);
       if (!handle) {
         const error = submission.submitError;
-        const isExpected = error instanceof RunnerClosedError || error instanceof CancelledError || (submission.isTry && error instanceof TableFullError);
+        const isDetached = task.name === 'byteLength' && task.isDetached;
+        const isExpected =
+          error instanceof RunnerClosedError || error instanceof CancelledError || (submission.isTry && error instanceof TableFullError) || (isDetached && error instanceof SerializationError);
         if (!isExpected) this.fail(`a submit(${task.name}) was refused with ${String(error)}`);
         continue;
       }
@@ -239,10 +266,17 @@ abstract class WorldCommand implements Command {
   abstract toString(): string;
 }
 
+interface SubmitCommandOptions {
+  priority: number;
+  signal: boolean;
+  /** timeout, softTimeout and expiresIn past 2^31−1 ms. */
+  hasLongTimes: boolean;
+}
+
 class SubmitCommand extends WorldCommand {
   constructor(
     private readonly task: Task,
-    private readonly options: { priority: number; signal: boolean },
+    private readonly options: SubmitCommandOptions,
     private readonly isTry: boolean,
   ) {
     super();
@@ -253,7 +287,8 @@ class SubmitCommand extends WorldCommand {
   }
 
   toString(): string {
-    const extra = `${this.options.priority ? `, p${this.options.priority}` : ''}${this.options.signal ? ', signal' : ''}`;
+    const extra = `${this.options.priority ? `, p${this.options.priority}` : ''}${this.options.signal ? ', signal' : ''}${this.options.hasLongTimes ? ', long times' : ''}`;
+    if (this.task.name === 'byteLength') return `${this.isTry ? 'trySubmit' : 'submit'}(byteLength(${this.task.isDetached ? 'detached ' : ''}${this.task.args[0]} bytes)${extra})`;
     return `${this.isTry ? 'trySubmit' : 'submit'}(${this.task.name}(${this.task.args.join(', ')})${extra})`;
   }
 }
@@ -322,8 +357,9 @@ const task: Arbitrary<Task> = fc.oneof(
   fc.tuple(fc.integer({ min: 0, max: 99 }), fc.integer({ min: 0, max: 99 })).map(([a, b]): Task => ({ name: 'add', args: [a, b] })),
   fc.integer({ min: 0, max: 15 }).map((ms): Task => ({ name: 'sleep', args: [ms] })),
   fc.constant<Task>({ name: 'throwError', args: ['planned failure'] }),
+  fc.tuple(fc.integer({ min: 1, max: 64 }), fc.boolean()).map(([size, isDetached]): Task => ({ name: 'byteLength', args: [size], isDetached })),
 );
-const submitOptions = fc.record({ priority: fc.constantFrom(0, 0, 1), signal: fc.boolean() });
+const submitOptions = fc.record({ priority: fc.constantFrom(0, 0, 1), signal: fc.boolean(), hasLongTimes: fc.boolean() });
 
 const commands = fc.commands<object, World, false>(
   [
@@ -355,7 +391,7 @@ describe('Runner on real worker threads', () => {
           world.checkEnd();
           world.throwIfViolated('close');
         } finally {
-          await runner.close({ drain: false });
+          await runner.close({ drain: 'none' });
         }
         await new Promise((resolve) => setImmediate(resolve));
         if (unhandled.length > 0) throw new Error(`${unhandled.length} unhandled rejections, the first: ${String(unhandled[0])}`);

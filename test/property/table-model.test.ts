@@ -35,10 +35,12 @@ import {
   WorkerCrashedError,
 } from '../../lib/errors.js';
 import type { RunnerEvents } from '../../lib/events.js';
-import { isTerminal, Job, now, type JobState } from '../../lib/job/job.js';
+import { isTerminal, Job, type JobState } from '../../lib/job/job.js';
+import { now } from '../../lib/clock.js';
 import { Lifecycle } from '../../lib/job/lifecycle.js';
 import type { Placement, Pool } from '../../lib/pool/pool.js';
 import type { RateLimit } from '../../lib/semantics/rate-limit.js';
+import { Shutdown } from '../../lib/shutdown.js';
 import { MemoryBroker } from '../../lib/broker/memory.js';
 import { passes, type BrokerObserver, type TakeFilter } from '../../lib/broker/contract.js';
 import { resolveRunnerOptions, resolveSubmitOptions } from '../../lib/admission/validate.js';
@@ -102,7 +104,7 @@ class TableModel {
       for (const job of this.lanes.get(priority)!) {
         if (taken.length >= max) return taken;
         if (!filter || passes(job, filter)) taken.push(job);
-        else if (filter.inLine) return taken;
+        else if (filter.inLine && !filter.heldTasks?.has(job.name)) return taken;
       }
     }
     return taken;
@@ -144,7 +146,7 @@ class ObservedTable extends MemoryBroker<Job> {
     super(capacity, observer);
   }
 
-  override put(entry: Job, signal?: AbortSignal): Promise<void> {
+  override put(entry: Job, signal?: AbortSignal): Promise<Job> {
     const blockedBefore = this.blocked;
     const put = super.put(entry, signal);
     if (this.blocked > blockedBefore) this.world.model.waiters.push(entry);
@@ -324,6 +326,7 @@ class FakePool {
       type: 'batch',
       values: ends.map((end) => (end.kind === 'succeed' ? end.value : undefined)),
       failures: outcome.kind === 'fail' ? ends.map((end) => (end.kind === 'fail' ? FAILURE : undefined)) : undefined,
+      ms: 0.01 * ends.length,
       progress: undefined,
     };
     run.resolve(reply);
@@ -336,6 +339,9 @@ class FakePool {
 }
 
 // ── the world: the parts wired as lib/runner.ts wires them ────────────
+
+// Past what one Node timer (fake ones too) can wait: it would fire after 1 ms.
+const LONG = 2 ** 31;
 
 interface JobOptions {
   priority: number;
@@ -477,7 +483,7 @@ class World {
       {
         priority: options.priority,
         ...(controller && { signal: controller.signal }),
-        ...(options.retries && { retries: { max: options.retries.max, delay: options.retries.delay, backoff: 'fixed', jitter: 'none' } }),
+        ...(options.retries && { retries: { max: options.retries.max, delay: options.retries.delay, maxDelay: options.retries.delay, backoff: 'fixed', jitter: 'none' } }),
         ...(options.timeout !== undefined && { timeout: options.timeout }),
         ...(options.expiresIn !== undefined && { expiresIn: options.expiresIn }),
         ...(options.delay !== undefined && { delay: options.delay }),
@@ -538,30 +544,13 @@ class World {
     return { record };
   }
 
-  /**
-   * As Runner#shutDown (keep in step with it): refuse, reject the blocked,
-   * cancel the waiting (and, without drain, every job), cancel gracefully
-   * what is left at the deadline, wait for idle, stop the pool.
-   */
+  /** The runner's own close (lib/shutdown.ts), over the fake pool. */
   close(drain: boolean, deadlineMs: number | undefined): void {
     if (this.closing) return;
-    this.lifecycle.isClosing = true;
-    this.closing = (async () => {
-      this.table.rejectBlocked(new RunnerClosedError());
-      this.lifecycle.cancelForClose('waiting', false, 'its delay or retry had not come');
-      if (!drain) {
-        this.lifecycle.cancelForClose('all', false, 'the runner closed without draining');
-        this.dispatcher.stopAll(new RunnerClosedError());
-      }
-      const deadline =
-        drain && deadlineMs !== undefined ? setTimeout(() => this.lifecycle.cancelForClose('all', true, 'the close deadline passed'), deadlineMs) : undefined;
-      this.lifecycle.checkIdle();
-      await this.lifecycle.onIdle();
-      clearTimeout(deadline);
-      this.dispatcher.dispose();
-      await this.pool.destroy();
+    const shutdown = new Shutdown({ lifecycle: this.lifecycle, broker: this.table, dispatcher: this.dispatcher, pool: this.pool, stopSchedules: () => {} });
+    this.closing = shutdown.close(drain ? 'all' : 'none', deadlineMs).then(() => {
       this.isClosed = true;
-    })();
+    });
   }
 
   /**
@@ -705,6 +694,10 @@ class World {
     if (name === 'queued' || name === 'scheduled') record.isAccepted = true;
     if (isTerminal(name)) record.terminalEvents++;
     if (name === 'failed' && !(error instanceof BaoziError)) this.fail(`${job.id} failed with something that is not a BaoziError`);
+    // A time past what a Node timer can wait (LONG) must never fire within a run (issue 16 B).
+    if (name === 'failed' && error instanceof TimeoutError && (job.options.timeout ?? 0) >= LONG) this.fail(`${job.id} timed out early: its timeout is ${job.options.timeout} ms`);
+    if (name === 'expired' && job.options.expiresAt! - job.submittedAt >= LONG - 1) this.fail(`${job.id} expired early: it expires ${job.options.expiresAt! - job.submittedAt} ms after submit`);
+    if (name === 'queued' && previous === 'retrying' && (job.options.retry?.delay ?? 0) >= LONG) this.fail(`${job.id} retried early: its retry delay is ${job.options.retry!.delay} ms`);
     if (name === 'failed') {
       const isKnown = [TaskError, WorkerCrashedError, TimeoutError, RetriesExhaustedError].some((kind) => error instanceof kind);
       if (!isKnown) this.fail(`${job.id} failed with ${(error as Error).name}, which no command or limit causes`);
@@ -1078,7 +1071,7 @@ class CloseCommand extends WorldCommand {
       const { job } = record;
       if (!record.isAccepted || job.isSettled) continue;
       if (job.state === 'retrying' || job.state === 'scheduled') world.fail(`close left ${job.id} ${job.state}`);
-      if (!this.drain) world.fail(`close({ drain: false }) left ${job.id} ${job.state}`);
+      if (!this.drain) world.fail(`close({ drain: 'none' }) left ${job.id} ${job.state}`);
     }
   }
 
@@ -1092,12 +1085,17 @@ function sometimes<T>(arbitrary: Arbitrary<T>, every: number): Arbitrary<T | und
   return fc.oneof({ weight: every - 1, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary });
 }
 
+/** Short times, and now and then one longer than a Node timer can wait (2^31−1 ms), which must never fire in a run. */
+function times(min: number, max: number): Arbitrary<number> {
+  return fc.oneof({ weight: 4, arbitrary: fc.integer({ min, max }) }, { weight: 1, arbitrary: fc.constantFrom(LONG, 3 * LONG) });
+}
+
 const jobOptions: Arbitrary<JobOptions> = fc.record({
   priority: fc.constantFrom(0, 0, 1, -1),
   signal: fc.constantFrom('none' as const, 'none' as const, 'none' as const, 'own' as const, 'shared' as const),
-  retries: sometimes(fc.record({ max: fc.integer({ min: 1, max: 2 }), delay: fc.integer({ min: 0, max: 30 }) }), 3),
-  timeout: sometimes(fc.integer({ min: 5, max: 60 }), 5),
-  expiresIn: sometimes(fc.integer({ min: 5, max: 80 }), 5),
+  retries: sometimes(fc.record({ max: fc.integer({ min: 1, max: 2 }), delay: times(0, 30) }), 3),
+  timeout: sometimes(times(5, 60), 5),
+  expiresIn: sometimes(times(5, 80), 5),
   delay: sometimes(fc.integer({ min: 1, max: 40 }), 6),
   task: fc.constantFrom('task' as const, 'task' as const, 'limited' as const),
 });

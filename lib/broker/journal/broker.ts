@@ -58,11 +58,14 @@ export class JournalBroker<Entry extends BrokerEntry> implements DurableBroker<E
     return this.#memory.tryPut(entry);
   }
 
-  put(entry: Entry, signal?: AbortSignal): Promise<void> {
+  put(entry: Entry, signal?: AbortSignal): Promise<Entry> {
     // A job the journal holds already (recovered, or due after a delay or a retry) is not written again.
     if (this.#rows.has(entry.id)) return this.#memory.put(entry, signal);
-    if (this.#memory.tryPut(entry)) return this.#store.written();
-    return this.#memory.put(entry, signal).then(() => this.#writes.get(entry) ?? this.#store.written());
+    if (this.#memory.tryPut(entry)) return this.#store.written().then(() => entry);
+    return this.#memory.put(entry, signal).then(async () => {
+      await (this.#writes.get(entry) ?? this.#store.written());
+      return entry;
+    });
   }
 
   take(max: number, filter?: TakeFilter): Entry[] {

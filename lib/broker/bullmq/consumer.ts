@@ -1,0 +1,101 @@
+import { UnrecoverableError, WaitingError, Worker, type Job as BullJob, type JobProgress } from 'bullmq';
+import { JobExpiredError, MalformedJobError, type BaoziError } from '../../errors.js';
+import { computeBackoff, type RetryPolicy } from '../../semantics/retry.js';
+import type { ConsumerSettings, RemoteConsumer } from '../remote.js';
+import type { ResolvedBullmqOptions } from './options.js';
+import { decodeWireJob, encodeFailure, encodeResult, isRetryable, type WireJob } from './wire.js';
+
+/**
+ * The consumer side of the BullMQ broker: a BullMQ Worker whose
+ * concurrency is the runner's thread slots, so that it takes a job off
+ * Redis only when a slot is free. Each job it takes runs on the runner's
+ * pool; the Worker's lock renewal runs on this main thread, which the
+ * job's thread leaves free. Results, errors and progress go back through
+ * BullMQ; retries and their backoff are BullMQ's, computed with baozi's
+ * policy carried in the job's data.
+ */
+export class BullmqConsumer implements RemoteConsumer {
+  readonly #settings: ConsumerSettings;
+  readonly #worker: Worker;
+  /** Running jobs' stop switches, by BullMQ id. */
+  readonly #running = new Map<string, AbortController>();
+  /** Set by a close that does not drain: jobs stopped now go back to the queue, not to failed. */
+  #isReturning = false;
+
+  constructor(options: ResolvedBullmqOptions, settings: ConsumerSettings) {
+    this.#settings = settings;
+    this.#worker = new Worker(options.queue, (job, token, signal) => this.#process(job, token, signal), {
+      connection: { ...options.connection, maxRetriesPerRequest: null },
+      prefix: options.prefix,
+      concurrency: settings.slots,
+      lockDuration: options.lockDuration,
+      stalledInterval: options.stalledInterval,
+      maxStalledCount: options.maxStalledCount,
+      settings: { backoffStrategy: (attemptsMade, type, _error, job) => backoff(attemptsMade, type, job?.data) },
+    });
+    this.#worker.on('error', (error) => settings.brokerError(error));
+  }
+
+  ready(): Promise<void> {
+    return this.#worker.waitUntilReady().then(() => {});
+  }
+
+  async close(drain: boolean): Promise<void> {
+    if (!drain) {
+      this.#isReturning = true;
+      for (const controller of this.#running.values()) controller.abort(new Error('the consumer closed without draining'));
+    }
+    await this.#worker.close();
+  }
+
+  async #process(bullJob: BullJob, token: string | undefined, signal: AbortSignal | undefined): Promise<unknown> {
+    const info = { jobId: bullJob.id!, task: bullJob.name, attempt: bullJob.attemptsMade + 1 };
+    let wire: ReturnType<typeof decodeWireJob>;
+    try {
+      wire = decodeWireJob(bullJob.data);
+    } catch (error) {
+      const malformed = error as MalformedJobError;
+      throw new UnrecoverableError(encodeFailure(new MalformedJobError(malformed.detail, { cause: malformed.cause, job: info })));
+    }
+    // Checked when the job starts, as in-process: it never runs late.
+    if (wire.expiresAt !== undefined && wire.expiresAt <= Date.now()) {
+      throw new UnrecoverableError(encodeFailure(new JobExpiredError({ job: info, expiredAt: wire.expiresAt })));
+    }
+    const controller = new AbortController();
+    const stop = (): void => controller.abort(signal?.reason);
+    signal?.addEventListener('abort', stop, { once: true });
+    this.#running.set(info.jobId, controller);
+    try {
+      const value = await this.#settings.run(
+        {
+          id: info.jobId,
+          name: bullJob.name,
+          args: wire.argsBytes,
+          attempt: info.attempt,
+          timeout: wire.timeout,
+          softTimeout: wire.softTimeout,
+          onProgress: (progress) => void bullJob.updateProgress(progress as JobProgress).catch((error: unknown) => this.#settings.brokerError(error)),
+        },
+        controller.signal,
+      );
+      return encodeResult(value);
+    } catch (error) {
+      if (this.#isReturning && token !== undefined) {
+        // Back to the queue, unlocked, for another consumer: it did not finish here.
+        await bullJob.moveToWait(token);
+        throw new WaitingError();
+      }
+      const failure = encodeFailure(error as BaoziError);
+      throw isRetryable(error) ? new Error(failure) : new UnrecoverableError(failure);
+    } finally {
+      signal?.removeEventListener('abort', stop);
+      this.#running.delete(info.jobId);
+    }
+  }
+}
+
+function backoff(attemptsMade: number, type: string | undefined, data: unknown): number {
+  const retry = (data as Partial<WireJob> | undefined)?.retry;
+  if (type !== 'baozi' || !retry) return 0;
+  return computeBackoff({ ...retry, max: 0, retryOn: undefined } as RetryPolicy, attemptsMade);
+}

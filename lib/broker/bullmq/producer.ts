@@ -1,0 +1,463 @@
+import { Queue, QueueEvents, type Job as BullJob, type JobsOptions } from 'bullmq';
+import { Redis } from 'ioredis';
+import { watchAbort } from '../../abort-watch.js';
+import { BrokerUnreachableError, CancelledError, InvalidOptionError, RetriesExhaustedError, TableFullError, TaskError } from '../../errors.js';
+import type { JobHandle, JobState } from '../../job/job.js';
+import type { ProducerSettings, RemoteProducer, RemoteSubmit } from '../remote.js';
+import type { ResolvedBullmqOptions } from './options.js';
+import { RemoteJob } from './remote-job.js';
+import { decodeFailure, decodeResult, encodeArgsForWire, toBullPriority, type WireJob } from './wire.js';
+
+interface Waiter {
+  readonly submit: RemoteSubmit;
+  readonly job: RemoteJob;
+  readonly resolve: (job: JobHandle) => void;
+  readonly reject: (error: unknown) => void;
+  stopWatching: (() => void) | undefined;
+}
+
+// How long a producer waiting for room sleeps between two reads of the
+// queue's depth when no queue event woke it first.
+const ROOM_POLL_MS = 100;
+// The states that count as waiting on the table.
+const WAITING_TYPES = ['wait', 'prioritized'] as const;
+
+/**
+ * The producer side of the BullMQ broker: puts jobs on the queue within
+ * `capacity`, making producers wait (first in, first out) while it is
+ * full, and follows the jobs it put there through the queue's events.
+ *
+ * The bound: a job is added only after a read of the queue's depth left
+ * room for it, counting this process's adds still in flight. One producer
+ * process never takes the queue past `capacity`; several can together
+ * pass it by the adds they decide at the same moment, at most one per
+ * other producer process per round (see docs/bullmq.md).
+ */
+export class BullmqProducer implements RemoteProducer {
+  readonly #options: ResolvedBullmqOptions;
+  readonly #settings: ProducerSettings;
+  readonly #queue: Queue;
+  /** For reading the event stream's last id; BullMQ's clients do not expose XREVRANGE. */
+  readonly #redis: Redis;
+  #events: QueueEvents | undefined;
+  readonly #started: Promise<void>;
+  /** Jobs this process submitted and follows until they settle, by id. */
+  readonly #live = new Map<string, RemoteJob>();
+  /** Insertion-ordered: first in, first out, each withdrawn in O(1). */
+  readonly #waiters = new Set<Waiter>();
+  /** Waiting jobs on the queue, as last read, minus those seen starting since. */
+  #depth = 0;
+  /** Adds sent and not yet answered. */
+  #adding = 0;
+  #isAdmitting = false;
+  #isRefreshing = false;
+  #wake: (() => void) | undefined;
+  #idleWaiters: (() => void)[] = [];
+  #isClosed = false;
+
+  constructor(options: ResolvedBullmqOptions, settings: ProducerSettings) {
+    this.#options = options;
+    this.#settings = settings;
+    this.#queue = new Queue(options.queue, { connection: { ...options.connection }, prefix: options.prefix });
+    this.#queue.on('error', (error) => settings.brokerError(error));
+    this.#redis = new Redis({ ...options.connection, lazyConnect: true, maxRetriesPerRequest: null });
+    this.#redis.on('error', (error) => settings.brokerError(error));
+    this.#started = this.#start();
+    this.#started.catch(() => {});
+  }
+
+  get size(): number {
+    return this.#depth;
+  }
+
+  get blocked(): number {
+    return this.#waiters.size;
+  }
+
+  ready(): Promise<void> {
+    return this.#call('connect', () => this.#started);
+  }
+
+  put(submit: RemoteSubmit, signal?: AbortSignal): Promise<JobHandle> {
+    const existing = this.#existing(submit);
+    if (existing) return Promise.resolve(existing);
+    const job = this.#newJob(submit);
+    if (signal?.aborted) return Promise.reject(waitCancelled(signal));
+    return new Promise<JobHandle>((resolve, reject) => {
+      const waiter: Waiter = { submit, job, resolve, reject, stopWatching: undefined };
+      // A scheduled job does not wait on the table: BullMQ holds it as delayed.
+      if (submit.options.runAt !== undefined) {
+        void this.#add(waiter);
+        return;
+      }
+      this.#waiters.add(waiter);
+      if (signal) {
+        waiter.stopWatching = watchAbort(signal, () => {
+          this.#waiters.delete(waiter);
+          reject(waitCancelled(signal));
+        });
+      }
+      void this.#admit();
+    });
+  }
+
+  tryPut(submit: RemoteSubmit): JobHandle {
+    const existing = this.#existing(submit);
+    if (existing) return existing;
+    if (submit.options.runAt === undefined && (this.#waiters.size > 0 || this.#depth + this.#adding >= this.#settings.capacity)) {
+      // The depth may be stale (consumers took jobs meanwhile): the next try reads a fresh one.
+      void this.#refreshDepth();
+      throw new TableFullError(this.#settings.capacity);
+    }
+    const job = this.#newJob(submit);
+    void this.#add({ submit, job, resolve: () => {}, reject: (error) => job.reject('failed', error), stopWatching: undefined });
+    return job;
+  }
+
+  find(id: string): JobHandle | undefined {
+    return this.#live.get(id);
+  }
+
+  async fetch(id: string): Promise<JobHandle | undefined> {
+    const live = this.#live.get(id);
+    if (live) return live;
+    const bullJob = (await this.#call('get job', () => this.#queue.getJob(id))) as BullJob | undefined;
+    if (!bullJob) return undefined;
+    const state = await this.#call('get job state', () => bullJob.getState());
+    const job = new RemoteJob(id, bullJob.name, { state: 'queued', submittedAt: bullJob.timestamp, cancel: (handle, reason) => this.#cancel(handle as RemoteJob, reason) });
+    job.maxAttempts = bullJob.opts.attempts ?? 1;
+    this.#mirror(job, bullJob, state);
+    return job;
+  }
+
+  /** Gives a handle the state Redis holds for its job: settled if it finished, followed if it is live. */
+  #mirror(job: RemoteJob, bullJob: BullJob, state: string): void {
+    job.attempt = Math.max(1, bullJob.attemptsStarted ?? bullJob.attemptsMade);
+    job.progress = bullJob.progress;
+    job.startedAt = bullJob.processedOn;
+    if (state === 'completed') this.#settle(job, () => job.succeed(decodeResult(bullJob.returnvalue), bullJob.finishedOn));
+    else if (state === 'failed') this.#settleFailed(job, bullJob.failedReason, bullJob.attemptsMade, job.maxAttempts);
+    else if (state !== 'unknown') {
+      job.state = toJobState(state, bullJob.attemptsMade);
+      this.#follow(job);
+    }
+  }
+
+  onIdle(): Promise<void> {
+    if (this.#isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  rejectBlocked(error: unknown): void {
+    for (const waiter of this.#waiters) {
+      this.#waiters.delete(waiter);
+      waiter.stopWatching?.();
+      waiter.reject(error);
+    }
+  }
+
+  async close(error: unknown): Promise<void> {
+    if (this.#isClosed) return;
+    this.#isClosed = true;
+    this.rejectBlocked(error);
+    this.#wake?.();
+    for (const job of this.#live.values()) job.reject('cancelled', new CancelledError(`Job ${job.id} (${job.name}) is no longer followed: its producer closed. It lives on in Redis: look it up with fetchJob().`, { cause: error, job: job.info }));
+    this.#live.clear();
+    this.#checkIdle();
+    await Promise.allSettled([this.#started]);
+    await Promise.allSettled([this.#events?.close(), this.#queue.close(), this.#redis.quit().catch(() => this.#redis.disconnect())]);
+  }
+
+  // ── internals ───────────────────────────────────────────────────────
+
+  async #start(): Promise<void> {
+    await this.#redis.connect();
+    // Follow events from the stream's present end, read before any add of ours, so none is missed.
+    const last = await this.#redis.xrevrange(`${this.#options.prefix}:${this.#options.queue}:events`, '+', '-', 'COUNT', 1);
+    const events = new QueueEvents(this.#options.queue, {
+      connection: { ...this.#options.connection },
+      prefix: this.#options.prefix,
+      lastEventId: last[0]?.[0] ?? '0-0',
+    });
+    this.#events = events;
+    events.on('error', (error) => this.#settings.brokerError(error));
+    events.on('active', ({ jobId }) => {
+      this.#depth = Math.max(0, this.#depth - 1);
+      this.#wakeAdmission();
+      const job = this.#live.get(jobId);
+      if (!job) return;
+      if (job.startedAt !== undefined) job.attempt++;
+      job.state = 'running';
+      job.startedAt = Date.now();
+    });
+    events.on('waiting', ({ jobId }) => {
+      const job = this.#live.get(jobId);
+      if (job && job.startedAt !== undefined) job.state = 'retrying';
+    });
+    events.on('delayed', ({ jobId }) => {
+      const job = this.#live.get(jobId);
+      if (job && job.startedAt !== undefined) job.state = 'retrying';
+    });
+    events.on('progress', ({ jobId, data }) => {
+      const job = this.#live.get(jobId);
+      if (!job) return;
+      job.progress = data;
+      if (job.onProgress) guard(job.onProgress, data);
+    });
+    events.on('completed', ({ jobId, returnvalue }) => {
+      this.#wakeAdmission();
+      const job = this.#live.get(jobId);
+      if (!job) return;
+      let value: unknown;
+      try {
+        value = decodeResult(returnvalue);
+      } catch (error) {
+        this.#settle(job, () => job.reject('failed', new TaskError({ cause: error, job: job.info })));
+        return;
+      }
+      this.#settle(job, () => job.succeed(value));
+    });
+    events.on('retries-exhausted', ({ jobId, attemptsMade }) => {
+      const job = this.#live.get(jobId);
+      if (job) job.attempt = Number(attemptsMade);
+    });
+    events.on('failed', ({ jobId, failedReason }) => {
+      this.#wakeAdmission();
+      const job = this.#live.get(jobId);
+      if (job) this.#settleFailed(job, failedReason, job.attempt, job.maxAttempts);
+    });
+    events.on('removed', ({ jobId }) => {
+      this.#wakeAdmission();
+      const job = this.#live.get(jobId);
+      if (job) this.#settle(job, () => job.reject('cancelled', new CancelledError(`Job ${job.id} (${job.name}) was removed from the queue.`, { job: job.info })));
+    });
+    await events.waitUntilReady();
+    await this.#queue.waitUntilReady();
+    this.#depth = await this.#queue.getJobCountByTypes(...WAITING_TYPES);
+  }
+
+  #existing(submit: RemoteSubmit): JobHandle | undefined {
+    const { jobId } = submit.options;
+    if (jobId === undefined) return undefined;
+    if (/^\d+$/.test(jobId) || jobId.includes(':')) throw new InvalidOptionError('jobId', jobId, 'over BullMQ, an id that is not all digits and has no `:`');
+    return this.#live.get(jobId);
+  }
+
+  #newJob(submit: RemoteSubmit): RemoteJob {
+    const { options } = submit;
+    // BullMQ numbers the jobs it names: the id is known once the add returns.
+    const job = new RemoteJob(options.jobId ?? '', submit.name, {
+      state: options.runAt !== undefined ? 'scheduled' : 'queued',
+      submittedAt: Date.now(),
+      cancel: (handle, reason) => this.#cancel(handle as RemoteJob, reason),
+    });
+    job.onProgress = options.onProgress;
+    job.maxAttempts = (options.retry?.max ?? 0) + 1;
+    return job;
+  }
+
+  /** Admits waiting producers while the queue has room, reading its depth once per round. */
+  async #admit(): Promise<void> {
+    if (this.#isAdmitting) return;
+    this.#isAdmitting = true;
+    try {
+      await this.#call('connect', () => this.#started);
+      while (this.#waiters.size > 0 && !this.#isClosed) {
+        this.#depth = await this.#call('count waiting jobs', () => this.#queue.getJobCountByTypes(...WAITING_TYPES));
+        let room = this.#settings.capacity - this.#depth - this.#adding;
+        if (room <= 0) {
+          await this.#roomMayHaveFreed();
+          continue;
+        }
+        for (const waiter of this.#waiters) {
+          if (room-- <= 0) break;
+          this.#waiters.delete(waiter);
+          waiter.stopWatching?.();
+          void this.#add(waiter);
+        }
+      }
+    } catch (error) {
+      // Redis did not answer: every producer waiting now hears it, none hangs.
+      this.rejectBlocked(error);
+    } finally {
+      this.#isAdmitting = false;
+      this.#checkIdle();
+    }
+  }
+
+  async #add(waiter: Waiter): Promise<void> {
+    const { submit, job } = waiter;
+    const { options } = submit;
+    const data: WireJob = { baozi: 1, args: encodeArgsForWire(submit.args, submit.isEncoded) };
+    if (options.timeout !== undefined) data.timeout = options.timeout;
+    if (options.softTimeout !== undefined) data.softTimeout = options.softTimeout;
+    if (options.expiresAt !== undefined) data.expiresAt = options.expiresAt;
+    const keepFor = { age: Math.ceil(this.#settings.resultTtl / 1000) };
+    const bullOptions: JobsOptions = {
+      priority: toBullPriority(options.priority),
+      removeOnComplete: keepFor,
+      removeOnFail: keepFor,
+    };
+    if (options.jobId !== undefined) bullOptions.jobId = options.jobId;
+    if (options.runAt !== undefined) bullOptions.delay = Math.max(0, options.runAt - Date.now());
+    if (options.retry && options.retry.max > 0) {
+      const { max: _max, retryOn: _retryOn, ...backoff } = options.retry;
+      data.retry = backoff;
+      bullOptions.attempts = options.retry.max + 1;
+      bullOptions.backoff = { type: 'baozi' };
+    }
+    this.#adding++;
+    if (job.id !== '') this.#live.set(job.id, job);
+    try {
+      await this.#call('connect', () => this.#started);
+      const added = await this.#call('add job', () => this.#queue.add(submit.name, data, bullOptions));
+      if (job.id === '') {
+        job.setId(added.id!);
+        this.#live.set(job.id, job);
+      } else {
+        // The id may have been taken already, by a job that finished before
+        // we followed it: no event will tell of it.
+        const state = await this.#call('get job state', () => added.getState());
+        if (state === 'completed' || state === 'failed') {
+          const present = await this.#call('get job', () => this.#queue.getJob(job.id));
+          if (present) this.#mirror(job, present as BullJob, state);
+        }
+      }
+      if (options.runAt === undefined) this.#depth++;
+      job.queuedAt = Date.now();
+      if (options.signal) job.releaseSignal = watchAbort(options.signal, () => void job.cancel(options.signal!.reason));
+      waiter.resolve(job);
+    } catch (error) {
+      if (job.id !== '') this.#live.delete(job.id);
+      waiter.reject(error);
+    } finally {
+      this.#adding--;
+      this.#checkIdle();
+    }
+  }
+
+  #cancel(job: RemoteJob, reason: unknown): boolean {
+    void this.#call('remove job', () => this.#queue.remove(job.id)).then(
+      (removed) => {
+        if (removed) this.#settle(job, () => job.reject('cancelled', new CancelledError(`Job ${job.id} (${job.name}) was cancelled.`, { cause: reason, job: job.info })));
+      },
+      (error: unknown) => this.#settings.brokerError(error),
+    );
+    return true;
+  }
+
+  #settleFailed(job: RemoteJob, failedReason: string | undefined, attempts: number, maxAttempts: number): void {
+    const error = decodeFailure(failedReason, { ...job.info, attempt: attempts });
+    const state = error.code === 'BAOZI_EXPIRED' ? 'expired' : error.code === 'BAOZI_CANCELLED' ? 'cancelled' : 'failed';
+    const settledWith = maxAttempts > 1 && attempts >= maxAttempts && error instanceof TaskError ? new RetriesExhaustedError(attempts, [error], { job: { ...job.info, attempt: attempts } }) : error;
+    this.#settle(job, () => job.reject(state, settledWith));
+  }
+
+  #settle(job: RemoteJob, settle: () => boolean): void {
+    if (this.#live.get(job.id) === job) this.#live.delete(job.id);
+    settle();
+    this.#checkIdle();
+  }
+
+  #follow(job: RemoteJob): void {
+    const present = this.#live.get(job.id);
+    if (!present) this.#live.set(job.id, job);
+  }
+
+  async #refreshDepth(): Promise<void> {
+    if (this.#isRefreshing || this.#isClosed) return;
+    this.#isRefreshing = true;
+    try {
+      this.#depth = await this.#call('count waiting jobs', () => this.#queue.getJobCountByTypes(...WAITING_TYPES));
+    } catch (error) {
+      this.#settings.brokerError(error);
+    } finally {
+      this.#isRefreshing = false;
+    }
+  }
+
+  /** Waits for a queue event that may have freed room, or a short while. */
+  #roomMayHaveFreed(): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ROOM_POLL_MS);
+      const self = this;
+      function done(): void {
+        clearTimeout(timer);
+        if (self.#wake === done) self.#wake = undefined;
+        resolve();
+      }
+      this.#wake = done;
+    });
+  }
+
+  #wakeAdmission(): void {
+    this.#wake?.();
+  }
+
+  /**
+   * Runs a Redis call, or rejects with `BrokerUnreachableError` past
+   * `unreachableAfterMs`: a producer never hangs on a Redis that is down.
+   */
+  #call<T>(operation: string, call: () => Promise<T>): Promise<T> {
+    const waitMs = this.#options.unreachableAfterMs;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new BrokerUnreachableError(operation, waitMs)), waitMs);
+      call().then(
+        (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(isConnectionError(error) ? new BrokerUnreachableError(operation, waitMs, { cause: error }) : error);
+        },
+      );
+    });
+  }
+
+  #isIdle(): boolean {
+    return this.#live.size === 0 && this.#waiters.size === 0 && this.#adding === 0;
+  }
+
+  #checkIdle(): void {
+    if (!this.#isIdle()) return;
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}
+
+function toJobState(state: string, attemptsMade: number): JobState {
+  switch (state) {
+    case 'completed':
+      return 'succeeded';
+    case 'failed':
+      return 'failed';
+    case 'active':
+      return 'running';
+    case 'delayed':
+      return attemptsMade > 0 ? 'retrying' : 'scheduled';
+    default:
+      return 'queued';
+  }
+}
+
+function isConnectionError(error: unknown): boolean {
+  const message = error instanceof Error ? error.message : '';
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'ECONNREFUSED' || /Connection is closed|ECONNREFUSED|Stream isn't writeable|max retries/i.test(message);
+}
+
+function waitCancelled(signal: AbortSignal): CancelledError {
+  return new CancelledError('The producer stopped waiting for room on the table: its signal aborted.', { cause: signal.reason });
+}
+
+function guard(call: (value: unknown) => void, value: unknown): void {
+  try {
+    call(value);
+  } catch (error) {
+    queueMicrotask(() => {
+      throw error;
+    });
+  }
+}

@@ -1,0 +1,91 @@
+import type { JobHandle } from '../job/job.js';
+import type { ResolvedSubmitOptions } from '../admission/validate.js';
+
+/**
+ * How a runner sees a broker that lives outside its process (BullMQ on
+ * Redis): types only, so that `lib/runner.ts` never imports `bullmq` and
+ * users of the in-process runner install nothing more. The implementation
+ * is in `lib/broker/bullmq/`, reached through `baozi/bullmq`.
+ *
+ * Over such a broker the table is asynchronous and shared: the producer
+ * side puts jobs on it (`RemoteProducer`), and BullMQ's own Worker takes
+ * them, as many as the consumer has free thread slots, into the consumer's
+ * local table (`RemoteConsumer`), from which its dispatcher runs them.
+ */
+export interface RemoteBroker {
+  /** `'bullmq'`. */
+  readonly kind: string;
+  /** @internal Builds the producer side. */
+  producer(settings: ProducerSettings): RemoteProducer;
+  /** @internal Builds the consumer side. */
+  consumer(settings: ConsumerSettings): RemoteConsumer;
+}
+
+export interface ProducerSettings {
+  capacity: number;
+  resultTtl: number;
+  /** Reports an error of the broker's connections (never thrown: nobody may listen). */
+  brokerError(error: unknown): void;
+}
+
+/** A job to put on the remote table; its arguments already checked and encoded. */
+export interface RemoteSubmit {
+  name: string;
+  args: unknown[] | Uint8Array;
+  isEncoded: boolean;
+  options: ResolvedSubmitOptions;
+}
+
+export interface RemoteProducer {
+  /** Jobs waiting on the shared table, as last read (see `docs/bullmq.md` for how exact). */
+  readonly size: number;
+  /** Producers of this process waiting for room. */
+  readonly blocked: number;
+  /** Resolves with the handle once the job is on the table, waiting for room; rejects with `BrokerUnreachableError` if Redis does not answer. */
+  put(job: RemoteSubmit, signal?: AbortSignal): Promise<JobHandle>;
+  /** The handle now, or `TableFullError` (judged on the depth last read); the add itself finishes later. */
+  tryPut(job: RemoteSubmit): JobHandle;
+  /** A job this process submitted and still follows. */
+  find(id: string): JobHandle | undefined;
+  /** A job by id from the broker, submitted by any process. */
+  fetch(id: string): Promise<JobHandle | undefined>;
+  /** Resolves once Redis answers. */
+  ready(): Promise<void>;
+  /** Resolves when no job this process follows is live and nobody waits for room. */
+  onIdle(): Promise<void>;
+  /** Rejects every waiting producer with `error`. */
+  rejectBlocked(error: unknown): void;
+  /** Stops following jobs (those still live reject with `error`) and closes the connections. */
+  close(error: unknown): Promise<void>;
+}
+
+/** What a consumer asks its runner to run: a job taken off the remote table. */
+export interface ConsumedJob {
+  id: string;
+  name: string;
+  /** v8-serialized arguments. */
+  args: Uint8Array;
+  /** 1 for the first run. */
+  attempt: number;
+  timeout: number | undefined;
+  softTimeout: number | undefined;
+  onProgress: (value: unknown) => void;
+}
+
+export interface ConsumerSettings {
+  /** The consumer's thread slots: BullMQ's worker concurrency. */
+  slots: number;
+  /**
+   * Runs the job on the local pool; resolves with the result, rejects with
+   * the job's `BaoziError`. Aborting `signal` cancels it.
+   */
+  run(job: ConsumedJob, signal: AbortSignal): Promise<unknown>;
+  brokerError(error: unknown): void;
+}
+
+export interface RemoteConsumer {
+  /** Resolves once the worker is connected and fetching. */
+  ready(): Promise<void>;
+  /** Stops fetching. `drain`: running jobs finish; otherwise they are returned to the queue and not left locked. */
+  close(drain: boolean): Promise<void>;
+}
