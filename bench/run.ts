@@ -3,7 +3,7 @@
  * `npm run bench -- --quick` (under a minute). `--only=a,b,d` runs some
  * workloads (a: tiny jobs, map, events and progress, b: CPU-heavy and loop
  * delay, d: memory and depth, e: start-up, f: peers with their own
- * defaults, each trial a fresh process).
+ * defaults, each trial a fresh process, g: the journal).
  *
  * Prints the results (medians, min–max, ratios to bare piscina), then the
  * targets, and writes everything to bench/results/latest.json.
@@ -20,13 +20,14 @@ import { formatResults, formatTargets, formatValue, type Row, type Target } from
 import { PROGRESS_REPORTS } from './tasks.js';
 import { cpuHeavy } from './workloads/cpu-heavy.js';
 import { formatCount, memory, type MemoryResult } from './workloads/memory.js';
+import { journal, type JournalResult } from './workloads/journal.js';
 import { peers, type PeersResult } from './workloads/peers.js';
 import { startUp } from './workloads/start-up.js';
 import { tinyJobs, type TinyJobsResult } from './workloads/tiny-jobs.js';
 
 const isQuick = process.argv.includes('--quick');
 const onlyArg = process.argv.find((arg) => arg.startsWith('--only='));
-const only = new Set(onlyArg ? onlyArg.slice('--only='.length).split(',') : ['a', 'b', 'd', 'e', 'f']);
+const only = new Set(onlyArg ? onlyArg.slice('--only='.length).split(',') : ['a', 'b', 'd', 'e', 'f', 'g']);
 
 const CONFIG = isQuick
   ? {
@@ -35,6 +36,7 @@ const CONFIG = isQuick
       startUp: { repeats: 5 },
       memory: { sizes: [20_000, 200_000], repeats: [1, 1], windowMs: 2_000 },
       peers: { repeats: 2, chunkJobs: 20_000, mapInputs: 20_000, fire: [10_000, 100_000] as const, roundTrips: 1_000 },
+      journal: { repeats: 3, tinyJobs: 20_000, recoverJobs: 20_000 },
     }
   : {
       tiny: { jobs: 10_000, batchedJobs: 50_000, repeats: 10, warmups: 1, eventRounds: 8, progressRounds: 4, withPiscinaSync: true },
@@ -42,6 +44,7 @@ const CONFIG = isQuick
       startUp: { repeats: 15 },
       memory: { sizes: [100_000, 1_000_000], repeats: [2, 1], windowMs: 5_000 },
       peers: { repeats: 5, chunkJobs: 100_000, mapInputs: 100_000, fire: [10_000, 1_000_000] as const, roundTrips: 5_000 },
+      journal: { repeats: 7, tinyJobs: 100_000, recoverJobs: 100_000 },
     };
 
 const RESULTS = new URL('../../bench/results/latest.json', import.meta.url);
@@ -219,9 +222,10 @@ if (only.has('d')) {
 }
 if (only.has('e')) rows.push(...(await startUp(CONFIG.startUp)));
 const peersResult: PeersResult | undefined = only.has('f') ? peers(CONFIG.peers) : undefined;
+const journalResult: JournalResult | undefined = only.has('g') ? await journal(CONFIG.journal) : undefined;
 const sectionOrder = ['(a)', '(b)', '(c)', '(d)', '(e)', '(f)'];
 rows.sort((a, b) => sectionOrder.indexOf(a.section.slice(0, 3)) - sectionOrder.indexOf(b.section.slice(0, 3)));
-const targets = [...evaluate(rows, tiny, mem), ...(peersResult?.targets ?? [])];
+const targets = [...evaluate(rows, tiny, mem), ...(peersResult?.targets ?? []), ...(journalResult?.targets ?? [])];
 const durationS = (performance.now() - started) / 1000;
 const loadAfter = loadavg()[0]!;
 const codeAfter = codeState();
@@ -238,7 +242,8 @@ const heading =
   codeWarnings.map((warning) => `WARNING: ${warning}\n`).join('') +
   'cells: median (min–max) over repeats; ratios: median ÷ median (min–max of the per-repeat ratios)';
 const peersText = peersResult ? `(f) peers with their own defaults, a fresh process per trial\n\n${peersResult.text}\n` : '';
-process.stdout.write(`${heading}\n\n${formatResults(rows)}\n\n${peersText}${formatTargets(targets)}\n`);
+const journalText = journalResult ? `(g) the journal, defaults (only \`tasks\`, and \`journal\`), interleaved in one process\n\n${journalResult.text}\n\n` : '';
+process.stdout.write(`${heading}\n\n${formatResults(rows)}\n\n${peersText}${journalText}${formatTargets(targets)}\n`);
 
 mkdirSync(new URL('.', RESULTS), { recursive: true });
 writeFileSync(
@@ -263,6 +268,7 @@ writeFileSync(
       targets,
       memoryReports: mem?.reports,
       peers: peersResult?.medians,
+      journal: journalResult?.medians,
       tiny: tiny && {
         unheardEventsNs: tiny.unheardEventsNs,
         unheardProgressNs: tiny.unheardProgressNs,
