@@ -127,11 +127,12 @@ export class TaskLoadError extends BaoziError {
  * Why a worker thread died while it ran a job. `unreadable-message`: it
  * could not deserialize a job message sent to it (the job's arguments did
  * not survive the copy), and died of it so that no job on it is left
- * unsettled.
+ * unsettled. `host`: with a journal, the whole process died while the job
+ * ran, more than `journal.maxRedeliveries` times; it is not run again.
  */
-export type CrashReason = 'exit' | 'oom' | 'uncaught' | 'unreadable-message';
+export type CrashReason = 'exit' | 'oom' | 'uncaught' | 'unreadable-message' | 'host';
 
-const CRASH_DESCRIPTIONS: Record<Exclude<CrashReason, 'exit'>, string> = {
+const CRASH_DESCRIPTIONS: Record<Exclude<CrashReason, 'exit' | 'host'>, string> = {
   oom: 'out of memory under resourceLimits',
   uncaught: 'uncaught exception',
   'unreadable-message': 'it could not read a job message sent to it: arguments that did not survive the copy',
@@ -147,8 +148,11 @@ export class WorkerCrashedError extends BaoziError {
     options: { cause?: unknown; job?: JobInfo },
   ) {
     super(
-      `The worker thread running this job died (${reason === 'exit' ? `process.exit(${exitCode})` : CRASH_DESCRIPTIONS[reason]}). ` +
-        'The pool replaced the thread; other jobs go on.',
+      reason === 'host'
+        ? 'The process running this job died while it ran, more times than the journal allows (`journal.maxRedeliveries`): it is not run again. ' +
+            'Find what kills the process (out of memory, a native crash) and submit it again.'
+        : `The worker thread running this job died (${reason === 'exit' ? `process.exit(${exitCode})` : CRASH_DESCRIPTIONS[reason]}). ` +
+            'The pool replaced the thread; other jobs go on.',
       options,
     );
   }

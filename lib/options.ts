@@ -246,6 +246,14 @@ export interface JournalOptions {
    * @default undefined (as much as the disk has)
    */
   maxSizeMb?: number;
+  /**
+   * Times a job may be given back to a new process after its process died
+   * while the job ran. Past it, the job fails with `WorkerCrashedError`
+   * (`reason: 'host'`) instead of running again, so that a job that kills
+   * the process on every run stops doing so. An integer, 0 or more.
+   * @default 2
+   */
+  maxRedeliveries?: number;
 }
 
 /** Job options that can also be set per task in `RunnerOptions.defaults`. */
@@ -394,5 +402,5 @@ export const DEFAULTS = Object.freeze({
   /** Of `group()`, `map()` and `stream()` (see their options). */
   workflows: Object.freeze({ settle: 'fail-fast' as const, ordered: true, highWaterMark: 16, batchSize: 'auto' as const }),
   /** Of `journal` (see `JournalOptions`). */
-  journal: Object.freeze({ sync: 'normal' as 'full' | 'normal' }),
+  journal: Object.freeze({ sync: 'normal' as 'full' | 'normal', maxRedeliveries: 2 }),
 });

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { isDurable, type Broker, type DurableBroker, type StoredJob } from '../broker/contract.js';
 import type { Dispatcher } from '../dispatch/dispatcher.js';
-import { CancelledError, InvalidOptionError, JournalError, RunnerClosedError, TableFullError } from '../errors.js';
+import { CancelledError, InvalidOptionError, JournalError, RunnerClosedError, TableFullError, WorkerCrashedError } from '../errors.js';
 import { Job, type JobHandle } from '../job/job.js';
 import { reviveJob, StoredJobHandle } from '../job/durable.js';
 import { now } from '../clock.js';
@@ -140,6 +140,12 @@ export class Admission {
   readmit(stored: StoredJob): Admitted<unknown> {
     const { lifecycle, broker, dispatcher, options } = this.#parts;
     const job = reviveJob(lifecycle, stored, options.defaults.get(stored.name));
+    if ((stored.redeliveries ?? 0) > options.journal!.maxRedeliveries) {
+      // Its attempt is the run that died last, not the one it is denied.
+      job.attempt = stored.attempt - 1;
+      lifecycle.abandoned(job, new WorkerCrashedError('host', undefined, { job: job.info }));
+      return { job };
+    }
     if (stored.runAt !== undefined && stored.runAt > Date.now()) {
       lifecycle.scheduleRecovered(job, stored.runAt);
       return { job };

@@ -53,6 +53,7 @@ export interface ResolvedJournalOptions {
   path: string;
   sync: 'full' | 'normal';
   maxSizeMb: number | undefined;
+  maxRedeliveries: number;
 }
 
 const RUNNER_KEYS = [
@@ -65,7 +66,7 @@ const SUBMIT_KEYS = [
   ...TASK_DEFAULT_KEYS, 'signal', 'transferList', 'jobId', 'delay', 'runAt', 'expiresAt', 'onProgress',
 ] as const satisfies readonly (keyof SubmitOptions)[];
 const RETRY_KEYS = ['max', 'backoff', 'delay', 'maxDelay', 'jitter', 'retryOn'] as const satisfies readonly (keyof RetryOptions)[];
-const JOURNAL_KEYS = ['path', 'sync', 'maxSizeMb'] as const satisfies readonly (keyof JournalOptions)[];
+const JOURNAL_KEYS = ['path', 'sync', 'maxSizeMb', 'maxRedeliveries'] as const satisfies readonly (keyof JournalOptions)[];
 const CLOSE_KEYS = ['drain', 'deadlineMs'] as const satisfies readonly (keyof CloseOptions)[];
 const RESOURCE_LIMIT_KEYS = [
   'maxOldGenerationSizeMb', 'maxYoungGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb',
@@ -117,6 +118,7 @@ function journal(value: unknown, broker: RemoteBroker | undefined): ResolvedJour
     path: resolve(options.path),
     sync: oneOf('journal.sync', options.sync, ['full', 'normal'] as const, DEFAULTS.journal.sync),
     maxSizeMb: maxSizeMb === Infinity ? undefined : maxSizeMb,
+    maxRedeliveries: integer('journal.maxRedeliveries', options.maxRedeliveries, DEFAULTS.journal.maxRedeliveries, 0),
   };
 }
 

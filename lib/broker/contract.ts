@@ -120,6 +120,8 @@ export interface StoredJob {
   readonly chunkSize: number;
   /** The job's own options that can be written down (no functions, no signal). */
   readonly options: StoredOptions | undefined;
+  /** Times a process died while it ran, when it is given back after such a death; 0 for a new job. */
+  readonly redeliveries?: number;
 }
 
 /** What a durable broker keeps of a job's own options. */

@@ -10,6 +10,7 @@ import {
   TaskError,
   type FailedJobError,
   type RunError,
+  type WorkerCrashedError,
 } from '../errors.js';
 import type { RunnerEvents } from '../events.js';
 import { type Job, type JobOwner } from './job.js';
@@ -173,6 +174,16 @@ export class Lifecycle implements DispatcherHooks, JobOwner, BrokerObserver<Job>
   adoptFailed(job: Job, error: RunError, requestedDelay: number | null | undefined): void {
     this.accept(job);
     this.failed(job, error, requestedDelay);
+  }
+
+  /**
+   * A job a dead process left that is not run again: processes died while
+   * it ran more often than `journal.maxRedeliveries` allows.
+   */
+  abandoned(job: Job, error: WorkerCrashedError): void {
+    this.accept(job);
+    job.addError(error);
+    if (job.reject('failed', error, now())) this.settled(job, error);
   }
 
   expired(job: Job): void {

@@ -67,7 +67,9 @@ describe('JournalBroker (durable)', () => {
       expect(next.recoverable).toBe(5);
       const pages = [next.recover(2), next.recover(2), next.recover(2), next.recover(2)];
       expect(pages.map((page) => page.map((job) => job.id))).toEqual([['1', '2'], ['3', '5'], ['6'], []]);
-      expect(pages[0]![0]).toMatchObject({ name: 'eat', args: [1], isEncoded: false, attempt: 1, runAt: undefined });
+      // 1 was running when its process died: it comes back at its next attempt, one redelivery counted (DU1).
+      expect(pages[0]![0]).toMatchObject({ name: 'eat', args: [1], isEncoded: false, attempt: 2, redeliveries: 1, runAt: undefined });
+      expect(pages[0]![1]).toMatchObject({ id: '2', attempt: 1, redeliveries: 0 });
       expect(pages[2]![0]!.runAt).toBe(5_000_000_000_000);
     });
 

@@ -21,8 +21,6 @@ export class JournalBroker<Entry extends BrokerEntry> implements DurableBroker<E
   readonly #codec: JournalCodec<Entry>;
   /** The journal row of each accepted, unsettled job, by id. */
   readonly #rows = new Map<string, number>();
-  /** The write that held each entry admitted after waiting for room. */
-  readonly #writes = new WeakMap<Entry, Promise<void>>();
 
   constructor(capacity: number, observer: BrokerObserver<Entry>, store: JournalStore, codec: JournalCodec<Entry>) {
     this.#store = store;
@@ -62,14 +60,21 @@ export class JournalBroker<Entry extends BrokerEntry> implements DurableBroker<E
     // A job the journal holds already (recovered, or due after a delay or a retry) is not written again.
     if (this.#rows.has(entry.id)) return this.#memory.put(entry, signal);
     if (this.#memory.tryPut(entry)) return this.#store.written().then(() => entry);
+    // Admitted entries are written as they join (#accept), in the turn that
+    // resolves this: the group of that turn is the one to wait for.
     return this.#memory.put(entry, signal).then(async () => {
-      await (this.#writes.get(entry) ?? this.#store.written());
+      await this.#store.written();
       return entry;
     });
   }
 
   take(max: number, filter?: TakeFilter): Entry[] {
-    return this.#memory.take(max, filter);
+    const taken = this.#memory.take(max, filter);
+    for (const entry of taken) {
+      const seq = this.#rows.get(entry.id);
+      if (seq !== undefined) this.#store.started(seq);
+    }
+    return taken;
   }
 
   remove(id: string): boolean {
@@ -122,7 +127,6 @@ export class JournalBroker<Entry extends BrokerEntry> implements DurableBroker<E
   #accept(entry: Entry): void {
     if (this.#rows.has(entry.id)) return;
     this.#insert(entry, undefined);
-    this.#writes.set(entry, this.#store.written());
   }
 
   #insert(entry: Entry, runAt: number | undefined): void {

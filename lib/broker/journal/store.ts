@@ -42,21 +42,23 @@ interface Database {
 type DatabaseClass = new (path: string, options?: { timeout?: number }) => Database;
 
 const FORMAT = 'baozi-journal';
-const VERSION = 1;
+const VERSION = 2;
 
+// One row per job, from its acceptance until its outcome is pruned. Only
+// rows an earlier process wrote (`past`) are indexed by id: they are the
+// only ones looked up by id here (this process finds its own jobs in
+// memory), and an index kept up on every hot row would double the cost of
+// a tiny job.
 const SCHEMA = `
 CREATE TABLE baozi_meta (key TEXT PRIMARY KEY, value);
 CREATE TABLE baozi_jobs (
   seq INTEGER PRIMARY KEY, id TEXT NOT NULL, name TEXT NOT NULL, args, priority INTEGER NOT NULL,
   attempt INTEGER NOT NULL, submitted_at REAL NOT NULL, run_at REAL, expires_at REAL,
-  chunk_size INTEGER NOT NULL, options TEXT
+  chunk_size INTEGER NOT NULL, options TEXT,
+  started INTEGER NOT NULL DEFAULT 0, redeliveries INTEGER NOT NULL DEFAULT 0,
+  state TEXT, finished_at REAL, value, past INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX baozi_jobs_id ON baozi_jobs (id);
-CREATE TABLE baozi_outcomes (
-  seq INTEGER PRIMARY KEY, id TEXT NOT NULL, name TEXT NOT NULL, attempt INTEGER NOT NULL,
-  submitted_at REAL NOT NULL, finished_at REAL NOT NULL, state TEXT NOT NULL, value
-);
-CREATE INDEX baozi_outcomes_id ON baozi_outcomes (id);
+CREATE INDEX baozi_jobs_past_id ON baozi_jobs (id) WHERE past = 1;
 `;
 
 interface JobRow {
@@ -71,15 +73,10 @@ interface JobRow {
   expires_at: number | null;
   chunk_size: number;
   options: string | null;
-}
-
-interface OutcomeRow {
-  id: string;
-  name: string;
-  attempt: number;
-  submitted_at: number;
-  finished_at: number;
-  state: Outcome['state'];
+  started: number;
+  redeliveries: number;
+  state: Outcome['state'] | null;
+  finished_at: number | null;
   value: Column | null;
 }
 
@@ -90,8 +87,8 @@ interface Group {
   reject(error: unknown): void;
 }
 
-// Outcomes past resultTtl are looked for at most this often (a scan).
-const TTL_PRUNE_EVERY_MS = 1000;
+// Seqs per bulk statement (SQLite allows 32,766 parameters).
+const BULK = 256;
 
 const ignore = (): void => {};
 
@@ -180,12 +177,13 @@ export class JournalStore {
   readonly #insertJob: Statement;
   readonly #holdJob: Statement;
   readonly #keepOutcome: Statement;
-  readonly #deleteJob: Statement;
-  readonly #pruneCount: Statement;
-  readonly #pruneAge: Statement;
+  readonly #redeliver: Statement;
   readonly #pageJobs: Statement;
-  readonly #findOutcome: Statement;
-  readonly #findJob: Statement;
+  readonly #findPast: Statement;
+  readonly #deleteOne: Statement;
+  readonly #deleteBulk: Statement;
+  readonly #startOne: Statement;
+  readonly #startBulk: Statement;
   #group: Group | undefined;
   #lastGroup: Promise<void> = Promise.resolve();
   #commitTimer: NodeJS.Immediate | undefined;
@@ -195,8 +193,13 @@ export class JournalStore {
   #cursor = 0;
   /** Rows past the cursor given back already by `find()`. */
   readonly #given = new Set<number>();
-  #lastOutcomeSeq = 0;
-  #prunedAgeAt = 0;
+  /** Rows that started running this turn: marked at commit, in bulk. */
+  #starting = new Set<number>();
+  /** Rows to delete at commit, in bulk: settled without an outcome to keep, or outcomes pruned. */
+  #deleting: number[] = [];
+  /** Kept outcomes, oldest first (rows and when they finished): pruned past `maxResults` or `resultTtl`. */
+  readonly #kept: { seq: number; finishedAt: number }[] = [];
+  #keptHead = 0;
   #isClosed = false;
 
   /** @internal Use `openJournal()`. */
@@ -207,26 +210,40 @@ export class JournalStore {
     this.#insertJob = db.prepare(
       'INSERT INTO baozi_jobs (id, name, args, priority, attempt, submitted_at, run_at, expires_at, chunk_size, options) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
-    this.#holdJob = db.prepare('UPDATE baozi_jobs SET attempt = ?, run_at = ? WHERE seq = ?');
-    this.#keepOutcome = db.prepare(
-      'INSERT INTO baozi_outcomes (id, name, attempt, submitted_at, finished_at, state, value) SELECT id, name, attempt, submitted_at, ?, ?, ? FROM baozi_jobs WHERE seq = ?',
-    );
-    this.#deleteJob = db.prepare('DELETE FROM baozi_jobs WHERE seq = ?');
-    this.#pruneCount = db.prepare('DELETE FROM baozi_outcomes WHERE seq <= ?');
-    this.#pruneAge = db.prepare('DELETE FROM baozi_outcomes WHERE finished_at < ?');
-    this.#pageJobs = db.prepare('SELECT * FROM baozi_jobs WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?');
-    this.#findOutcome = db.prepare('SELECT id, name, attempt, submitted_at, finished_at, state, value FROM baozi_outcomes WHERE id = ? ORDER BY seq DESC LIMIT 1');
-    this.#findJob = db.prepare('SELECT * FROM baozi_jobs WHERE id = ? AND seq > ? AND seq <= ? ORDER BY seq DESC LIMIT 1');
-    const jobs = db.prepare('SELECT count(*) AS count, max(seq) AS last FROM baozi_jobs').get() as { count: number; last: number | null };
+    this.#holdJob = db.prepare('UPDATE baozi_jobs SET attempt = ?, run_at = ?, started = 0 WHERE seq = ?');
+    this.#keepOutcome = db.prepare('UPDATE baozi_jobs SET state = ?, finished_at = ?, value = ?, args = NULL WHERE seq = ?');
+    this.#redeliver = db.prepare('UPDATE baozi_jobs SET attempt = attempt + 1, redeliveries = redeliveries + 1, started = 0 WHERE seq = ?');
+    this.#pageJobs = db.prepare('SELECT * FROM baozi_jobs WHERE seq > ? AND seq <= ? AND state IS NULL ORDER BY seq LIMIT ?');
+    this.#findPast = db.prepare('SELECT * FROM baozi_jobs WHERE id = ? AND past = 1 ORDER BY seq DESC LIMIT 1');
+    this.#deleteOne = db.prepare('DELETE FROM baozi_jobs WHERE seq = ?');
+    this.#deleteBulk = db.prepare(`DELETE FROM baozi_jobs WHERE seq IN (${Array(BULK).fill('?').join(', ')})`);
+    this.#startOne = db.prepare('UPDATE baozi_jobs SET started = 1 WHERE seq = ?');
+    this.#startBulk = db.prepare(`UPDATE baozi_jobs SET started = 1 WHERE seq IN (${Array(BULK).fill('?').join(', ')})`);
+    const at = Date.now();
+    db.exec('BEGIN');
+    try {
+      // What is here now was written by earlier processes: indexed by id from now on.
+      db.prepare('UPDATE baozi_jobs SET past = 1 WHERE past = 0').run();
+      db.prepare('DELETE FROM baozi_jobs WHERE state IS NOT NULL AND finished_at < ?').run(at - options.resultTtl);
+      const kept = db.prepare('SELECT seq, finished_at AS finishedAt FROM baozi_jobs WHERE state IS NOT NULL ORDER BY finished_at').all() as { seq: number; finishedAt: number }[];
+      this.#kept.push(...kept);
+      this.#pruneKept(at);
+      this.#flushDeletes();
+      db.exec('COMMIT');
+    } catch (error) {
+      if (db.inTransaction) db.exec('ROLLBACK');
+      throw error;
+    }
+    const jobs = db.prepare('SELECT count(*) AS count, max(seq) AS last FROM baozi_jobs WHERE state IS NULL').get() as { count: number; last: number | null };
     this.recoverable = jobs.count;
     this.#recoverUpTo = jobs.last ?? 0;
-    this.#lastOutcomeSeq = (db.prepare('SELECT max(seq) AS last FROM baozi_outcomes').get() as { last: number | null }).last ?? 0;
-    this.#pruneOutcomes(Date.now());
   }
 
   /** Writes an accepted job. Returns its row, or `undefined` when the write failed (then `written()` rejects). */
   insert(job: StoredJob): number | undefined {
-    return this.#write(() => {
+    const group = this.#begin();
+    if (!group) return undefined;
+    try {
       const { lastInsertRowid } = this.#insertJob.run(
         job.id,
         job.name,
@@ -240,23 +257,34 @@ export class JournalStore {
         job.options ? JSON.stringify(job.options) : null,
       );
       return Number(lastInsertRowid);
-    });
+    } catch (error) {
+      this.#fail(group, error);
+      return undefined;
+    }
   }
 
   /** The job waits off the table until `runAt`, at its `attempt`. */
   hold(seq: number, attempt: number, runAt: number): void {
-    this.#write(() => this.#holdJob.run(attempt, runAt, seq));
+    this.#starting.delete(seq);
+    this.#run(this.#holdJob, attempt, runAt, seq);
   }
 
-  /** The job settled: its row leaves, its outcome is kept (up to `maxResults`). */
+  /**
+   * The job was taken to run: marked at this turn's commit, so that a
+   * process dying while it runs makes the next one count a redelivery.
+   */
+  started(seq: number): void {
+    if (this.#begin()) this.#starting.add(seq);
+  }
+
+  /** The job settled: its outcome is kept in its row (up to `maxResults`, for `resultTtl`), or the row leaves. */
   settle(seq: number, outcome: Outcome, finishedAt: number): void {
-    this.#write(() => {
-      if (this.#options.maxResults > 0) {
-        const kept = this.#keepOutcome.run(finishedAt, outcome.state, outcomeColumn(outcome), seq);
-        if (kept.changes > 0) this.#lastOutcomeSeq = Number(kept.lastInsertRowid);
-      }
-      this.#deleteJob.run(seq);
-    });
+    this.#starting.delete(seq);
+    if (this.#options.maxResults === 0 || this.#options.resultTtl === 0) {
+      if (this.#begin()) this.#deleting.push(seq);
+    } else if (this.#run(this.#keepOutcome, outcome.state, finishedAt, outcomeColumn(outcome), seq)) {
+      this.#kept.push({ seq, finishedAt });
+    }
   }
 
   /** Resolves once every write so far is committed; rejects with the `JournalError` of the group that held the latest. */
@@ -264,7 +292,10 @@ export class JournalStore {
     return this.#group?.promise ?? this.#lastGroup;
   }
 
-  /** The next `max` jobs a dead process left, oldest first, each once. */
+  /**
+   * The next `max` jobs a dead process left, oldest first, each once. A job
+   * it had started comes back at its next attempt, with one more redelivery.
+   */
   recover(max: number): { seq: number; job: StoredJob }[] {
     const found: { seq: number; job: StoredJob }[] = [];
     while (found.length < max && this.#cursor < this.#recoverUpTo) {
@@ -276,32 +307,31 @@ export class JournalStore {
       for (const row of rows) {
         this.#cursor = row.seq;
         if (this.#given.delete(row.seq)) continue;
-        found.push({ seq: row.seq, job: jobFromRow(row) });
+        found.push({ seq: row.seq, job: this.#give(row) });
       }
     }
     return found;
   }
 
   /**
-   * A job by id: one a dead process left and not given back yet (it is
-   * given now), or a settled one within `resultTtl`.
+   * A job by id from an earlier process: one unsettled and not given back
+   * yet (it is given now), or a settled one within `resultTtl`.
    */
   find(id: string): { seq: number; job: StoredJob } | StoredOutcome | undefined {
-    if (this.#cursor < this.#recoverUpTo) {
-      const row = this.#read(() => this.#findJob.get(id, this.#cursor, this.#recoverUpTo) as JobRow | undefined);
-      if (row && !this.#given.has(row.seq)) {
-        this.#given.add(row.seq);
-        return { seq: row.seq, job: jobFromRow(row) };
-      }
+    const row = this.#read(() => this.#findPast.get(id) as JobRow | undefined);
+    if (!row) return undefined;
+    if (row.state === null) {
+      if (row.seq <= this.#cursor || row.seq > this.#recoverUpTo || this.#given.has(row.seq)) return undefined;
+      this.#given.add(row.seq);
+      return { seq: row.seq, job: this.#give(row) };
     }
-    const row = this.#read(() => this.#findOutcome.get(id) as OutcomeRow | undefined);
-    if (!row || row.finished_at < Date.now() - this.#options.resultTtl) return undefined;
+    if (row.finished_at! < Date.now() - this.#options.resultTtl) return undefined;
     return {
       id: row.id,
       name: row.name,
       attempt: row.attempt,
       submittedAt: row.submitted_at,
-      finishedAt: row.finished_at,
+      finishedAt: row.finished_at!,
       outcome: outcomeFromColumn(row.state, row.value),
     };
   }
@@ -318,19 +348,38 @@ export class JournalStore {
     }
   }
 
-  /** Runs one write inside this turn's group. A write that fails fails the whole group, which is rolled back. */
-  #write<Value>(write: () => Value): Value | undefined {
+  /** A row given back to run: one that had started counts a redelivery, written now. */
+  #give(row: JobRow): StoredJob {
+    const job = jobFromRow(row);
+    if (row.started === 0) return job;
+    this.#run(this.#redeliver, row.seq);
+    return { ...job, attempt: row.attempt + 1, redeliveries: row.redeliveries + 1 };
+  }
+
+  /** Runs one statement inside this turn's group; false when it failed. A write that fails fails the whole group, which is rolled back. */
+  #run(statement: Statement, ...params: unknown[]): boolean {
+    const group = this.#begin();
+    if (!group) return false;
+    try {
+      statement.run(...params);
+      return true;
+    } catch (error) {
+      this.#fail(group, error);
+      return false;
+    }
+  }
+
+  /** This turn's group, opened on its first write; `undefined` when none can be (then `written()` rejects). */
+  #begin(): Group | undefined {
+    if (this.#group) return this.#group;
     if (this.#isClosed) {
       this.#lastGroup = rejected(new JournalError(this.path, 'it is closed: the runner closed'));
       return undefined;
     }
-    let group: Group | undefined;
     try {
-      group = this.#open();
-      return write();
+      return this.#open();
     } catch (error) {
-      if (group) this.#fail(group, error);
-      else this.#lastGroup = rejected(new JournalError(this.path, 'cannot start a write', { cause: error }));
+      this.#lastGroup = rejected(new JournalError(this.path, 'cannot start a write', { cause: error }));
       return undefined;
     }
   }
@@ -344,7 +393,6 @@ export class JournalStore {
   }
 
   #open(): Group {
-    if (this.#group) return this.#group;
     let resolve!: () => void;
     let reject!: (error: unknown) => void;
     const promise = new Promise<void>((res, rej) => {
@@ -367,7 +415,9 @@ export class JournalStore {
     const group = this.#group;
     if (!group) return;
     try {
-      this.#pruneOutcomes(Date.now());
+      this.#flushStarts();
+      this.#pruneKept(Date.now());
+      this.#flushDeletes();
       this.#db.exec('COMMIT');
       this.#group = undefined;
       group.resolve();
@@ -380,6 +430,8 @@ export class JournalStore {
     if (this.#group === group) this.#group = undefined;
     clearImmediate(this.#commitTimer);
     this.#commitTimer = undefined;
+    this.#starting.clear();
+    this.#deleting = [];
     try {
       if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
     } catch {
@@ -388,14 +440,40 @@ export class JournalStore {
     group.reject(new JournalError(this.path, 'cannot write to it (is the disk full, or the file read-only?); the jobs of this write were not accepted', { cause: error }));
   }
 
-  #pruneOutcomes(at: number): void {
+  #flushStarts(): void {
+    if (this.#starting.size === 0) return;
+    const seqs = [...this.#starting];
+    this.#starting = new Set();
+    bulk(seqs, this.#startBulk, this.#startOne);
+  }
+
+  /** Outcomes past `maxResults` or `resultTtl` join the rows to delete. */
+  #pruneKept(at: number): void {
     const { maxResults, resultTtl } = this.#options;
-    if (this.#lastOutcomeSeq > maxResults) this.#pruneCount.run(this.#lastOutcomeSeq - maxResults);
-    if (at - this.#prunedAgeAt >= TTL_PRUNE_EVERY_MS) {
-      this.#prunedAgeAt = at;
-      this.#pruneAge.run(at - resultTtl);
+    const kept = this.#kept;
+    while (this.#keptHead < kept.length && (kept.length - this.#keptHead > maxResults || kept[this.#keptHead]!.finishedAt < at - resultTtl)) {
+      this.#deleting.push(kept[this.#keptHead++]!.seq);
+    }
+    // Drop the pruned head now and then, not on every prune.
+    if (this.#keptHead > 1024 && this.#keptHead * 2 > kept.length) {
+      kept.splice(0, this.#keptHead);
+      this.#keptHead = 0;
     }
   }
+
+  #flushDeletes(): void {
+    if (this.#deleting.length === 0) return;
+    const seqs = this.#deleting;
+    this.#deleting = [];
+    bulk(seqs, this.#deleteBulk, this.#deleteOne);
+  }
+}
+
+/** Runs `many` over the seqs `BULK` at a time, and `one` over the rest. */
+function bulk(seqs: number[], many: Statement, one: Statement): void {
+  let i = 0;
+  for (; i + BULK <= seqs.length; i += BULK) many.run(seqs.slice(i, i + BULK));
+  for (; i < seqs.length; i++) one.run(seqs[i]);
 }
 
 function jobFromRow(row: JobRow): StoredJob {
@@ -412,6 +490,7 @@ function jobFromRow(row: JobRow): StoredJob {
     expiresAt: row.expires_at ?? undefined,
     chunkSize: row.chunk_size,
     options: row.options === null ? undefined : (JSON.parse(row.options) as StoredOptions),
+    redeliveries: row.redeliveries,
   };
 }
 
