@@ -6,6 +6,7 @@
  * policy (rate limits, batching, prefetch, expiry) stay in the dispatcher,
  * which says what it wants through a `TakeFilter`.
  */
+import type { ScheduleMemory } from '../semantics/schedule.js';
 
 /**
  * How a job may travel to a thread, read by the dispatcher's filters:
@@ -168,6 +169,8 @@ export interface DurableBroker<Entry extends BrokerEntry> extends Broker<Entry> 
   recover(max: number): StoredJob[];
   /** A job by id: unsettled from a dead process and not yet recovered (given once, as by `recover`), or settled and still kept. */
   find(id: string): StoredJob | StoredOutcome | undefined;
+  /** Where the periodic schedule named `key` keeps its last tick. */
+  scheduleMemory(key: string): ScheduleMemory;
   /** Writes what is pending and lets go of the store (the runner closed). */
   close(): void;
 }

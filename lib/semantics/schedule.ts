@@ -50,15 +50,25 @@ export interface ScheduleOptions {
    * @default 'skip'
    */
   overlap?: ScheduleOverlap;
+  /**
+   * With a `journal`: the name the schedule's last tick is kept under, so
+   * that a runner on the same journal with a schedule of the same key goes
+   * on from it. Due times missed while no runner was up are not replayed:
+   * the first tick after a restart is due at once, once, when any was
+   * missed, and later ticks keep their times. Two schedules of one runner
+   * may not share a key. Without a journal it names the schedule only.
+   * @default the task name and the timing (`every`, or `cron` and `timezone`)
+   */
+  key?: string;
 }
 
 /** Every default of `ScheduleOptions`, in one place. */
 /** `ScheduleOptions` after validation: one kind of timing, every default filled in. */
 export type ScheduleSpec =
-  | { readonly kind: 'every'; readonly every: number; readonly overlap: ScheduleOverlap }
-  | { readonly kind: 'cron'; readonly cron: string; readonly timezone: string | undefined; readonly overlap: ScheduleOverlap };
+  | { readonly kind: 'every'; readonly every: number; readonly overlap: ScheduleOverlap; readonly key: string | undefined }
+  | { readonly kind: 'cron'; readonly cron: string; readonly timezone: string | undefined; readonly overlap: ScheduleOverlap; readonly key: string | undefined };
 
-const SCHEDULE_KEYS = ['every', 'cron', 'timezone', 'overlap'] as const satisfies readonly (keyof ScheduleOptions)[];
+const SCHEDULE_KEYS = ['every', 'cron', 'timezone', 'overlap', 'key'] as const satisfies readonly (keyof ScheduleOptions)[];
 const OVERLAPS: readonly ScheduleOverlap[] = ['skip', 'queue'];
 const CRON_EXPECTED = 'a cron pattern: five fields (minute hour day-of-month month day-of-week), or six with seconds first';
 
@@ -72,7 +82,8 @@ export function resolveScheduleOptions(options: ScheduleOptions): ScheduleSpec {
       throw new InvalidOptionError(key, (options as Record<string, unknown>)[key], `no such option; known schedule options: ${SCHEDULE_KEYS.join(', ')}`);
     }
   }
-  const { every, cron, timezone, overlap = DEFAULTS.schedule.overlap } = options;
+  const { every, cron, timezone, overlap = DEFAULTS.schedule.overlap, key } = options;
+  if (key !== undefined && (typeof key !== 'string' || key === '')) throw new InvalidOptionError('key', key, 'a non-empty string naming the schedule');
   if (!OVERLAPS.includes(overlap)) {
     throw new InvalidOptionError('overlap', overlap, `one of ${OVERLAPS.map((mode) => `'${mode}'`).join(', ')}`);
   }
@@ -86,7 +97,7 @@ export function resolveScheduleOptions(options: ScheduleOptions): ScheduleSpec {
     if (timezone !== undefined) {
       throw new InvalidOptionError('timezone', timezone, 'no `timezone` with `every`: it applies to `cron` patterns only');
     }
-    return { kind: 'every', every, overlap };
+    return { kind: 'every', every, overlap, key };
   }
   if (cron === undefined) {
     throw new InvalidOptionError('every', every, 'one of `every` (milliseconds) or `cron` (a pattern)');
@@ -101,7 +112,21 @@ export function resolveScheduleOptions(options: ScheduleOptions): ScheduleSpec {
     throw new InvalidOptionError('cron', cron, `${CRON_EXPECTED} (${error instanceof Error ? error.message : String(error)})`);
   }
   if (next === null) throw new InvalidOptionError('cron', cron, 'a cron pattern that matches some future time');
-  return { kind: 'cron', cron, timezone: zone, overlap };
+  return { kind: 'cron', cron, timezone: zone, overlap, key };
+}
+
+/** The key a schedule's last tick is kept under: its own `key`, or its task and timing. */
+export function scheduleKey(task: string, spec: ScheduleSpec): string {
+  if (spec.key !== undefined) return spec.key;
+  return spec.kind === 'every' ? `${task} every ${spec.every}` : `${task} cron ${spec.cron}${spec.timezone ? ` ${spec.timezone}` : ''}`;
+}
+
+/** Where a schedule keeps its last tick across restarts (a journal). */
+export interface ScheduleMemory {
+  /** The due time (epoch ms) of the last tick a runner reached, if any did. */
+  readonly lastDueAt: number | undefined;
+  /** A tick was reached (submitted or skipped): kept with the writes of this turn. */
+  reached(dueAt: number): void;
 }
 
 function canonicalTimezone(timezone: unknown): string | undefined {
@@ -191,6 +216,9 @@ export class PeriodicSchedule<Result = unknown> implements ScheduleHandle<Result
   readonly #hooks: ScheduleHooks<Result>;
   readonly #cron: Cron | undefined;
   readonly #startedAt = Date.now();
+  /** `every` ticks fall on this time plus whole periods: the start, or the last tick remembered. */
+  readonly #anchor: number;
+  readonly #memory: ScheduleMemory | undefined;
   #dueAt: number | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #isStopped = false;
@@ -202,12 +230,21 @@ export class PeriodicSchedule<Result = unknown> implements ScheduleHandle<Result
   #failedToSubmit = 0;
   #lastJob: JobHandle<Result> | undefined;
 
-  constructor(submit: ScheduleSubmit<Result>, spec: ScheduleSpec, hooks: ScheduleHooks<Result> = {}) {
+  /** Names the schedule: two live schedules of one runner never share a key. */
+  readonly key: string | undefined;
+
+  constructor(submit: ScheduleSubmit<Result>, spec: ScheduleSpec, hooks: ScheduleHooks<Result> = {}, memory?: ScheduleMemory, key?: string) {
+    this.key = key;
     this.#submit = submit;
     this.#spec = spec;
     this.#hooks = hooks;
+    this.#memory = memory;
     this.#cron = spec.kind === 'cron' ? createCron(spec.cron, spec.timezone) : undefined;
-    this.#dueAt = this.#nextDueAfter(this.#startedAt);
+    const last = memory?.lastDueAt;
+    // Remembered: the ticks go on from the last one; if any fell due while
+    // no runner was up, one tick is due now for all of them.
+    this.#anchor = last ?? this.#startedAt;
+    this.#dueAt = last === undefined ? this.#nextDueAfter(this.#startedAt) : this.#nextDueAfter(last);
     this.#arm();
   }
 
@@ -256,7 +293,7 @@ export class PeriodicSchedule<Result = unknown> implements ScheduleHandle<Result
   #nextDueAfter(time: number): number | undefined {
     if (this.#cron) return this.#cron.nextRun(new Date(time))?.getTime();
     const { every } = this.#spec as { every: number };
-    return this.#startedAt + (Math.floor((time - this.#startedAt) / every) + 1) * every;
+    return this.#anchor + (Math.floor((time - this.#anchor) / every) + 1) * every;
   }
 
   #arm(): void {
@@ -281,6 +318,7 @@ export class PeriodicSchedule<Result = unknown> implements ScheduleHandle<Result
 
   #tick(dueAtMs: number): void {
     this.#ticks++;
+    this.#memory?.reached(dueAtMs);
     const dueAt = new Date(dueAtMs);
     const previous = this.#liveJob();
     const isSkipped = this.#spec.overlap === 'skip' && previous !== false;

@@ -9,6 +9,54 @@ const runners = useRunners();
 const files = journalDir();
 afterAll(() => files.remove());
 
+/** The next `queued` event of the runner: a tick's job is on the table, emitted within the tick. */
+function nextQueued(runner: { once(event: 'queued', listener: () => void): unknown }): Promise<void> {
+  return new Promise((resolve) => void runner.once('queued', () => resolve()));
+}
+
+describe('Runner with a journal: periodic schedules', () => {
+  it('go on from their last tick in the next runner, and fire once for ticks missed while no runner was up', async () => {
+    const journal = files.path();
+    const every = 150;
+    const first = runners.runner({ journal });
+    const a = first.schedule('add', [1, 1], { every });
+    const firstDue = a.nextRunAt!.getTime();
+    await nextQueued(first);
+    await first.close();
+    // Every tick the first runner reached is remembered, however many came before the close.
+    const lastDue = firstDue + every * (a.ticks - 1);
+    expect(a.ticks).toBeGreaterThanOrEqual(1);
+
+    const second = runners.runner({ journal });
+    const b = second.schedule('add', [1, 1], { every });
+    expect(b.nextRunAt!.getTime()).toBe(lastDue + every);
+    b.stop();
+    await second.close();
+
+    // Three periods pass with no runner up (time passing is what is tested here).
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, lastDue + 4 * every - Date.now())));
+    const third = runners.runner({ journal });
+    const c = third.schedule('add', [1, 1], { every });
+    // Due at once, for all the missed ticks...
+    expect(c.nextRunAt!.getTime()).toBe(lastDue + every);
+    await nextQueued(third);
+    // ...and once: the next is the next whole period after now, the missed ones not replayed.
+    expect(c.ticks).toBe(1);
+    const next = c.nextRunAt!.getTime();
+    expect(next).toBeGreaterThan(lastDue + 3 * every);
+    expect((next - lastDue) % every).toBe(0);
+  });
+
+  it('refuses a second live schedule with the same key, which would share its memory', () => {
+    const runner = runners.runner({ journal: files.path() });
+    runner.schedule('add', [1, 1], { every: 60_000 });
+    expect(() => runner.schedule('add', [2, 2], { every: 60_000 })).toThrow(InvalidOptionError);
+    // Its own key sets it apart.
+    expect(runner.schedule('add', [2, 2], { every: 60_000, key: 'add 2 2' }).nextRunAt).toBeInstanceOf(Date);
+    expect(() => runner.schedule('add', [2, 2], { every: 60_000, key: '' })).toThrow(InvalidOptionError);
+  });
+});
+
 describe('Runner with a journal', () => {
   it('runs jobs as usual, and finds settled ones with getJob(id) after a restart', async () => {
     const journal = files.path();

@@ -1,5 +1,6 @@
 import type { BrokerEntry, BrokerObserver, DurableBroker, Outcome, StoredJob, StoredOutcome, TakeFilter } from '../contract.js';
 import { MemoryBroker } from '../memory.js';
+import type { ScheduleMemory } from '../../semantics/schedule.js';
 import type { JournalStore } from './store.js';
 
 /** How the journal reads the entries it is given. */
@@ -118,6 +119,11 @@ export class JournalBroker<Entry extends BrokerEntry> implements DurableBroker<E
     if (!found || !('seq' in found)) return found;
     this.#rows.set(found.job.id, found.seq);
     return found.job;
+  }
+
+  scheduleMemory(key: string): ScheduleMemory {
+    const store = this.#store;
+    return { lastDueAt: store.lastTick(key), reached: (dueAt) => store.tick(key, dueAt) };
   }
 
   close(): void {

@@ -59,6 +59,7 @@ CREATE TABLE baozi_jobs (
   state TEXT, finished_at REAL, value, past INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX baozi_jobs_past_id ON baozi_jobs (id) WHERE past = 1;
+CREATE TABLE baozi_schedules (key TEXT PRIMARY KEY, last_due REAL NOT NULL);
 `;
 
 interface JobRow {
@@ -184,6 +185,8 @@ export class JournalStore {
   readonly #deleteBulk: Statement;
   readonly #startOne: Statement;
   readonly #startBulk: Statement;
+  readonly #lastTick: Statement;
+  readonly #tick: Statement;
   #group: Group | undefined;
   #lastGroup: Promise<void> = Promise.resolve();
   #commitTimer: NodeJS.Immediate | undefined;
@@ -218,6 +221,8 @@ export class JournalStore {
     this.#deleteOne = db.prepare('DELETE FROM baozi_jobs WHERE seq = ?');
     this.#deleteBulk = db.prepare(`DELETE FROM baozi_jobs WHERE seq IN (${Array(BULK).fill('?').join(', ')})`);
     this.#startOne = db.prepare('UPDATE baozi_jobs SET started = 1 WHERE seq = ?');
+    this.#lastTick = db.prepare('SELECT last_due FROM baozi_schedules WHERE key = ?');
+    this.#tick = db.prepare('INSERT INTO baozi_schedules (key, last_due) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET last_due = excluded.last_due');
     this.#startBulk = db.prepare(`UPDATE baozi_jobs SET started = 1 WHERE seq IN (${Array(BULK).fill('?').join(', ')})`);
     const at = Date.now();
     db.exec('BEGIN');
@@ -285,6 +290,17 @@ export class JournalStore {
     } else if (this.#run(this.#keepOutcome, outcome.state, finishedAt, outcomeColumn(outcome), seq)) {
       this.#kept.push({ seq, finishedAt });
     }
+  }
+
+  /** The due time of the last tick of the schedule named `key` (epoch ms), if one was kept. */
+  lastTick(key: string): number | undefined {
+    const row = this.#read(() => this.#lastTick.get(key) as { last_due: number } | undefined);
+    return row?.last_due;
+  }
+
+  /** The schedule named `key` reached the tick due at `dueAt`. */
+  tick(key: string, dueAt: number): void {
+    this.#run(this.#tick, key, dueAt);
   }
 
   /** Resolves once every write so far is committed; rejects with the `JournalError` of the group that held the latest. */
