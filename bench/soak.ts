@@ -23,6 +23,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { getHeapSpaceStatistics } from 'node:v8';
 import { CancelledError, createRunner, TaskError, TimeoutError, WorkerCrashedError, type JobHandle } from 'baozi';
+import { seededRandom as random } from '../test/helpers/seeded-random.js';
 
 type SoakTasks = typeof import('./soak-tasks.js');
 
@@ -41,18 +42,6 @@ const MIX: readonly [Kind, number][] = [
 
 const HEAP_GROWTH_LIMIT_PCT = 10;
 const MB = 1024 * 1024;
-
-/** A small seeded generator (mulberry32), so a run can be repeated. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function argument(name: string): string | undefined {
   return process.argv.find((arg) => arg.startsWith(`--${name}=`))?.slice(name.length + 3);

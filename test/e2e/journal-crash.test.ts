@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { journalDir } from '../helpers/journal.js';
+import { seededRandom as random } from '../helpers/seeded-random.js';
 import { testRunner } from '../helpers/runner.js';
 
 /**
@@ -22,17 +23,6 @@ const CHILD = fileURLToPath(new URL('../fixtures/journal-child.js', import.meta.
 
 const files = journalDir();
 afterAll(() => files.remove());
-
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface ChildReport {
   accepted: Set<string>;
