@@ -465,16 +465,16 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
    * the jobs still live are cancelled and their threads stopped at once.
    */
   close(options?: CloseOptions): Promise<CloseReport> {
-    if (this.#closing) {
-      // Asked not to drain while draining: the close escalates, stopping what still runs now.
-      if (options?.drain === 'none' || options?.drain === false) this.#shutdown.stopNow();
-      return this.#closing;
-    }
     let resolved: ReturnType<typeof resolveCloseOptions>;
     try {
       resolved = resolveCloseOptions(options);
     } catch (error) {
       return Promise.reject(error);
+    }
+    if (this.#closing) {
+      // Asked not to drain while draining: the close escalates, stopping what still runs now.
+      if (resolved.drain === 'none') this.#shutdown.stopNow();
+      return this.#closing;
     }
     this.#admission.close();
     this.#closing = this.#shutDown(resolved.drain, resolved.deadlineMs);

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it, jest } from '@jest/globals';
-import { CancelledError, RunnerClosedError, type JobHandle, type Runner } from 'baozi';
+import { CancelledError, InvalidOptionError, RunnerClosedError, type JobHandle, type Runner } from 'baozi';
 import { flush, holdThread, hostProcess, rejectionOf, startSlowToStop, startSpinning, thrownBy, track, useRunners } from '../helpers/e2e.js';
 import { nextEvent } from '../helpers/events.js';
 import { testRunner, type TestTasks } from '../helpers/runner.js';
@@ -82,6 +82,8 @@ describe('Runner', () => {
       await first;
       expect(runner.close()).toBe(first);
       expect(runner.close({ drain: 'none' })).toBe(first);
+      // Options are checked on every call: a bad one is refused, not ignored because a close runs.
+      await expect(runner.close({ drain: 'later' as never })).rejects.toBeInstanceOf(InvalidOptionError);
       expect(job.state).toBe('succeeded');
       expect(closedEvents).toBe(1);
     });
