@@ -17,7 +17,7 @@ import { mapJobs, type AnyIterable, type MapOutput } from './workflows/map.js';
 import { registerChunkPath, type ItemFailure } from './workflows/map-chunks.js';
 import { failureToError } from './job/remote-error.js';
 import type { ChunkResult, JobFailure } from '../workers/protocol.js';
-import { PeriodicSchedule, resolveScheduleOptions, scheduleKey, type ScheduleHandle, type ScheduleOptions } from './semantics/schedule.js';
+import { PeriodicSchedule, resolveScheduleOptions, scheduleKey, type ScheduleMemory, type ScheduleHandle, type ScheduleOptions } from './semantics/schedule.js';
 import {
   sig,
   type AnySignature,
@@ -289,11 +289,16 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
       throw new InvalidOptionError('schedule', options, 'no schedules over a shared broker yet: each process would fire its own (BullMQ job schedulers are not wired in)');
     }
     const spec = resolveScheduleOptions(options);
-    const key = scheduleKey(name, spec);
-    for (const other of this.#schedules) {
-      if (other.key === key) throw new InvalidOptionError('key', spec.key, `a key no other live schedule of this runner has (${JSON.stringify(key)} is taken): give each schedule of the same task and timing its own \`key\``);
+    let memory: ScheduleMemory | undefined;
+    let key: string | undefined;
+    if (isDurable(this.#broker)) {
+      // Two schedules sharing a key would share one memory of their last tick.
+      key = scheduleKey(name, args, spec);
+      for (const other of this.#schedules) {
+        if (other.key === key) throw new InvalidOptionError('key', spec.key, `a key no other live schedule of this runner has (${JSON.stringify(key)} is taken): give each schedule of the same task, timing and arguments its own \`key\``);
+      }
+      memory = this.#broker.scheduleMemory(key);
     }
-    const memory = isDurable(this.#broker) ? this.#broker.scheduleMemory(key) : undefined;
     // The tick's signal withdraws only its wait for room: a job already on
     // the table (its submit not yet resolved) is left alone by stop().
     const submitTick = (signal: AbortSignal): Promise<JobHandle<TaskResult<Tasks, Name>>> => {

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { serialize } from 'node:v8';
 import { Cron } from 'croner';
 import { InvalidOptionError } from '../errors.js';
 import { DEFAULTS } from '../options.js';
@@ -56,8 +58,8 @@ export interface ScheduleOptions {
    * on from it. Due times missed while no runner was up are not replayed:
    * the first tick after a restart is due at once, once, when any was
    * missed, and later ticks keep their times. Two schedules of one runner
-   * may not share a key. Without a journal it names the schedule only.
-   * @default the task name and the timing (`every`, or `cron` and `timezone`)
+   * may not share a key. Without a journal it is not used.
+   * @default the task name, the timing (`every`, or `cron` and `timezone`) and a digest of the arguments
    */
   key?: string;
 }
@@ -115,10 +117,18 @@ export function resolveScheduleOptions(options: ScheduleOptions): ScheduleSpec {
   return { kind: 'cron', cron, timezone: zone, overlap, key };
 }
 
-/** The key a schedule's last tick is kept under: its own `key`, or its task and timing. */
-export function scheduleKey(task: string, spec: ScheduleSpec): string {
+/** The key a schedule's last tick is kept under: its own `key`, or its task, timing and a digest of its arguments. */
+export function scheduleKey(task: string, args: unknown, spec: ScheduleSpec): string {
   if (spec.key !== undefined) return spec.key;
-  return spec.kind === 'every' ? `${task} every ${spec.every}` : `${task} cron ${spec.cron}${spec.timezone ? ` ${spec.timezone}` : ''}`;
+  const timing = spec.kind === 'every' ? `every ${spec.every}` : `cron ${spec.cron}${spec.timezone ? ` ${spec.timezone}` : ''}`;
+  let digest: string;
+  try {
+    digest = createHash('sha256').update(serialize(args)).digest('hex').slice(0, 16);
+  } catch {
+    // Arguments that cannot be copied fail the first tick anyway; the key does without them.
+    digest = 'uncopyable';
+  }
+  return `${task} ${timing} ${digest}`;
 }
 
 /** Where a schedule keeps its last tick across restarts (a journal). */
@@ -230,7 +240,7 @@ export class PeriodicSchedule<Result = unknown> implements ScheduleHandle<Result
   #failedToSubmit = 0;
   #lastJob: JobHandle<Result> | undefined;
 
-  /** Names the schedule: two live schedules of one runner never share a key. */
+  /** With a journal, what its last tick is kept under: two live schedules of one runner never share a key. */
   readonly key: string | undefined;
 
   constructor(submit: ScheduleSubmit<Result>, spec: ScheduleSpec, hooks: ScheduleHooks<Result> = {}, memory?: ScheduleMemory, key?: string) {

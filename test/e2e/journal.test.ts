@@ -50,9 +50,11 @@ describe('Runner with a journal: periodic schedules', () => {
   it('refuses a second live schedule with the same key, which would share its memory', () => {
     const runner = runners.runner({ journal: files.path() });
     runner.schedule('add', [1, 1], { every: 60_000 });
-    expect(() => runner.schedule('add', [2, 2], { every: 60_000 })).toThrow(InvalidOptionError);
-    // Its own key sets it apart.
-    expect(runner.schedule('add', [2, 2], { every: 60_000, key: 'add 2 2' }).nextRunAt).toBeInstanceOf(Date);
+    expect(() => runner.schedule('add', [1, 1], { every: 60_000 })).toThrow(InvalidOptionError);
+    // Other arguments, or its own key, set it apart.
+    expect(runner.schedule('add', [2, 2], { every: 60_000 }).nextRunAt).toBeInstanceOf(Date);
+    expect(runner.schedule('add', [1, 1], { every: 60_000, key: 'add, again' }).nextRunAt).toBeInstanceOf(Date);
+    expect(() => runner.schedule('add', [1, 1], { every: 60_000, key: 'add, again' })).toThrow(InvalidOptionError);
     expect(() => runner.schedule('add', [2, 2], { every: 60_000, key: '' })).toThrow(InvalidOptionError);
   });
 });
