@@ -17,7 +17,7 @@ import { mapJobs, type AnyIterable, type MapOutput } from './workflows/map.js';
 import { registerChunkPath, type ItemFailure } from './workflows/map-chunks.js';
 import { failureToError } from './job/remote-error.js';
 import type { ChunkResult, JobFailure } from '../workers/protocol.js';
-import { PeriodicSchedule, resolveScheduleOptions, scheduleKey, type ScheduleMemory, type ScheduleHandle, type ScheduleOptions } from './semantics/schedule.js';
+import { PeriodicSchedule, resolveScheduleOptions, scheduleKey, type ScheduleHandle, type ScheduleOptions } from './semantics/schedule.js';
 import {
   sig,
   type AnySignature,
@@ -35,7 +35,7 @@ import type { GroupOptions, MapOptions, StreamOptions } from './workflows/workfl
 import type { JobSubmitter, OneArgTaskName, OnlyArg, SettleMode, WorkflowHandle } from './workflows/workflow-types.js';
 import type { DurationSummary } from './observe/summary.js';
 import { MemoryBroker } from './broker/memory.js';
-import { isDurable, type Broker, type DurableBroker } from './broker/contract.js';
+import { isDurable, type Broker, type DurableBroker, type ScheduleMemory } from './broker/contract.js';
 import { JournalBroker } from './broker/journal/broker.js';
 import { openJournal } from './broker/journal/store.js';
 import { JOB_CODEC } from './job/durable.js';

@@ -6,7 +6,6 @@
  * policy (rate limits, batching, prefetch, expiry) stay in the dispatcher,
  * which says what it wants through a `TakeFilter`.
  */
-import type { ScheduleMemory } from '../semantics/schedule.js';
 
 /**
  * How a job may travel to a thread, read by the dispatcher's filters:
@@ -173,6 +172,14 @@ export interface DurableBroker<Entry extends BrokerEntry> extends Broker<Entry> 
   scheduleMemory(key: string): ScheduleMemory;
   /** Writes what is pending and lets go of the store (the runner closed). */
   close(): void;
+}
+
+/** Where a schedule keeps its last tick across restarts (a durable broker). */
+export interface ScheduleMemory {
+  /** The due time (epoch ms) of the last tick a runner reached, if any did. */
+  readonly lastDueAt: number | undefined;
+  /** A tick was reached (submitted or skipped): kept with the writes of this turn. */
+  reached(dueAt: number): void;
 }
 
 /** Whether the broker outlives its process. */

@@ -5,6 +5,7 @@ import { InvalidOptionError } from '../errors.js';
 import { DEFAULTS } from '../options.js';
 import type { JobHandle } from '../job/job.js';
 import { MAX_TIMER_DELAY } from '../../workers/long-timer.js';
+import type { ScheduleMemory } from '../broker/contract.js';
 
 /**
  * What a tick does when the job of an earlier tick is still live (queued,
@@ -129,14 +130,6 @@ export function scheduleKey(task: string, args: unknown, spec: ScheduleSpec): st
     digest = 'uncopyable';
   }
   return `${task} ${timing} ${digest}`;
-}
-
-/** Where a schedule keeps its last tick across restarts (a journal). */
-export interface ScheduleMemory {
-  /** The due time (epoch ms) of the last tick a runner reached, if any did. */
-  readonly lastDueAt: number | undefined;
-  /** A tick was reached (submitted or skipped): kept with the writes of this turn. */
-  reached(dueAt: number): void;
 }
 
 function canonicalTimezone(timezone: unknown): string | undefined {

@@ -1,6 +1,5 @@
-import type { BrokerEntry, BrokerObserver, DurableBroker, Outcome, StoredJob, StoredOutcome, TakeFilter } from '../contract.js';
+import type { BrokerEntry, BrokerObserver, DurableBroker, ScheduleMemory, Outcome, StoredJob, StoredOutcome, TakeFilter } from '../contract.js';
 import { MemoryBroker } from '../memory.js';
-import type { ScheduleMemory } from '../../semantics/schedule.js';
 import type { JournalStore } from './store.js';
 
 /** How the journal reads the entries it is given. */
