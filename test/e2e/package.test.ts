@@ -175,7 +175,7 @@ describe('The package', () => {
     await checks.get('nodenext');
     const { code, stdout, stderr } = await run(process.execPath, ['out/main.js'], project);
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
-    expect(JSON.parse(stdout)).toEqual({ sum: 5, task: 'describeSum', attempt: 1, metrics: true, dashboard: 'function' });
+    expect(JSON.parse(stdout)).toEqual({ sum: 5, task: 'describeSum', attempt: 1, metrics: true, dashboard: 'function', journal: 'BAOZI_JOURNAL: says what to install' });
   }, TIMEOUT_MS);
 
   it('runs a job from CommonJS through require(\'baozi\'), with no warning', async () => {
