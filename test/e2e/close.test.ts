@@ -273,7 +273,8 @@ describe('Runner', () => {
       const spinning = await startSpinning(runner);
       const quick = await runner.submit('sleep', [50]);
 
-      const report = await runner.close({ deadlineMs: 500 });
+      // Generous: three threads start and a 50 ms job runs within it even on a loaded machine.
+      const report = await runner.close({ deadlineMs: 1500 });
 
       expect(await quick.result).toBe(50);
       for (const stopped of [cooperative, spinning]) {
