@@ -15,7 +15,7 @@ import type { SettledResult } from './workflow-types.js';
  */
 export class ChunkWindow {
   readonly #isOrdered: boolean;
-  readonly #onSettled: (failed: { error: unknown } | undefined, ran: { items: number; ms: number } | undefined) => void;
+  readonly #onSettled: (failed: { error: unknown } | undefined) => void;
   readonly #failItem: (chunk: Chunk, index: number, failure: JobFailure) => ItemFailure;
   /** Ordered: every chunk, in input order. Unordered: settled chunks, in settling order. */
   readonly #queue = new Fifo<Chunk>();
@@ -31,13 +31,12 @@ export class ChunkWindow {
 
   /**
    * `onSettled` hears each chunk, and each input that ran again on its own,
-   * as it settles, with the first error among them and, for a chunk job
-   * that succeeded, how long its inputs ran in their thread; until `stop()`.
+   * as it settles, with the first error among them; until `stop()`.
    * `failItem` decides what becomes of an input that failed in a chunk.
    */
   constructor(
     isOrdered: boolean,
-    onSettled: (failed: { error: unknown } | undefined, ran: { items: number; ms: number } | undefined) => void,
+    onSettled: (failed: { error: unknown } | undefined) => void,
     failItem: (chunk: Chunk, index: number, failure: JobFailure) => ItemFailure,
   ) {
     this.#isOrdered = isOrdered;
@@ -93,7 +92,7 @@ export class ChunkWindow {
   reject(chunk: Chunk, reason: unknown): void {
     if (this.#stopped) return;
     chunk.errors = new Array<unknown>(chunk.count).fill(reason);
-    this.#done(chunk, { error: reason }, undefined);
+    this.#done(chunk, { error: reason });
   }
 
   /**
@@ -106,7 +105,7 @@ export class ChunkWindow {
     const argLists = Array.from({ length: chunk.count }, (_, i) => chunk.argsOf(i));
     chunk.values = new Array<unknown>(chunk.count);
     chunk.errors = new Array<unknown>(chunk.count).fill(PENDING);
-    this.#done(chunk, undefined, undefined);
+    this.#done(chunk, undefined);
     return argLists;
   }
 
@@ -185,11 +184,11 @@ export class ChunkWindow {
     this.#jobs--;
     if (failed) {
       chunk.errors = new Array<unknown>(chunk.count).fill(failed.error);
-      return this.#done(chunk, failed, undefined);
+      return this.#done(chunk, failed);
     }
     if (!isChunk) {
       chunk.values = [value];
-      return this.#done(chunk, undefined, undefined);
+      return this.#done(chunk, undefined);
     }
     const result = value as ChunkResult;
     chunk.result = result;
@@ -211,14 +210,14 @@ export class ChunkWindow {
       }
       chunk.errors = errors;
     }
-    this.#done(chunk, failed, { items: chunk.count, ms: result.ms });
+    this.#done(chunk, failed);
   }
 
-  #done(chunk: Chunk, failed: { error: unknown } | undefined, ran: { items: number; ms: number } | undefined): void {
+  #done(chunk: Chunk, failed: { error: unknown } | undefined): void {
     chunk.isSettled = true;
     chunk.release();
     if (!this.#isOrdered) this.#queue.push(chunk);
-    this.#onSettled(failed, ran);
+    this.#onSettled(failed);
   }
 
   #settleItem(chunk: Chunk, index: number, job: JobHandle | undefined, value: unknown, failed: { error: unknown } | undefined): void {
@@ -237,6 +236,6 @@ export class ChunkWindow {
       else alone.values = [value];
       this.#queue.push(alone);
     }
-    this.#onSettled(failed, undefined);
+    this.#onSettled(failed);
   }
 }
