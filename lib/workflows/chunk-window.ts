@@ -1,22 +1,23 @@
-/** `map`'s window of chunks: inputs read and not yet taken out. */
+/** The window of `map` and `stream`: inputs in flight, in chunks, and their results until it is their turn to come out. */
 import type { ChunkResult, JobFailure } from '../../workers/protocol.js';
 import { Chunk, PENDING } from '../dispatch/chunk.js';
 import type { JobHandle } from '../job/job.js';
-import { Fifo } from './job-window.js';
+import { Fifo } from './fifo.js';
 import type { ItemFailure } from './map-chunks.js';
 import type { SettledResult } from './workflow-types.js';
 
 /**
- * Inputs read and not yet taken out, grouped in chunks. `size` counts
- * inputs from `add()` to `take()`, settled or not: that is what bounds
- * memory. Ordered, an input comes out once every earlier one has;
+ * Inputs read and not yet taken out, grouped in chunks: a `map` chunk
+ * job's inputs, or one input whose job is an ordinary job (`map` with
+ * `batchSize: 1`, each written chunk of a `stream`). `size` counts inputs
+ * from `add()` to `take()`, settled or not: that is what bounds memory. Ordered, an input comes out once every earlier one has;
  * unordered, chunks come out as they settle, each in input order (an
  * input running again on its own comes out when it settles).
  */
 export class ChunkWindow {
   readonly #isOrdered: boolean;
-  readonly #onSettled: (failed: { error: unknown } | undefined) => void;
-  readonly #failItem: (chunk: Chunk, index: number, failure: JobFailure) => ItemFailure;
+  readonly #onSettled: (failed: { error: unknown } | undefined, chunk: Chunk) => void;
+  readonly #failItem: ((chunk: Chunk, index: number, failure: JobFailure) => ItemFailure) | undefined;
   /** Ordered: every chunk, in input order. Unordered: settled chunks, in settling order. */
   readonly #queue = new Fifo<Chunk>();
   /** Jobs not settled: what `stop()` cancels. */
@@ -30,14 +31,15 @@ export class ChunkWindow {
   index = 0;
 
   /**
-   * `onSettled` hears each chunk, and each input that ran again on its own,
-   * as it settles, with the first error among them; until `stop()`.
-   * `failItem` decides what becomes of an input that failed in a chunk.
+   * `onSettled` hears each chunk, and each input that ran again on its own
+   * (as a chunk of its own, unordered), as it settles, with the first error
+   * among them; until `stop()`. `failItem` decides what becomes of an input
+   * that failed in a chunk job; without chunk jobs, none is needed.
    */
   constructor(
     isOrdered: boolean,
-    onSettled: (failed: { error: unknown } | undefined) => void,
-    failItem: (chunk: Chunk, index: number, failure: JobFailure) => ItemFailure,
+    onSettled: (failed: { error: unknown } | undefined, chunk: Chunk) => void,
+    failItem?: (chunk: Chunk, index: number, failure: JobFailure) => ItemFailure,
   ) {
     this.#isOrdered = isOrdered;
     this.#onSettled = onSettled;
@@ -64,6 +66,12 @@ export class ChunkWindow {
   /** Counts an input in flight, in `chunk`, with its arguments. */
   add(chunk: Chunk, args: readonly unknown[]): void {
     chunk.add(args);
+    this.#size++;
+  }
+
+  /** Counts an input in flight, in `chunk`, whose arguments only its job keeps (it never runs again from here). */
+  addInput(chunk: Chunk): void {
+    chunk.count++;
     this.#size++;
   }
 
@@ -199,7 +207,7 @@ export class ChunkWindow {
       for (let i = 0; i < chunk.count; i++) {
         const failure = failures[i];
         if (!failure) continue;
-        const outcome = this.#failItem(chunk, i, failure);
+        const outcome = this.#failItem!(chunk, i, failure);
         if (outcome.job) {
           errors[i] = PENDING;
           this.trackItem(chunk, i, outcome.job);
@@ -217,7 +225,7 @@ export class ChunkWindow {
     chunk.isSettled = true;
     chunk.release();
     if (!this.#isOrdered) this.#queue.push(chunk);
-    this.#onSettled(failed);
+    this.#onSettled(failed, chunk);
   }
 
   #settleItem(chunk: Chunk, index: number, job: JobHandle | undefined, value: unknown, failed: { error: unknown } | undefined): void {
@@ -236,6 +244,6 @@ export class ChunkWindow {
       else alone.values = [value];
       this.#queue.push(alone);
     }
-    this.#onSettled(failed);
+    this.#onSettled(failed, chunk);
   }
 }
