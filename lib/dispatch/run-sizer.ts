@@ -6,7 +6,7 @@
 
 /** A run aims at this much thread time. */
 export const RUN_TARGET_MS = 2;
-// Weight of the newest sample in a task's estimate.
+// Weight of a slower sample (or any, while outliers come) in a task's estimate.
 const WEIGHT = 0.5;
 // A run takes at most this many times the inputs of the largest run measured:
 // one lucky sample cannot send a huge run of a slow task.
@@ -27,9 +27,10 @@ interface TaskTimes {
 }
 
 /**
- * Per task, an estimate of the thread time one input takes: a moving
- * average of each run's time per input, measured in the thread (the
- * main thread being busy does not make a task look slow).
+ * Per task, an estimate of the thread time one input takes, from each
+ * run's time per input measured in the thread (the main thread being busy
+ * does not make a task look slow): a faster run is believed at once, a
+ * slower one halfway.
  *
  * One late sample (a garbage collection in the run, a cold thread) must
  * not make a tiny task look slow: a sample far above the estimate counts
@@ -57,7 +58,11 @@ export class RunSizer {
     } else {
       times.runsSinceOutlier++;
     }
-    times.msPerInput += WEIGHT * (counted - times.msPerInput);
+    // A faster run is believed at once while no outlier came lately (a
+    // fresh thread's first runs are slow); with outliers about, the task
+    // is slow now and then, and its mean is what counts.
+    if (counted < times.msPerInput && times.runsSinceOutlier >= OUTLIER_MEMORY) times.msPerInput = counted;
+    else times.msPerInput += WEIGHT * (counted - times.msPerInput);
     if (inputs > times.largestRun) times.largestRun = inputs;
   }
 
