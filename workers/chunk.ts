@@ -3,11 +3,9 @@
  * task once per input, one after another, each outcome kept apart. The
  * inputs share the chunk job's context (job id, attempt, signal).
  */
-import type { MessagePort } from 'node:worker_threads';
-import { encodeValue } from './codec.js';
 import { taskFailure } from './errors.js';
 import type { TaskFunction } from './loader.js';
-import type { ChunkResult, JobFailure, JobValue, RunJob } from './protocol.js';
+import type { ChunkResult, JobFailure, RunJob } from './protocol.js';
 import { isThenable } from './thenable.js';
 import { TransferredResult } from './transfer.js';
 
@@ -15,7 +13,7 @@ import { TransferredResult } from './transfer.js';
 export async function runInputs(task: TaskFunction, job: RunJob, args: unknown[]): Promise<ChunkResult> {
   const count = job.isEncoded ? args.length : (args[0] as number);
   const result: ChunkResult = { values: new Array(count), failures: undefined };
-  const call = callerOf(task, args, job.isEncoded);
+  const call = callerOf(task, args, job.isEncoded === true);
   const { values } = result;
   for (let i = 0; i < count; i++) {
     try {
@@ -38,25 +36,6 @@ function callerOf(task: TaskFunction, args: unknown[], isEncoded: boolean): (i: 
   if (arity === 1) return (i) => task(args[2 + i]);
   if (arity === 2) return (i) => task(args[2 + 2 * i], args[3 + 2 * i]);
   return (i) => task(...args.slice(2 + arity * i, 2 + arity * (i + 1)));
-}
-
-/** A chunk's value as it travels, in one piece; a value that cannot be cloned fails only its own input. */
-export function encodeChunk(result: ChunkResult, transferList: (ArrayBuffer | MessagePort)[]): JobValue {
-  try {
-    return encodeValue(result, transferList);
-  } catch {
-    const { values } = result;
-    for (let i = 0; i < values.length; i++) {
-      if (result.failures?.[i]) continue;
-      try {
-        encodeValue(values[i], []);
-      } catch (failure) {
-        (result.failures ??= new Array<JobFailure | undefined>(values.length))[i] = failure as JobFailure;
-        values[i] = undefined;
-      }
-    }
-    return encodeValue(result, transferList);
-  }
 }
 
 // `instanceof` runs a Proxy's getPrototypeOf trap: a result that throws there is the reply's to refuse, not a task error.

@@ -17,9 +17,9 @@ export interface RunMessage {
   jobs: RunJob[];
   /**
    * Someone listens to every job's progress: a job without a control port
-   * keeps its reports and sends them with the reply.
+   * keeps its reports and sends them with the reply. Absent for no.
    */
-  collectsProgress: boolean;
+  collectsProgress?: boolean;
   /** Present when the run's one job can be told to stop cooperatively, or reports progress as it goes (see JobControl). */
   control?: MessagePort;
 }
@@ -30,13 +30,14 @@ export interface RunJob {
   attempt: number;
   /** The arguments: as they are, or v8-serialized bytes (see lib/admission/codec.ts). */
   args: unknown[] | Uint8Array;
-  isEncoded: boolean;
+  /** `args` are v8-serialized bytes; absent when they travel as they are. */
+  isEncoded?: boolean;
   /**
    * Set for a `map` chunk: the task runs once per input, this many, and
    * the job's value is a `ChunkResult`. Its `args`, when every input has
    * the same number of arguments and all are primitives: `[count, arity,
    * ...each input's arguments, one input after another]`, as they are
-   * (`isEncoded: false`); otherwise the list of each input's arguments,
+   * (no `isEncoded`); otherwise the list of each input's arguments,
    * serialized (`isEncoded: true`).
    */
   inputs?: number;
@@ -50,9 +51,10 @@ export interface RunJob {
 export interface RunReply {
   type: 'run';
   values: JobValue[];
-  failures: (JobFailure | undefined)[] | undefined;
-  /** With `collectsProgress`: the values each job without a control port reported, in order (where it reported any). */
-  progress: (unknown[] | undefined)[] | undefined;
+  /** Absent when every job has a value. */
+  failures?: (JobFailure | undefined)[] | undefined;
+  /** With `collectsProgress`: the values each job without a control port reported, in order (where it reported any); absent when none did. */
+  progress?: (unknown[] | undefined)[] | undefined;
   /** Milliseconds the thread spent in the run's tasks, one input after another: what runs are sized by. */
   ms: number;
 }

@@ -4,19 +4,52 @@
  * them back in one reply, with the time the tasks took.
  */
 import { isPromise } from 'node:util/types';
-import { encodeChunk, runInputs } from './chunk.js';
-import { decodeArgs, encodeRun, encodeValue } from './codec.js';
+import { runInputs } from './chunk.js';
+import { decodeArgs, encodeRun } from './codec.js';
 import { RunningJob } from './context.js';
 import { serializeError, taskFailure } from './errors.js';
 import { loadedTask, loadTaskModule, taskModuleUrl, taskNames, type TaskFunction } from './loader.js';
-import type { ChunkResult, JobFailure, JobReply, JobValue, RunJob, RunMessage } from './protocol.js';
+import type { JobFailure, JobReply, RunJob, RunMessage } from './protocol.js';
 import { isThenable } from './thenable.js';
 
 /** Runs a run; a run whose tasks all return values (not promises) costs no promise. */
 export function runRun(message: RunMessage): JobReply | Promise<JobReply> {
   const task = loadedTask(message.task);
-  if (task) return new RunState(task, message).next(0);
-  return resolveTask(message.task).then((resolved) => new RunState(resolved, message).next(0));
+  if (task) return runJobs(task, message);
+  return resolveTask(message.task).then((resolved) => runJobs(resolved, message));
+}
+
+function runJobs(task: TaskFunction, message: RunMessage): JobReply | Promise<JobReply> {
+  return message.jobs.length === 1 ? runOne(task, message) : new RunState(task, message).next(0);
+}
+
+/** A run of one job, the most frequent message: as `RunState` does, without its bookkeeping. */
+function runOne(task: TaskFunction, message: RunMessage): JobReply | Promise<JobReply> {
+  const job = message.jobs[0]!;
+  const context = new RunningJob(job.id, message.task, job.attempt, message.control);
+  const collects = message.collectsProgress && !message.control;
+  if (collects) context.reports = [];
+  const startedAt = performance.now();
+  let value: unknown;
+  try {
+    value = context.run(() => callJob(task, job));
+  } catch (failure) {
+    return endOne(message, context, failure, true, startedAt);
+  }
+  // isPromise reads no property: the value may be a Proxy whose traps throw.
+  if (!isPromise(value)) return endOne(message, context, value, false, startedAt);
+  return value.then(
+    (settled) => endOne(message, context, settled, false, startedAt),
+    (failure: unknown) => endOne(message, context, failure, true, startedAt),
+  );
+}
+
+function endOne(message: RunMessage, context: RunningJob, outcome: unknown, hasFailed: boolean, startedAt: number): JobReply {
+  const ms = performance.now() - startedAt;
+  context.dispose();
+  const reports = context.reports;
+  const progress = reports && reports.length > 0 ? [reports] : undefined;
+  return hasFailed ? encodeRun(message.jobs, [undefined], [outcome as JobFailure], progress, ms) : encodeRun(message.jobs, [outcome], undefined, progress, ms);
 }
 
 /** The outcomes of a run so far. */
@@ -61,10 +94,7 @@ class RunState {
       }
       this.end(i, context, value, false);
     }
-    const { jobs: all } = this.message;
-    return encodeRun(this.values, this.failures, this.progress, performance.now() - this.startedAt, (value, transferList, index) =>
-      all[index]!.inputs === undefined ? encodeValue(value, transferList) : encodeChunk(value as ChunkResult, transferList),
-    );
+    return encodeRun(jobs, this.values, this.failures, this.progress, performance.now() - this.startedAt);
   }
 
   /** Job `index` ended with `outcome`: its value, or with `hasFailed` the `JobFailure` it threw. */

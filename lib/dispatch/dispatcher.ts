@@ -316,7 +316,9 @@ export class Dispatcher {
     const run = new Attempt(jobs);
     const job = run.job;
     const at = now();
-    const message: RunMessage = { type: 'run', task: job.name, jobs: new Array<RunJob>(jobs.length), collectsProgress: this.hooks.wantsProgress() };
+    const message: RunMessage = { type: 'run', task: job.name, jobs: new Array<RunJob>(jobs.length) };
+    // Keys that say nothing are left out: every key is cloned, and a run of one job crosses often.
+    if (this.hooks.wantsProgress()) message.collectsProgress = true;
     for (let i = 0; i < jobs.length; i++) {
       const next = jobs[i]!;
       if (isResend) this.resume(next, run);
@@ -324,10 +326,10 @@ export class Dispatcher {
         this.begin(next, run, at);
         this.windows.get(next.name)?.record(at);
       }
-      message.jobs[i] =
-        next.chunkSize > 0
-          ? { id: next.id, attempt: next.attempt, args: next.args, isEncoded: next.isEncoded, inputs: next.chunkSize }
-          : { id: next.id, attempt: next.attempt, args: next.args, isEncoded: next.isEncoded };
+      const entry: RunJob = { id: next.id, attempt: next.attempt, args: next.args };
+      if (next.isEncoded) entry.isEncoded = true;
+      if (next.chunkSize > 0) entry.inputs = next.chunkSize;
+      message.jobs[i] = entry;
     }
     this.running.add(run);
     const { options } = job;
