@@ -1,6 +1,5 @@
 import type { MessagePort, Worker } from 'node:worker_threads';
 import { type Job } from '../job/job.js';
-import { now } from '../clock.js';
 import type { Placement } from '../pool/pool.js';
 import { clearLongTimeout, type Timer } from '../../workers/long-timer.js';
 
@@ -30,9 +29,6 @@ export class Attempt implements Placement {
   /** The soft time limit passed: an error thrown after it is a soft timeout. */
   isPastSoftLimit = false;
   private listener: (() => void) | undefined;
-
-  /** When the run was handed to the pool (epoch ms). */
-  readonly startedAt = now();
 
   /** The first of `jobs`: a run's jobs share its task. */
   readonly job: Job;
