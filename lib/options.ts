@@ -110,7 +110,8 @@ export interface RunnerOptions<Tasks = TaskModule> {
   batching?: 'auto' | 'off';
   /**
    * `auto`: a thread running a quick job (its task measured well under
-   * 2 ms a run) is sent the next quick job before it finishes, so it never
+   * 2 ms a run in its thread; a task that takes far longer now and then,
+   * twice within 16 runs, is not quick) is sent the next quick job before it finishes, so it never
    * sits idle waiting for the main thread between two jobs; the next one
    * waits in the thread and starts right after (Celery's prefetch, one job
    * deep). Applies with `concurrentTasksPerWorker: 1` and without

@@ -183,7 +183,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     });
     registerChunkPath(this, {
       slots: this.#slots,
-      estimates: new Map(),
+      sizer: this.#dispatcher.sizer,
       // A chunk is a local job: over a shared broker, map's items go one by one.
       canChunk: (name) => !options.broker && !options.rateLimits.has(name),
       submit: (name, payload, count) => {

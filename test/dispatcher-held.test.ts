@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { EventEmitter } from 'eventemitter3';
-import type { JobReply, PoolMessage } from '../workers/protocol.js';
+import type { JobReply, RunMessage } from '../workers/protocol.js';
 import { Dispatcher } from '../lib/dispatch/dispatcher.js';
 import type { RunnerEvents } from '../lib/events.js';
 import { now } from '../lib/clock.js';
@@ -17,11 +17,11 @@ import { resolveRunnerOptions, resolveSubmitOptions } from '../lib/admission/val
 
 /** Records every message; its runs never end. */
 class RecordingPool {
-  readonly sent: PoolMessage[] = [];
+  readonly sent: RunMessage[] = [];
   readonly health = { failFastError: (): undefined => undefined };
   terminateIdleRetirees(): void {}
   terminateThreadOf(): void {}
-  run(message: PoolMessage): Promise<JobReply> {
+  run(message: RunMessage): Promise<JobReply> {
     this.sent.push(message);
     return new Promise(() => {});
   }
@@ -84,7 +84,8 @@ describe('dispatcher batches past held jobs', () => {
   // at the highest line, where a held (rate-limited) job stops it at once.
   it('batches tiny jobs that wait behind held (rate-limited) jobs of a higher priority', () => {
     const { broker, dispatcher, pool, job } = rig(2, 'limited');
-    (dispatcher as unknown as { runEstimates: Map<string, number> }).runEstimates.set('tiny', 0.01);
+    // Measured tiny: 100 of its jobs took 1 ms in their thread.
+    dispatcher.sizer.record('tiny', 100, 1);
     // The limited task spends its window and keeps a slot.
     expect(broker.tryPut(job('L1', 'limited', 5))).toBe(true);
     dispatcher.pump();
@@ -96,7 +97,6 @@ describe('dispatcher batches past held jobs', () => {
     expect(pool.sent).toHaveLength(2);
     const second = pool.sent[1]!;
     // fair share: ceil((4 left + 1) / 2 slots) = 3 jobs in one message, as before the broker contract.
-    expect(second.type).toBe('batch');
-    expect(second.type === 'batch' && second.jobs.map((entry) => entry.id)).toEqual(['T1', 'T2', 'T3']);
+    expect(second.jobs.map((entry) => entry.id)).toEqual(['T1', 'T2', 'T3']);
   });
 });

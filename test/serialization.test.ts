@@ -7,7 +7,7 @@ import { SerializationError, TaskError, TaskLoadError, UnknownTaskError, type Jo
 import { failureToError, isJobFailure, rebuildError } from '../lib/job/remote-error.js';
 import { findUncloneablePath } from '../workers/clone-path.js';
 import { serializeError } from '../workers/errors.js';
-import type { JobFailure, JobReply } from '../workers/protocol.js';
+import type { JobFailure, JobValue } from '../workers/protocol.js';
 
 /** What a thrown value becomes after the trip from the worker thread. */
 function roundTrip(thrown: unknown): unknown {
@@ -90,7 +90,7 @@ describe('encodeArgs()', () => {
 
 describe('decodeReply()', () => {
   it('gives a primitive reply back as it is', () => {
-    for (const reply of [3, 'bun', true, null, undefined, 7n] as JobReply[]) expect(decodeReply(reply)).toBe(reply);
+    for (const reply of [3, 'bun', true, null, undefined, 7n] as JobValue[]) expect(decodeReply(reply)).toBe(reply);
   });
 
   it('decodes an encoded reply', () => {

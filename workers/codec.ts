@@ -2,46 +2,69 @@ import { threadId, type MessagePort } from 'node:worker_threads';
 import { deserialize, serialize } from 'node:v8';
 import { findUncloneablePath } from './clone-path.js';
 import { piscinaSymbols } from './piscina-symbols.js';
-import type { JobFailure, JobMessage, JobReply, RetireReason } from './protocol.js';
+import type { ChunkResult, JobFailure, JobReply, JobValue, RetireReason, RunJob, RunReply } from './protocol.js';
 import { TransferredResult } from './transfer.js';
 
-export function decodeArgs(job: Pick<JobMessage, 'args' | 'isEncoded'>): unknown[] {
+export function decodeArgs(job: Pick<RunJob, 'args' | 'isEncoded'>): unknown[] {
   return job.isEncoded ? (deserialize(job.args as Uint8Array) as unknown[]) : (job.args as unknown[]);
 }
 
 /**
- * Primitives travel as they are. Anything else is serialized here, so a
- * result that cannot be cloned fails its job with a clear error instead of
- * failing inside Piscina's postMessage, which kills the thread. The bytes
- * are then moved, not copied, so the result is still cloned only once.
+ * A run's reply in one message. Primitives travel as they are. Anything
+ * else is serialized here, so a value that cannot be cloned fails its own
+ * job with a clear error instead of failing inside Piscina's postMessage,
+ * which kills the thread. The bytes are then moved, not copied, so a value
+ * is still cloned only once. `values[i]` is `jobs[i]`'s value (a
+ * `ChunkResult` for a chunk).
  */
-export function encodeResult(result: unknown): JobReply {
+export function encodeRun(
+  jobs: readonly RunJob[],
+  values: unknown[],
+  failures: (JobFailure | undefined)[] | undefined,
+  progress: (unknown[] | undefined)[] | undefined,
+  ms: number,
+): JobReply {
   const transferList: (ArrayBuffer | MessagePort)[] = [];
-  const reply = encodeValue(result, transferList);
-  return transferList.length > 0 ? movable(reply, transferList) : reply;
-}
-
-/** The replies of a batch, in one message; a value that cannot be cloned fails only its own job. */
-export function encodeBatch(values: unknown[], failures: (JobFailure | undefined)[] | undefined, progress: (unknown[] | undefined)[] | undefined, ms: number): JobReply {
-  const transferList: (ArrayBuffer | MessagePort)[] = [];
-  const replies: JobReply[] = new Array(values.length);
+  const replies: JobValue[] = new Array(values.length);
   for (let i = 0; i < values.length; i++) {
     if (failures?.[i]) continue;
     try {
-      replies[i] = encodeValue(values[i], transferList);
+      replies[i] = jobs[i]!.inputs === undefined ? encodeValue(values[i], transferList) : encodeChunk(values[i] as ChunkResult, transferList);
     } catch (failure) {
       failures ??= new Array(values.length);
       failures[i] = failure as JobFailure;
     }
   }
-  const reply: JobReply = { type: 'batch', values: replies, failures, progress, ms };
+  // Left out when empty: a run of one job crosses often, and every key is cloned.
+  const reply: RunReply = { type: 'run', values: replies, ms };
+  if (failures) reply.failures = failures;
+  if (progress) reply.progress = progress;
   return transferList.length > 0 ? movable(reply, transferList) : reply;
 }
 
+/** A chunk's value as it travels, in one piece; a value that cannot be cloned fails only its own input. */
+function encodeChunk(result: ChunkResult, transferList: (ArrayBuffer | MessagePort)[]): JobValue {
+  try {
+    return encodeValue(result, transferList);
+  } catch {
+    const { values } = result;
+    for (let i = 0; i < values.length; i++) {
+      if (result.failures?.[i]) continue;
+      try {
+        encodeValue(values[i], []);
+      } catch (failure) {
+        (result.failures ??= new Array<JobFailure | undefined>(values.length))[i] = failure as JobFailure;
+        values[i] = undefined;
+      }
+    }
+    return encodeValue(result, transferList);
+  }
+}
+
 /** A value as it travels, its buffers added to `transferList`. Throws a `JobFailure` when it cannot be cloned. */
-function encodeValue(result: unknown, transferList: (ArrayBuffer | MessagePort)[]): JobReply {
+export function encodeValue(result: unknown, transferList: (ArrayBuffer | MessagePort)[]): JobValue {
   if (result === null || (typeof result !== 'object' && typeof result !== 'function' && typeof result !== 'symbol')) {
-    return result as JobReply;
+    return result as JobValue;
   }
   let bytes: Buffer;
   try {

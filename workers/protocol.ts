@@ -1,73 +1,68 @@
 /**
- * Messages between lib/pool.ts and workers/entry.ts (types only; both sides
+ * Messages between lib/pool/pool.ts and workers/entry.ts (types only; both sides
  * import nothing else from each other). Every object crossing is tagged
  * with a string `type`.
  */
 import type { MessagePort } from 'node:worker_threads';
 
 
-/** What the pool sends a thread: one job, several of one task (a transparent batch), or a `map` chunk. */
-export type PoolMessage = JobMessage | BatchMessage | ChunkMessage;
-
-/** A job as the worker thread receives it. */
-export interface JobMessage {
-  type: 'job';
-  id: string;
+/**
+ * What the pool sends a thread: a run, one or more jobs of one task that
+ * the thread runs one after another, each in its own turn. One job, a
+ * transparent batch of tiny jobs and a `map` chunk all travel so.
+ */
+export interface RunMessage {
+  type: 'run';
   task: string;
-  attempt: number;
-  /** The arguments: as they are, or v8-serialized bytes (see lib/codec.ts). */
-  args: unknown[] | Uint8Array;
-  isEncoded: boolean;
-  /** Present when the job can be told to stop cooperatively (see JobControl). */
+  jobs: RunJob[];
+  /**
+   * Someone listens to every job's progress: a job without a control port
+   * keeps its reports and sends them with the reply. Absent for no.
+   */
+  collectsProgress?: boolean;
+  /** Present when the run's one job can be told to stop cooperatively, or reports progress as it goes (see JobControl). */
   control?: MessagePort;
 }
 
-/**
- * Several jobs of one task, run one after another in one thread: tiny jobs
- * then cost one message each way between them. Batched jobs have no control
- * port (no signal, time limit or `onProgress`): their progress, when the
- * runner has a 'progress' listener, comes back with the reply.
- */
-export interface BatchMessage {
-  type: 'batch';
-  task: string;
-  /** Someone listens to every job's progress: keep each job's reports and send them with the reply. */
-  collectsProgress: boolean;
-  jobs: { id: string; attempt: number; args: unknown[] | Uint8Array; isEncoded: boolean }[];
+/** One job of a run. */
+export interface RunJob {
+  id: string;
+  attempt: number;
+  /** The arguments: as they are, or v8-serialized bytes (see lib/admission/codec.ts). */
+  args: unknown[] | Uint8Array;
+  /** `args` are v8-serialized bytes; absent when they travel as they are. */
+  isEncoded?: boolean;
+  /**
+   * Set for a `map` chunk: the task runs once per input, this many, and
+   * the job's value is a `ChunkResult`. Its `args`, when every input has
+   * the same number of arguments and all are primitives: `[count, arity,
+   * ...each input's arguments, one input after another]`, as they are
+   * (no `isEncoded`); otherwise the list of each input's arguments,
+   * serialized (`isEncoded: true`).
+   */
+  inputs?: number;
 }
 
-/** The outcome of each job of a batch, in order: a value (as in `JobReply`) or, where `failures[i]` is set, a failure. */
-export interface BatchReply {
-  type: 'batch';
-  values: JobReply[];
-  failures: (JobFailure | undefined)[] | undefined;
-  /** With `collectsProgress`: the values each job reported, in order (where it reported any). */
-  progress: (unknown[] | undefined)[] | undefined;
-  /** Milliseconds the thread spent running the batch's tasks: what the dispatcher sizes batches by. */
+/**
+ * What a run replies: each job's outcome, in order, a value (`JobValue`)
+ * or, where `failures[i]` is set, a failure. A failure of the whole run
+ * (the task module did not load, the task is unknown) rejects instead.
+ */
+export interface RunReply {
+  type: 'run';
+  values: JobValue[];
+  /** Absent when every job has a value. */
+  failures?: (JobFailure | undefined)[] | undefined;
+  /** With `collectsProgress`: the values each job without a control port reported, in order (where it reported any); absent when none did. */
+  progress?: (unknown[] | undefined)[] | undefined;
+  /** Milliseconds the thread spent in the run's tasks, one input after another: what runs are sized by. */
   ms: number;
 }
 
-/**
- * One job that runs its task once per input of a `map` chunk (see
- * workers/chunk.ts). Its `args`, when every input has the same number of
- * arguments and all are primitives: `[count, arity, ...each input's
- * arguments, one input after another]`, as they are (`isEncoded: false`);
- * otherwise the list of each input's arguments, serialized
- * (`isEncoded: true`).
- */
-export interface ChunkMessage extends Omit<JobMessage, 'type'> {
-  type: 'chunk';
-}
-
-/**
- * What a chunk job resolves with: the value of each input, in order, or,
- * where `failures[i]` is set, that input's failure.
- */
+/** The value of a `map` chunk job: each input's value, in order, or, where `failures[i]` is set, its failure. */
 export interface ChunkResult {
   values: unknown[];
   failures: (JobFailure | undefined)[] | undefined;
-  /** Milliseconds the thread spent running the inputs (what `batchSize: 'auto'` sizes chunks by). */
-  ms: number;
 }
 
 /** Sent to the thread on a job's control port. */
@@ -77,20 +72,13 @@ export type JobControl = { type: 'abort'; reason: string };
 export type JobReport = { type: 'progress'; value: unknown };
 
 /**
- * What the worker returns for a job. A primitive result comes back as it
- * is (the fast path); anything else in an envelope.
+ * A job's value as it travels. A primitive comes back as it is (the fast
+ * path); anything else in an envelope.
  */
-export type JobReply =
-  | string
-  | number
-  | boolean
-  | bigint
-  | null
-  | undefined
-  | { type: 'encoded'; bytes: Uint8Array }
-  | { type: 'moved'; value: unknown }
-  | BatchReply
-  | RetiringReply;
+export type JobValue = string | number | boolean | bigint | null | undefined | { type: 'encoded'; bytes: Uint8Array } | { type: 'moved'; value: unknown };
+
+/** What the worker returns for a run. */
+export type JobReply = RunReply | RetiringReply;
 
 /**
  * The reply (or failure) of the last run of a thread that reached

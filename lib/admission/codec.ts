@@ -1,5 +1,5 @@
 import { deserialize, serialize } from 'node:v8';
-import type { JobReply } from '../../workers/protocol.js';
+import type { JobValue } from '../../workers/protocol.js';
 import { findUncloneablePath, isDetached } from '../../workers/clone-path.js';
 import { PayloadTooLargeError, SerializationError, type JobInfo } from '../errors.js';
 import { DEFAULTS } from '../options.js';
@@ -71,12 +71,11 @@ export function findTransferProblem(args: unknown, transferList: readonly unknow
   return path ? new SerializationError('argument', path, UNCLONEABLE, { job }) : undefined;
 }
 
-/** One job's result as it arrived (alone, or as an item of a batch reply). */
-export function decodeReply(reply: JobReply): unknown {
+/** One job's value as it arrived in its run's reply. */
+export function decodeReply(reply: JobValue): unknown {
   if (reply === null || typeof reply !== 'object') return reply;
   if (reply.type === 'encoded') return deserialize(reply.bytes);
-  if (reply.type === 'moved') return reply.value;
-  throw new TypeError('A batch reply is not one result.');
+  return reply.value;
 }
 
 // Values of other types, and the header of each object, as serialization roughly counts them.

@@ -1,11 +1,11 @@
 import type { MessagePort, Worker } from 'node:worker_threads';
 import { type Job } from '../job/job.js';
-import { now } from '../clock.js';
 import type { Placement } from '../pool/pool.js';
 import { clearLongTimeout, type Timer } from '../../workers/long-timer.js';
 
 /**
- * One run of a job (or of a transparent batch of jobs) on a thread: its stop switch and the timers and
+ * One run on a thread (see `RunMessage`: one job, a transparent batch, or
+ * a `map` chunk, which is one job): its stop switch and the timers and
  * channel that belong to that run only. Also the `signal` handed to
  * Piscina (which accepts any object with `aborted`, `once` and
  * `removeListener`): cheaper than an AbortController per job, and aborting
@@ -20,8 +20,6 @@ export class Attempt implements Placement {
   softTimer: Timer | undefined;
   /** Terminates the thread of a cancelled run that did not stop in time. */
   graceTimer: Timer | undefined;
-  /** All the jobs of a transparent batch (the first is `job`); undefined for a run of one job. */
-  batch: Job[] | undefined;
   /** Sent with itself as its stop signal (aborting it terminates its thread), or its thread is being terminated. Otherwise aborting does nothing. */
   isStoppable = false;
   /** Sent past the slots, to wait in a busy thread (a prefetch). */
@@ -32,10 +30,13 @@ export class Attempt implements Placement {
   isPastSoftLimit = false;
   private listener: (() => void) | undefined;
 
-  /** When the run was handed to the pool (epoch ms). */
-  readonly startedAt = now();
+  /** The first of `jobs`: a run's jobs share its task. */
+  readonly job: Job;
 
-  constructor(readonly job: Job) {}
+  /** The run's jobs, in order: one, or several tiny ones of one task (a transparent batch). */
+  constructor(readonly jobs: readonly Job[]) {
+    this.job = jobs[0]!;
+  }
 
   once(_event: 'abort', listener: () => void): void {
     this.listener = listener;

@@ -1,7 +1,8 @@
 import { receiveMessageOnPort } from 'node:worker_threads';
-import type { BatchMessage, BatchReply, ChunkMessage, JobControl, JobFailure, JobMessage, JobReply, JobReport, PoolMessage, RetireReason } from '../../workers/protocol.js';
-import type { MessagePort, Worker } from 'node:worker_threads';
+import type { JobControl, JobFailure, JobReply, JobReport, JobValue, RetireReason, RunJob, RunMessage, RunReply } from '../../workers/protocol.js';
+import type { MessagePort } from 'node:worker_threads';
 import { Attempt } from './attempt.js';
+import { RunSizer } from './run-sizer.js';
 import { decodeReply, findTransferProblem } from '../admission/codec.js';
 import { BaoziError, describeValue, SerializationError, TaskLoadError, TimeoutError, WorkerCrashedError, type RunError } from '../errors.js';
 import { type Job } from '../job/job.js';
@@ -50,11 +51,8 @@ export interface DispatcherOptions {
   rateLimits: Map<string, RateLimit>;
 }
 
-// A transparent batch aims at this much thread time, and at most this many jobs.
-const BATCH_TARGET_MS = 2;
+// Most jobs in a transparent batch.
 const MAX_BATCH = 256;
-// Weight of the newest run in a task's run-time estimate.
-const ESTIMATE_WEIGHT = 0.3;
 
 /**
  * Moves jobs from the table to the pool while a pool slot is free, applies
@@ -62,9 +60,13 @@ const ESTIMATE_WEIGHT = 0.3;
  * Owns the running count: it never exceeds `slots`, so Piscina's own queue
  * stays empty and priorities hold.
  *
- * Transparent batching: when jobs of a task whose runs are measured to be
- * tiny (well under `BATCH_TARGET_MS`) wait next in line, several go to a
- * thread in one message and come back in one, each settling on its own.
+ * Every message to a thread is a run (see `RunMessage`): one job, or
+ * several. Transparent batching: when jobs of a task whose runs are
+ * measured to be tiny (see `RunSizer`) wait next in line, several go to a
+ * thread in one run and come back in one reply, each settling on its own.
+ * A `map` chunk is one job of a run whose task runs once per input; the
+ * same `RunSizer`, fed by every run's thread time, sizes batches and
+ * chunks.
  * Only jobs with nothing to stop mid-run are batched (no time limit,
  * `onProgress`, transfer list or rate limit), so time limits, retries and
  * priorities mean what they mean for single jobs. While the runner has a
@@ -86,16 +88,14 @@ export class Dispatcher {
   private jobsRunning = 0;
   /** Runs out with a stop signal, or whose thread is being terminated: a prefetched run must not wait behind one (it may be slow, or be stopped with its thread). */
   private stoppableRuns = 0;
-  /** Mean milliseconds per job of each task, from the pool's replies. */
-  private readonly runEstimates = new Map<string, number>();
-  /** When each thread's latest run came back: a prefetched run starts about then. */
-  private readonly lastReplyFrom = new WeakMap<Worker, number>();
+  /** Sizes transparent batches (and `map` chunks, see lib/workflows/map.ts) from the thread time of every run. */
+  readonly sizer = new RunSizer();
   /** Runs' jobs prefetched to a thread that died before they started: sent again first, as they went, running all along to the outside. */
   private readonly resends: Job[][] = [];
   /** Thread deaths a run failed with already: Piscina fails every run of the thread with one error. */
   private readonly crashes = new WeakSet<object>();
   private readonly windows = new Map<string, StartWindow>();
-  /** Tasks whose runs are measured quick: their jobs may be prefetched. */
+  /** Tasks measured quick and not rate limited: their jobs may be prefetched (a broker filter is data). */
   private readonly quickTasks = new Set<string>();
   private isPumping = false;
   private rateTimer: Timer | undefined;
@@ -151,7 +151,7 @@ export class Dispatcher {
         }
         const size = this.batchSize(job);
         if (size <= 1) {
-          this.start(job, isPrefetch);
+          this.startRun([job], isPrefetch, false);
           continue;
         }
         // Held jobs the first one was taken past are passed over again: they keep their places.
@@ -175,7 +175,7 @@ export class Dispatcher {
     if (!run) return;
     // Terminating a batch's thread would fail the other jobs of the batch:
     // the cancelled job has settled; the thread finishes the batch.
-    if (run.batch?.some((other) => other !== job && other.run === run && other.state === 'running')) return;
+    if (run.jobs.length > 1 && run.jobs.some((other) => other !== job && other.run === run && other.state === 'running')) return;
     if (!run.isStoppable && this.options.slotsPerThread === 1) {
       // No stop signal to it: its thread is terminated (a run prefetched
       // behind it had not started, and is sent again), unless it waits
@@ -210,7 +210,7 @@ export class Dispatcher {
    */
   stopAbandoned(): void {
     for (const run of this.running) {
-      const jobs = run.batch ?? [run.job];
+      const { jobs } = run;
       if (!run.isStoppable && !jobs.some((job) => job.run === run && job.state === 'running')) this.pool.terminateThreadOf(run, false);
     }
   }
@@ -278,43 +278,19 @@ export class Dispatcher {
   /** How many jobs of this job's task to send together, 1 for none. */
   private batchSize(job: Job): number {
     if (this.options.batching === 'off' || !this.isBatchable(job)) return 1;
-    const estimate = this.runEstimates.get(job.name);
-    if (estimate === undefined) return 1;
-    const byTime = Math.floor(BATCH_TARGET_MS / Math.max(estimate, 0.001));
     // Leave work for the other slots: never more than a fair share of the line.
     const fairShare = Math.ceil((this.table.size + 1) / this.options.slots);
-    return Math.max(1, Math.min(byTime, fairShare, MAX_BATCH));
+    return this.sizer.size(job.name, Math.min(fairShare, MAX_BATCH));
   }
 
-  /**
-   * Feeds the run's time per job into its task's estimate: the thread's own
-   * time for a batch (`threadMs`); for one job, the time from sending to the
-   * reply, with a prefetched run counting from when the run before it on its
-   * thread came back.
-   */
-  private recordRunTime(run: Attempt, jobs: number, threadMs: number | undefined): void {
-    const endedAt = now();
-    const { thread } = run;
-    let startedAt = run.startedAt;
-    // Kept only where prefetched runs read it.
-    if (thread && this.options.prefetchSlots > 0) {
-      if (run.mayWait) startedAt = Math.max(startedAt, this.lastReplyFrom.get(thread) ?? startedAt);
-      this.lastReplyFrom.set(thread, endedAt);
-    }
+  /** Feeds the run's thread time into its task's estimate; a `map` chunk counts its inputs. */
+  private recordRunTime(run: Attempt, ms: number): void {
+    let inputs = 0;
+    for (const job of run.jobs) inputs += job.chunkSize || 1;
     const task = run.job.name;
-    const previous = this.runEstimates.get(task);
-    let msPerJob = threadMs !== undefined ? threadMs / jobs : (endedAt - startedAt) / (run.job.chunkSize || jobs);
-    // A reply the main thread heard late (it was busy, say admitting a
-    // thousand jobs) says little of the task: one such sample may raise the
-    // estimate fourfold at most; a task that really slowed down gets there
-    // in a few runs, and its batches report their own time.
-    // A task's first run also loads the task module: it starts out as taking
-    // BATCH_TARGET_MS (neither batched nor prefetched) until measured again.
-    if (threadMs === undefined) msPerJob = Math.min(msPerJob, previous === undefined ? BATCH_TARGET_MS : 4 * previous + 0.1);
-    const estimate = previous === undefined ? msPerJob : previous + ESTIMATE_WEIGHT * (msPerJob - previous);
-    this.runEstimates.set(task, estimate);
+    this.sizer.record(task, inputs, ms);
     // Prefetch sends a job without a stop signal to wait behind another: only for tasks measured quick and never held back by a rate limit.
-    if (estimate < BATCH_TARGET_MS && !this.windows.has(task)) this.quickTasks.add(task);
+    if (this.sizer.isQuick(task) && !this.windows.has(task)) this.quickTasks.add(task);
     else this.quickTasks.delete(task);
   }
 
@@ -330,61 +306,61 @@ export class Dispatcher {
     this.jobsRunning++;
   }
 
-  /** One job alone, or several as a batch. `isResend`: jobs that already count as running (see `resends`): no second start. */
+  /**
+   * Sends jobs of one task as one run. A run of one job carries what only a
+   * job alone may have: a control channel, time limits, a transfer list.
+   * `isResend`: jobs that already count as running (see `resends`): no
+   * second start.
+   */
   private startRun(jobs: Job[], isPrefetch: boolean, isResend: boolean): void {
-    if (jobs.length === 1) this.start(jobs[0]!, isPrefetch, isResend);
-    else this.startBatch(jobs, isPrefetch, isResend);
-  }
-
-  private startBatch(jobs: Job[], isPrefetch: boolean, isResend: boolean): void {
-    const run = new Attempt(jobs[0]!);
-    run.batch = jobs;
+    const run = new Attempt(jobs);
+    const job = run.job;
     const at = now();
-    const message: BatchMessage = { type: 'batch', task: run.job.name, collectsProgress: this.hooks.wantsProgress(), jobs: new Array(jobs.length) };
+    const message: RunMessage = { type: 'run', task: job.name, jobs: new Array<RunJob>(jobs.length) };
+    // Keys that say nothing are left out: every key is cloned, and a run of one job crosses often.
+    if (this.hooks.wantsProgress()) message.collectsProgress = true;
     for (let i = 0; i < jobs.length; i++) {
-      const job = jobs[i]!;
-      if (isResend) this.resume(job, run);
-      else this.begin(job, run, at);
-      message.jobs[i] = { id: job.id, attempt: job.attempt, args: job.args, isEncoded: job.isEncoded };
+      const next = jobs[i]!;
+      if (isResend) this.resume(next, run);
+      else {
+        this.begin(next, run, at);
+        this.windows.get(next.name)?.record(at);
+      }
+      const entry: RunJob = { id: next.id, attempt: next.attempt, args: next.args };
+      if (next.isEncoded) entry.isEncoded = true;
+      if (next.chunkSize > 0) entry.inputs = next.chunkSize;
+      message.jobs[i] = entry;
     }
     this.running.add(run);
-    if (!isResend) for (const job of jobs) this.hooks.started(job);
-    const isPrefetched = (isResend && isPrefetch) || jobs.every((job) => this.isPrefetchable(job));
-    this.send(run, message, undefined, this.options.slotsPerThread === 1 && !isPrefetched, isPrefetch);
-  }
-
-  private start(job: Job, isPrefetch: boolean, isResend = false): void {
     const { options } = job;
-    const run = new Attempt(job);
-    if (isResend) this.resume(job, run);
-    else this.begin(job, run, now());
-    if (!isResend) this.windows.get(job.name)?.record(job.startedAt!);
-    this.running.add(run);
-    const message: JobMessage | ChunkMessage = { type: job.chunkSize > 0 ? 'chunk' : 'job', id: job.id, task: job.name, attempt: job.attempt, args: job.args, isEncoded: job.isEncoded };
-    let transferList = options.transferList;
-    // A channel only for runs that can be told to stop, or whose progress someone wants.
-    if (options.signal || options.softTimeout || options.onProgress || this.hooks.wantsProgress()) {
-      const channel = new MessageChannel();
-      run.control = channel.port1;
-      channel.port1.on('message', (report: JobReport) => this.report(run, report));
-      message.control = channel.port2;
-      transferList = [...(transferList ?? []), channel.port2];
+    let transferList: readonly (ArrayBuffer | MessagePort)[] | undefined;
+    let refusal: BaoziError | undefined;
+    if (jobs.length === 1) {
+      transferList = options.transferList;
+      // A channel only for runs that can be told to stop, or whose progress someone wants as it comes.
+      if (options.signal || options.softTimeout || options.onProgress || message.collectsProgress) {
+        const channel = new MessageChannel();
+        run.control = channel.port1;
+        channel.port1.on('message', (report: JobReport) => this.report(run, report));
+        message.control = channel.port2;
+        transferList = [...(transferList ?? []), channel.port2];
+      }
+      if (options.timeout) run.hardTimer = setLongTimeout(() => this.timeOut(job, run), options.timeout);
+      if (options.softTimeout) run.softTimer = setLongTimeout(() => this.warnSoftTimeout(run), options.softTimeout);
+      // A listed buffer may have been moved since submit (by a job sent
+      // before this one): posted, it would leave the message unreadable.
+      refusal = options.transferList && findTransferProblem(job.args, options.transferList, job.info);
     }
-    if (options.timeout) run.hardTimer = setLongTimeout(() => this.timeOut(job, run), options.timeout);
-    if (options.softTimeout) run.softTimer = setLongTimeout(() => this.warnSoftTimeout(run), options.softTimeout);
     // A thread that shares jobs cannot be terminated for one of them, and
-    // Piscina never gives a run with a signal a shared thread: only runs
-    // that may need stopping get one there. With one job per thread, all
-    // but prefetchable ones do.
-    // A job sent again past the slots goes as it went, a prefetch: without one.
+    // Piscina never gives a run with a signal a shared thread: only a job
+    // alone that may need stopping gets one there. With one job per thread,
+    // all runs do but those of prefetchable jobs; runs sent again past the
+    // slots go as they went, prefetches: without one.
     const isStoppable =
       this.options.slotsPerThread === 1
-        ? !(this.isPrefetchable(job) || (isResend && isPrefetch))
-        : options.signal !== undefined || options.timeout !== undefined || options.softTimeout !== undefined;
-    if (!isResend) this.hooks.started(job);
-    // A listed buffer may have been moved since submit (by a job sent
-    // before this one): posted, it would leave the message unreadable.
-    const refusal = options.transferList && findTransferProblem(job.args, options.transferList, job.info);
+        ? !((isResend && isPrefetch) || jobs.every((next) => this.isPrefetchable(next)))
+        : jobs.length === 1 && (options.signal !== undefined || options.timeout !== undefined || options.softTimeout !== undefined);
+    if (!isResend) for (const started of jobs) this.hooks.started(started);
     this.send(run, message, transferList, isStoppable, isPrefetch, refusal);
   }
 
@@ -397,7 +373,7 @@ export class Dispatcher {
   /** `refusal`: the run is not sent, and fails with it. */
   private send(
     run: Attempt,
-    message: PoolMessage,
+    message: RunMessage,
     transferList: readonly (ArrayBuffer | MessagePort)[] | undefined,
     isStoppable: boolean,
     mayWait: boolean,
@@ -435,9 +411,9 @@ export class Dispatcher {
     for (let left = run.control && receiveMessageOnPort(run.control); left; left = receiveMessageOnPort(run.control!)) {
       this.report(run, left.message as JobReport);
     }
-    const jobs = run.batch ?? [run.job];
-    // A thread's death (or a run never sent) says nothing of how long the task takes.
-    if (death === 'none') this.recordRunTime(run, jobs.length, run.batch && error === undefined ? (reply as BatchReply).ms : undefined);
+    const { jobs } = run;
+    const ran = error === undefined ? (reply as RunReply) : undefined;
+    if (ran) this.recordRunTime(run, ran.ms);
     this.release(run, jobs);
     for (let i = 0; i < jobs.length; i++) {
       const job = jobs[i]!;
@@ -449,10 +425,9 @@ export class Dispatcher {
         continue;
       }
       job.run = undefined;
-      if (error !== undefined) this.fail(job, run, error);
-      else if (!run.batch) this.succeed(job, reply as JobReply);
+      if (!ran) this.fail(job, run, error);
       else {
-        const { values, failures, progress } = reply as BatchReply;
+        const { values, failures, progress } = ran;
         const reports = progress?.[i];
         if (reports) for (const value of reports) this.hooks.progress(job, value);
         const failure = failures?.[i];
@@ -495,7 +470,7 @@ export class Dispatcher {
 
   // Its jobs go out again first, as they are (same attempt, no new events).
   private sendAgain(run: Attempt): void {
-    const jobs = run.batch ?? [run.job];
+    const { jobs } = run;
     this.release(run, jobs);
     const again: Job[] = [];
     for (const job of jobs) {
@@ -530,7 +505,7 @@ export class Dispatcher {
     if (run.job.run === run && report.type === 'progress') this.hooks.progress(run.job, report.value);
   }
 
-  private succeed(job: Job, reply: JobReply): void {
+  private succeed(job: Job, reply: JobValue): void {
     let result: unknown;
     try {
       result = decodeReply(reply);

@@ -68,7 +68,7 @@ export class Job<Result = unknown> implements JobHandle<Result>, BrokerEntry {
   readonly result: Promise<Result>;
   /** The current run, while it runs. */
   run: Attempt | undefined;
-  /** Inputs of the `map` chunk this job runs (see lib/map-chunks.ts); 0 for an ordinary job. */
+  /** Inputs of the `map` chunk this job runs (see lib/workflows/map-chunks.ts); 0 for an ordinary job. */
   chunkSize = 0;
   /** Fires when a scheduled job is due or a retrying one's backoff ends. */
   waitTimer: Timer | undefined;

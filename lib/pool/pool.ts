@@ -4,7 +4,7 @@ import { Piscina } from 'piscina';
 import { piscinaSymbols } from '../../workers/piscina-symbols.js';
 import type {
   JobReply,
-  PoolMessage,
+  RunMessage,
   RetireReason,
   SettingsArgvFlag,
   SingleJobArgvFlag,
@@ -182,7 +182,7 @@ export class Pool {
    * in a busy one when `placement.mayWait`.
    */
   run(
-    message: PoolMessage,
+    message: RunMessage,
     stop: StopSignal | undefined,
     transferList: readonly (ArrayBuffer | MessagePort)[] | undefined,
     placement: Placement,

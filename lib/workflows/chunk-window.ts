@@ -1,22 +1,23 @@
-/** `map`'s window of chunks: inputs read and not yet taken out. */
+/** The window of `map` and `stream`: inputs in flight, in chunks, and their results until it is their turn to come out. */
 import type { ChunkResult, JobFailure } from '../../workers/protocol.js';
 import { Chunk, PENDING } from '../dispatch/chunk.js';
 import type { JobHandle } from '../job/job.js';
-import { Fifo } from './job-window.js';
+import { Fifo } from './fifo.js';
 import type { ItemFailure } from './map-chunks.js';
 import type { SettledResult } from './workflow-types.js';
 
 /**
- * Inputs read and not yet taken out, grouped in chunks. `size` counts
- * inputs from `add()` to `take()`, settled or not: that is what bounds
- * memory. Ordered, an input comes out once every earlier one has;
+ * Inputs read and not yet taken out, grouped in chunks: a `map` chunk
+ * job's inputs, or one input whose job is an ordinary job (`map` with
+ * `batchSize: 1`, each written chunk of a `stream`). `size` counts inputs
+ * from `add()` to `take()`, settled or not: that is what bounds memory. Ordered, an input comes out once every earlier one has;
  * unordered, chunks come out as they settle, each in input order (an
  * input running again on its own comes out when it settles).
  */
 export class ChunkWindow {
   readonly #isOrdered: boolean;
-  readonly #onSettled: (failed: { error: unknown } | undefined, ran: { items: number; ms: number } | undefined) => void;
-  readonly #failItem: (chunk: Chunk, index: number, failure: JobFailure) => ItemFailure;
+  readonly #onSettled: (failed: { error: unknown } | undefined, chunk: Chunk) => void;
+  readonly #failItem: ((chunk: Chunk, index: number, failure: JobFailure) => ItemFailure) | undefined;
   /** Ordered: every chunk, in input order. Unordered: settled chunks, in settling order. */
   readonly #queue = new Fifo<Chunk>();
   /** Jobs not settled: what `stop()` cancels. */
@@ -30,15 +31,15 @@ export class ChunkWindow {
   index = 0;
 
   /**
-   * `onSettled` hears each chunk, and each input that ran again on its own,
-   * as it settles, with the first error among them and, for a chunk job
-   * that succeeded, how long its inputs ran in their thread; until `stop()`.
-   * `failItem` decides what becomes of an input that failed in a chunk.
+   * `onSettled` hears each chunk, and each input that ran again on its own
+   * (as a chunk of its own, unordered), as it settles, with the first error
+   * among them; until `stop()`. `failItem` decides what becomes of an input
+   * that failed in a chunk job; without chunk jobs, none is needed.
    */
   constructor(
     isOrdered: boolean,
-    onSettled: (failed: { error: unknown } | undefined, ran: { items: number; ms: number } | undefined) => void,
-    failItem: (chunk: Chunk, index: number, failure: JobFailure) => ItemFailure,
+    onSettled: (failed: { error: unknown } | undefined, chunk: Chunk) => void,
+    failItem?: (chunk: Chunk, index: number, failure: JobFailure) => ItemFailure,
   ) {
     this.#isOrdered = isOrdered;
     this.#onSettled = onSettled;
@@ -68,6 +69,12 @@ export class ChunkWindow {
     this.#size++;
   }
 
+  /** Counts an input in flight, in `chunk`, whose arguments only its job keeps (it never runs again from here). */
+  addInput(chunk: Chunk): void {
+    chunk.count++;
+    this.#size++;
+  }
+
   /** Counts an input in flight, in `chunk`, as its task's one argument. */
   addOne(chunk: Chunk, value: unknown): void {
     chunk.addOne(value);
@@ -93,7 +100,7 @@ export class ChunkWindow {
   reject(chunk: Chunk, reason: unknown): void {
     if (this.#stopped) return;
     chunk.errors = new Array<unknown>(chunk.count).fill(reason);
-    this.#done(chunk, { error: reason }, undefined);
+    this.#done(chunk, { error: reason });
   }
 
   /**
@@ -106,7 +113,7 @@ export class ChunkWindow {
     const argLists = Array.from({ length: chunk.count }, (_, i) => chunk.argsOf(i));
     chunk.values = new Array<unknown>(chunk.count);
     chunk.errors = new Array<unknown>(chunk.count).fill(PENDING);
-    this.#done(chunk, undefined, undefined);
+    this.#done(chunk, undefined);
     return argLists;
   }
 
@@ -185,11 +192,11 @@ export class ChunkWindow {
     this.#jobs--;
     if (failed) {
       chunk.errors = new Array<unknown>(chunk.count).fill(failed.error);
-      return this.#done(chunk, failed, undefined);
+      return this.#done(chunk, failed);
     }
     if (!isChunk) {
       chunk.values = [value];
-      return this.#done(chunk, undefined, undefined);
+      return this.#done(chunk, undefined);
     }
     const result = value as ChunkResult;
     chunk.result = result;
@@ -200,7 +207,7 @@ export class ChunkWindow {
       for (let i = 0; i < chunk.count; i++) {
         const failure = failures[i];
         if (!failure) continue;
-        const outcome = this.#failItem(chunk, i, failure);
+        const outcome = this.#failItem!(chunk, i, failure);
         if (outcome.job) {
           errors[i] = PENDING;
           this.trackItem(chunk, i, outcome.job);
@@ -211,14 +218,14 @@ export class ChunkWindow {
       }
       chunk.errors = errors;
     }
-    this.#done(chunk, failed, { items: chunk.count, ms: result.ms });
+    this.#done(chunk, failed);
   }
 
-  #done(chunk: Chunk, failed: { error: unknown } | undefined, ran: { items: number; ms: number } | undefined): void {
+  #done(chunk: Chunk, failed: { error: unknown } | undefined): void {
     chunk.isSettled = true;
     chunk.release();
     if (!this.#isOrdered) this.#queue.push(chunk);
-    this.#onSettled(failed, ran);
+    this.#onSettled(failed, chunk);
   }
 
   #settleItem(chunk: Chunk, index: number, job: JobHandle | undefined, value: unknown, failed: { error: unknown } | undefined): void {
@@ -237,6 +244,6 @@ export class ChunkWindow {
       else alone.values = [value];
       this.#queue.push(alone);
     }
-    this.#onSettled(failed, undefined);
+    this.#onSettled(failed, chunk);
   }
 }

@@ -1,9 +1,11 @@
 /**
  * How `map` reaches a runner's chunk path: `map` sends consecutive inputs
- * to a thread as one job (a chunk; see chunk.ts, chunk-window.ts and
- * chunk-sizer.ts), and the runner submits it on the normal path.
+ * to a thread as one job (a chunk; see lib/dispatch/chunk.ts and
+ * chunk-window.ts), sized by the runner's one `RunSizer`, and the runner
+ * submits it on the normal path, where it travels as a job of a run.
  */
 import type { ChunkResult, JobFailure } from '../../workers/protocol.js';
+import type { RunSizer } from '../dispatch/run-sizer.js';
 import type { JobHandle } from '../job/job.js';
 
 // Each runner's chunk path, out of its public type: `map` finds it here.
@@ -26,13 +28,13 @@ export type ItemFailure = { error: unknown; job?: undefined } | { job: JobHandle
 export interface ChunkSubmitter {
   /** Runs at once (threads × jobs per thread). */
   readonly slots: number;
-  /** Measured milliseconds per input of each task, kept from one `map` to the next. */
-  readonly estimates: Map<string, number>;
+  /** The runner's sizer, which every run (chunks, batches, single jobs) feeds: a chunk takes `sizer.size(name, max)` inputs. */
+  readonly sizer: RunSizer;
   /** Whether jobs of `name` may travel in chunks: not when a rate limit counts its starts. */
   canChunk(name: string): boolean;
   /**
    * Submits one job that runs `name` once per input and resolves with every
-   * outcome; `payload` is `Chunk.payload` (see `ChunkMessage`), `count` its
+   * outcome; `payload` is `Chunk.payload` (see `RunJob.inputs`), `count` its
    * number of inputs.
    */
   submit(name: string, payload: unknown[], count: number): Promise<JobHandle<ChunkResult>>;

@@ -5,7 +5,6 @@
 import { CancelledError, InvalidOptionError, PayloadTooLargeError, SerializationError } from '../errors.js';
 import type { JobHandle } from '../job/job.js';
 import { Chunk } from '../dispatch/chunk.js';
-import { ChunkSizer } from '../dispatch/chunk-sizer.js';
 import { ChunkWindow } from './chunk-window.js';
 import { chunkPathOf, type ChunkSubmitter } from './map-chunks.js';
 import type { SubmitOptions } from '../options.js';
@@ -46,7 +45,7 @@ export type MapOutput<Result, Settle extends SettleMode> = Settle extends 'all' 
  *
  * With `batchSize` above 1 (or `'auto'`, the default, for tasks measured
  * to be quick), consecutive inputs travel as one job, a chunk (see
- * lib/map-chunks.ts and `MapOptions.batchSize`); each input still yields
+ * lib/workflows/map-chunks.ts and `MapOptions.batchSize`); each input still yields
  * its own result or error, in the same shapes as one job per input.
  *
  * Throws `InvalidOptionError` at once for bad options or inputs that are
@@ -107,7 +106,14 @@ class JobMap implements AsyncIterableIterator<unknown> {
   readonly #capacity: number;
   readonly #options: ResolvedMapOptions;
   readonly #window: ChunkWindow;
-  readonly #sizer: ChunkSizer;
+  /** `batchSize` when fixed; `undefined` for 'auto' (the runner's sizer says). */
+  readonly #fixedSize: number | undefined;
+  /** 'auto': most inputs in a chunk, so that every slot keeps two chunks in flight within the window, one running and one waiting. */
+  readonly #maxSize: number;
+  /** 'auto': most chunk jobs in flight, two per slot. */
+  readonly #maxInFlight: number;
+  /** Inputs the chunk being gathered takes. */
+  #target = 1;
   #phase: 'idle' | 'running' | 'done' = 'idle';
   #source: Iterator<unknown> | AsyncIterator<unknown> | undefined;
   #isAsyncSource = false;
@@ -142,14 +148,13 @@ class JobMap implements AsyncIterableIterator<unknown> {
     this.#options = options;
     const chunks = chunkPathOf(submitter);
     this.#chunks = options.batchSize !== 1 && chunks?.canChunk(name) ? chunks : undefined;
-    this.#sizer = new ChunkSizer(this.#chunks ? options.batchSize : 1, capacity, this.#chunks?.slots ?? 1, this.#chunks?.estimates.get(name));
+    const slots = this.#chunks?.slots ?? 1;
+    this.#fixedSize = !this.#chunks ? 1 : options.batchSize === 'auto' ? undefined : options.batchSize;
+    this.#maxSize = Math.max(1, Math.floor(capacity / (2 * slots)));
+    this.#maxInFlight = 2 * slots;
     this.#window = new ChunkWindow(
       options.ordered,
-      (failed, ran) => {
-        if (ran) {
-          this.#sizer.record(ran.items, ran.ms);
-          this.#chunks!.estimates.set(this.#name, this.#sizer.estimate!);
-        }
+      (failed) => {
         if (failed && this.#options.settle === 'fail-fast') this.#fail(failed.error);
         else this.#wake();
       },
@@ -249,9 +254,14 @@ class JobMap implements AsyncIterableIterator<unknown> {
       const room = this.#capacity - window.size - (this.#isLent ? 1 : 0);
       // A new chunk starts only once there is room for all of it (or as
       // much as there can be), so results taken one by one do not make
-      // chunks of one.
-      const roomNeeded = this.#pending ? 1 : Math.max(1, Math.min(this.#sizer.target, this.#capacity - 1));
-      if (room < roomNeeded || this.#sizer.mustWait(window.jobs)) {
+      // chunks of one. Its size is read as it starts: every run measured
+      // so far has resized it.
+      if (!this.#pending) this.#target = this.#fixedSize ?? this.#chunks!.sizer.size(this.#name, this.#maxSize);
+      const roomNeeded = this.#pending ? 1 : Math.max(1, Math.min(this.#target, this.#capacity - 1));
+      // 'auto' keeps two chunks per slot in flight: enough to keep the
+      // threads busy, and each reply resizes the next chunk before the
+      // window fills with chunks sized on the last.
+      if (room < roomNeeded || (this.#fixedSize === undefined && window.jobs >= this.#maxInFlight)) {
         if (this.#pending) {
           await this.#flush();
           continue;
@@ -298,11 +308,11 @@ class JobMap implements AsyncIterableIterator<unknown> {
       if (!chunk) {
         chunk = this.#pending = window.open(index);
         // Sent as it is if the next read has to wait for the event loop.
-        if (this.#sizer.target > 1) setImmediate(() => this.#pending === chunk && void this.#flush());
+        if (this.#target > 1) setImmediate(() => this.#pending === chunk && void this.#flush());
       }
       if (argList) window.add(chunk, argList);
       else window.addOne(chunk, step.value);
-      if (chunk.count >= this.#sizer.target) await this.#flush();
+      if (chunk.count >= this.#target) await this.#flush();
     }
   }
 

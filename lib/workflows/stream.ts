@@ -4,7 +4,7 @@
  */
 import { Duplex } from 'node:stream';
 import { CancelledError, InvalidOptionError, StreamNullResultError } from '../errors.js';
-import { JobWindow } from './job-window.js';
+import { ChunkWindow } from './chunk-window.js';
 import type { LooseSubmitter } from './map.js';
 import type { TaskArgs, TaskName } from '../task-types.js';
 import { checkCapacity, resolveStreamOptions, type ResolvedStreamOptions, type StreamOptions } from './workflow-options.js';
@@ -63,7 +63,7 @@ class JobStream extends Duplex {
   readonly #name: string;
   readonly #capacity: number;
   readonly #options: ResolvedStreamOptions;
-  readonly #window: JobWindow<unknown>;
+  readonly #window: ChunkWindow;
   #written = 0;
   /** Whether the readable side takes more: `push()` said yes, or `_read()` asked since. */
   #canPush = true;
@@ -81,10 +81,11 @@ class JobStream extends Duplex {
     this.#name = name;
     this.#capacity = capacity;
     this.#options = options;
-    this.#window = new JobWindow(options.ordered, (outcome, job) => {
+    // Each written chunk is a window chunk of one input, with an ordinary job.
+    this.#window = new ChunkWindow(options.ordered, (failed, { job, values }) => {
       if (options.settle === 'fail-fast') {
-        if (outcome.status === 'rejected') return void this.destroy(outcome.reason as Error);
-        if (outcome.value === null && job) return void this.destroy(new StreamNullResultError({ job: { jobId: job.id, task: job.name, attempt: job.attempt } }));
+        if (failed) return void this.destroy(failed.error as Error);
+        if (values?.[0] === null && job) return void this.destroy(new StreamNullResultError({ job: { jobId: job.id, task: job.name, attempt: job.attempt } }));
       }
       this.#flush();
     });
@@ -95,21 +96,23 @@ class JobStream extends Duplex {
 
   override _write(chunk: unknown, _encoding: BufferEncoding, callback: WriteCallback): void {
     const index = this.#written++;
-    const slot = this.#window.open(index);
+    const window = this.#window;
+    const slot = window.open(index);
+    window.addInput(slot);
     let args: unknown[];
     try {
       args = this.#options.args ? [...this.#options.args(chunk, index)] : [chunk];
     } catch (error) {
-      this.#window.reject(slot, error);
+      window.reject(slot, error);
       return this.#acknowledge(callback);
     }
     this.#submitter.submit(this.#name, args).then(
       (job) => {
-        this.#window.track(slot, job);
+        window.track(slot, job, false);
         this.#acknowledge(callback);
       },
       (error: unknown) => {
-        this.#window.reject(slot, error);
+        window.reject(slot, error);
         this.#acknowledge(callback);
       },
     );
@@ -145,10 +148,9 @@ class JobStream extends Duplex {
   /** Pushes the results whose turn it is while the reader takes them; then frees the writer, or ends. */
   #flush(): void {
     if (this.destroyed) return;
-    while (this.#canPush) {
-      const outcome = this.#window.take();
-      if (!outcome) break;
-      this.#canPush = this.push(this.#options.settle === 'all' ? outcome : (outcome as { value: unknown }).value);
+    const window = this.#window;
+    while (this.#canPush && window.take()) {
+      this.#canPush = this.push(this.#options.settle === 'all' ? window.settled() : window.value);
     }
     if (this.#heldWrite && this.#window.size < this.#capacity) {
       const held = this.#heldWrite;

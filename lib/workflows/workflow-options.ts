@@ -5,8 +5,10 @@
  */
 import { InvalidOptionError } from '../errors.js';
 import { DEFAULTS } from '../options.js';
-import { MAX_BATCH_SIZE } from '../dispatch/chunk-sizer.js';
 import type { SettleMode } from './workflow-types.js';
+
+/** Most inputs in one `map` chunk (`batchSize`). */
+export const MAX_BATCH_SIZE = 10_000;
 
 /** Options of `group(members, options)`. Unknown keys are rejected. */
 export interface GroupOptions<Settle extends SettleMode = SettleMode> {
@@ -61,12 +63,15 @@ export interface MapOptions<Item = never, Args extends readonly unknown[] = read
    *
    * `1`: one ordinary job per input. An integer from 2 to 10000: chunks of
    * that many inputs (fewer when the window of `capacity` inputs is full,
-   * the input ends, or reading it has to wait). `'auto'`: chunks sized from
-   * their measured in-thread run time, about 2 ms of work each, up to
-   * `capacity / (2 × threads)`, growing at most fourfold a step from one
-   * input (or from where the runner's last `map` of the task left off); at most two chunks per thread are in flight, one
-   * running and one waiting. A task whose runs take over 1 ms thus gets
-   * chunks of one input.
+   * the input ends, or reading it has to wait). `'auto'`: chunks sized by
+   * the runner's one run sizer, which transparent batches share, from the
+   * in-thread time of every run of the task so far (chunks, batches and
+   * single jobs alike): about 2 ms of work each, up to
+   * `capacity / (2 × threads)`, and at most four times the largest run
+   * measured, starting from one input for a task not yet measured; at
+   * most two chunks per thread are in flight, one running and one
+   * waiting. A task whose runs take over 1 ms thus gets chunks of one
+   * input.
    *
    * A chunk is one job: one entry on the table, one set of events, one
    * count in `stats()`; an input failing inside it does not fail it. Its

@@ -7,7 +7,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { resolveRunnerOptions } from '../../lib/admission/validate.js';
 import { classifyCrash, Pool, type Placement } from '../../lib/pool/pool.js';
-import type { JobMessage } from '../../workers/protocol.js';
+import type { JobReply, RunMessage } from '../../workers/protocol.js';
 import { rejectionOf } from '../helpers/e2e.js';
 import { TASKS } from '../helpers/runner.js';
 
@@ -15,8 +15,14 @@ function newPool(): Pool {
   return new Pool(resolveRunnerOptions({ tasks: TASKS, minThreads: 1, maxThreads: 1 }), { workerError: () => {}, workerRecycled: () => {} });
 }
 
-function job(task: string, args: unknown[]): JobMessage {
-  return { type: 'job', id: task, task, attempt: 1, args, isEncoded: false };
+function job(task: string, args: unknown[]): RunMessage {
+  return { type: 'run', task, jobs: [{ id: task, attempt: 1, args, isEncoded: false }], collectsProgress: false };
+}
+
+/** The value of a run of one job. */
+async function valueOf(reply: Promise<JobReply>): Promise<unknown> {
+  const ran = await reply;
+  return ran.type === 'run' ? ran.values[0] : ran;
 }
 
 const placement = (): Placement => ({ mayWait: false, thread: undefined });
@@ -36,11 +42,11 @@ describe('Pool', () => {
     ])('rejects its run as a crash with reason unreadable-message on a thread %s, and runs the next one', async (_, isWarm) => {
       const pool = newPool();
       try {
-        if (isWarm) expect(await pool.run(job('add', [1, 1]), undefined, undefined, placement())).toBe(2);
+        if (isWarm) expect(await valueOf(pool.run(job('add', [1, 1]), undefined, undefined, placement()))).toBe(2);
         const { args, transferList } = unreadable();
         const error = await rejectionOf(pool.run(job('echo', args), undefined, transferList, placement()));
         expect(classifyCrash(error).reason).toBe('unreadable-message');
-        expect(await pool.run(job('add', [2, 3]), undefined, undefined, placement())).toBe(5);
+        expect(await valueOf(pool.run(job('add', [2, 3]), undefined, undefined, placement()))).toBe(5);
       } finally {
         await pool.destroy();
       }

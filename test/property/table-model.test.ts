@@ -20,7 +20,7 @@ import { getEventListeners } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { EventEmitter } from 'eventemitter3';
 import fc, { type Arbitrary, type AsyncCommand, type Scheduler } from 'fast-check';
-import type { BatchReply, JobFailure, JobReply, PoolMessage } from '../../workers/protocol.js';
+import type { JobFailure, JobReply, RunMessage, RunReply } from '../../workers/protocol.js';
 import type { Attempt } from '../../lib/dispatch/attempt.js';
 import { Dispatcher } from '../../lib/dispatch/dispatcher.js';
 import {
@@ -197,7 +197,7 @@ type Outcome = { kind: 'complete' } | { kind: 'fail'; mask: number } | { kind: '
 
 interface FakeRun {
   readonly id: number;
-  readonly message: PoolMessage;
+  readonly message: RunMessage;
   readonly attempt: Attempt;
   /** The jobs the run carries: one, or a transparent batch. */
   readonly jobs: readonly Job[];
@@ -249,7 +249,7 @@ class FakePool {
   readonly behind = new Map<FakeRun, FakeRun>();
   readonly ahead = new Map<FakeRun, FakeRun>();
 
-  run(message: PoolMessage, stop: Stop | undefined, _transferList: unknown, placement: Placement): Promise<JobReply> {
+  run(message: RunMessage, stop: Stop | undefined, _transferList: unknown, placement: Placement): Promise<JobReply> {
     if (this.isDestroyed) this.world.fail(`a run was sent to the pool after it was destroyed`);
     // A prefetch goes past the slots, and only then (counted as the dispatcher counts: it has added this run).
     const runsOut = this.world.dispatcher.runningCount - 1;
@@ -263,7 +263,7 @@ class FakePool {
       return new Promise(() => {});
     }
     if (!stop) {
-      const jobs = attempt.batch ?? [attempt.job];
+      const jobs = attempt.jobs;
       // Every thread runs one job at a time: only a run that may wait in a busy thread goes without one.
       if (!this.world.prefetches) this.world.fail(`a run was sent without a stop signal, though every thread runs one job and prefetch is off`);
       const stoppable = jobs.filter((job) => job.options.signal || job.options.timeout || job.options.softTimeout);
@@ -275,8 +275,8 @@ class FakePool {
       resolve = res;
       reject = rej;
     });
-    const jobs = attempt.batch ?? [attempt.job];
-    const ids = message.type === 'batch' ? message.jobs.map((job) => job.id) : [message.id];
+    const jobs = attempt.jobs;
+    const ids = message.jobs.map((job) => job.id);
     if (ids.join() !== jobs.map((job) => job.id).join()) this.world.fail(`the message carries ${ids.join()}, the run ${jobs.map((job) => job.id).join()}`);
     const run: FakeRun = { id: this.nextRun++, message, attempt, jobs, promise, resolve, reject, isSettled: false };
     unfinishedRuns.add(run);
@@ -313,17 +313,13 @@ class FakePool {
     this.ahead.delete(run);
     // Piscina forgets the abort listener once a run settles.
     run.attempt.removeListener('abort', () => {});
-    if (run.message.type === 'job') run.message.control?.close();
+    if (run.message.control) run.message.control.close();
     if (outcome.kind === 'crash') return run.reject(outcome.error ?? new Error('worker exited with code: 1'));
     if (outcome.kind === 'notStarted') return run.reject(outcome.error);
     if (outcome.kind === 'abort') return run.reject(Object.assign(new Error('The task has been aborted'), { name: 'AbortError' }));
     const ends = run.jobs.map((_, index) => jobOutcome(run, index, outcome));
-    if (run.message.type === 'job') {
-      const [end] = ends;
-      return end!.kind === 'succeed' ? run.resolve(end!.value) : run.reject(FAILURE);
-    }
-    const reply: BatchReply = {
-      type: 'batch',
+    const reply: RunReply = {
+      type: 'run',
       values: ends.map((end) => (end.kind === 'succeed' ? end.value : undefined)),
       failures: outcome.kind === 'fail' ? ends.map((end) => (end.kind === 'fail' ? FAILURE : undefined)) : undefined,
       ms: 0.01 * ends.length,
@@ -554,9 +550,9 @@ class World {
   }
 
   /**
-   * Runs one job that replies at once. The dispatcher measures it as
-   * taking no time (the clock is fake), so with `batching: 'auto'` the
-   * next jobs of the task may travel in batches.
+   * Runs one job that replies at once, measured as tiny in its (pretend)
+   * thread, so with `batching: 'auto'` the next jobs of the task may travel
+   * in batches.
    */
   async warmUp(): Promise<void> {
     const { record } = this.admit({ priority: 0, signal: 'none', retries: undefined, timeout: undefined, expiresIn: undefined, delay: undefined, task: 'task' }, false);
@@ -718,8 +714,8 @@ class World {
   }
 
   /** The attempt a run without a stop signal belongs to, found from its message's first job. */
-  attemptOf(message: PoolMessage): Attempt | undefined {
-    const id = message.type === 'batch' ? message.jobs[0]?.id : message.id;
+  attemptOf(message: RunMessage): Attempt | undefined {
+    const id = message.jobs[0]?.id;
     for (const { job } of this.records.values()) if (job.id === id) return job.run;
     return undefined;
   }
@@ -1168,7 +1164,7 @@ describe('MemoryTable, Lifecycle and Dispatcher over a fake pool', () => {
   afterAll(() => {
     for (const run of unfinishedRuns) {
       run.attempt.control?.close();
-      if (run.message.type === 'job') run.message.control?.close();
+      if (run.message.control) run.message.control.close();
     }
     hostProcess().off('unhandledRejection', onUnhandled);
     jest.useRealTimers();
