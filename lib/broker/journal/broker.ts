@@ -103,7 +103,10 @@ export class JournalBroker<Entry extends BrokerEntry> implements DurableBroker<E
   }
 
   release(id: string): void {
+    const seq = this.#rows.get(id);
+    if (seq === undefined) return;
     this.#rows.delete(id);
+    this.#store.release(seq);
   }
 
   recover(max: number): StoredJob[] {

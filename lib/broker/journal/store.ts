@@ -44,21 +44,25 @@ type DatabaseClass = new (path: string, options?: { timeout?: number }) => Datab
 const FORMAT = 'baozi-journal';
 const VERSION = 2;
 
-// One row per job, from its acceptance until its outcome is pruned. Only
-// rows an earlier process wrote (`past`) are indexed by id: they are the
-// only ones looked up by id here (this process finds its own jobs in
-// memory), and an index kept up on every hot row would double the cost of
-// a tiny job.
+// A tiny job costs the journal one row write when accepted and a share of
+// bulk writes when it settles:
+// - baozi_jobs: one row per unsettled job, deleted (in bulk) when it
+//   settles. Only rows an earlier process wrote (`past`) are indexed by id:
+//   only those are looked up by id (this process finds its own jobs in
+//   memory), and an index kept up on every hot row would double the cost.
+// - baozi_outcomes: the outcomes of one turn's settled jobs in one row, as
+//   JSON, for `getJob(id)` after a restart; read back once, when an id is
+//   first looked up, and pruned a row at a time.
 const SCHEMA = `
 CREATE TABLE baozi_meta (key TEXT PRIMARY KEY, value);
 CREATE TABLE baozi_jobs (
   seq INTEGER PRIMARY KEY, id TEXT NOT NULL, name TEXT NOT NULL, args, priority INTEGER NOT NULL,
   attempt INTEGER NOT NULL, submitted_at REAL NOT NULL, run_at REAL, expires_at REAL,
   chunk_size INTEGER NOT NULL, options TEXT,
-  started INTEGER NOT NULL DEFAULT 0, redeliveries INTEGER NOT NULL DEFAULT 0,
-  state TEXT, finished_at REAL, value, past INTEGER NOT NULL DEFAULT 0
+  started INTEGER NOT NULL DEFAULT 0, redeliveries INTEGER NOT NULL DEFAULT 0, past INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX baozi_jobs_past_id ON baozi_jobs (id) WHERE past = 1;
+CREATE TABLE baozi_outcomes (seq INTEGER PRIMARY KEY, count INTEGER NOT NULL, last_finished REAL NOT NULL, body TEXT NOT NULL);
 CREATE TABLE baozi_schedules (key TEXT PRIMARY KEY, last_due REAL NOT NULL);
 `;
 
@@ -76,9 +80,26 @@ interface JobRow {
   options: string | null;
   started: number;
   redeliveries: number;
-  state: Outcome['state'] | null;
-  finished_at: number | null;
-  value: Column | null;
+}
+
+/** What the journal knows of an unsettled job of this process, to write its outcome. */
+interface LiveRow {
+  readonly id: string;
+  readonly name: string;
+  readonly submittedAt: number;
+  attempt: number;
+}
+
+/** One settled job in a `baozi_outcomes` row: id, name, attempt, submitted at, finished at, state, value. */
+type OutcomeEntry = [string, string, number, number, number, Outcome['state'], OutcomeValue];
+/** The value column as JSON: JSON text as it is, v8 bytes in base64, or none. */
+type OutcomeValue = string | { readonly bytes: string } | null;
+
+/** A `baozi_outcomes` row, as pruning sees it. */
+interface OutcomeGroup {
+  readonly seq: number;
+  readonly count: number;
+  readonly lastFinished: number;
 }
 
 /** A transaction open for this turn's writes. */
@@ -88,7 +109,7 @@ interface Group {
   reject(error: unknown): void;
 }
 
-const JOB_COLUMNS = 'seq, id, name, args, priority, attempt, submitted_at, run_at, expires_at, chunk_size, options, started, redeliveries, state';
+const JOB_COLUMNS = 'seq, id, name, args, priority, attempt, submitted_at, run_at, expires_at, chunk_size, options, started, redeliveries';
 
 // Seqs per bulk statement (SQLite allows 32,766 parameters).
 const BULK = 256;
@@ -179,7 +200,6 @@ export class JournalStore {
   readonly #options: JournalStoreOptions;
   readonly #insertJob: Statement;
   readonly #holdJob: Statement;
-  readonly #keepOutcome: Statement;
   readonly #redeliver: Statement;
   readonly #pageJobs: Statement;
   readonly #findPast: Statement;
@@ -187,6 +207,8 @@ export class JournalStore {
   readonly #deleteBulk: Statement;
   readonly #startOne: Statement;
   readonly #startBulk: Statement;
+  readonly #insertOutcomes: Statement;
+  readonly #deleteOutcomes: Statement;
   readonly #lastTick: Statement;
   readonly #tick: Statement;
   #group: Group | undefined;
@@ -198,13 +220,22 @@ export class JournalStore {
   #cursor = 0;
   /** Rows past the cursor given back already by `find()`. */
   readonly #given = new Set<number>();
-  /** Rows that started running this turn: marked at commit, in bulk. */
+  /** Unsettled jobs this process wrote or was given back, by row. */
+  readonly #live = new Map<number, LiveRow>();
+  /** Rows that were sent to a thread this turn: marked at commit, in bulk. */
   #starting = new Set<number>();
-  /** Rows to delete at commit, in bulk: settled without an outcome to keep, or outcomes pruned. */
+  /** Rows of jobs that settled or were released this turn: deleted at commit, in bulk. */
   #deleting: number[] = [];
-  /** Kept outcomes, oldest first (rows and when they finished): pruned past `maxResults` or `resultTtl`. */
-  readonly #kept: { seq: number; finishedAt: number }[] = [];
+  /** Outcomes of this turn: one `baozi_outcomes` row at commit. */
+  #settled: OutcomeEntry[] = [];
+  /** Kept outcome rows, oldest first, pruned past `maxResults` or `resultTtl`; and how many outcomes they hold. */
+  readonly #kept: OutcomeGroup[] = [];
   #keptHead = 0;
+  #keptCount = 0;
+  /** Outcome rows up to this one were written by earlier processes. */
+  readonly #pastOutcomesUpTo: number;
+  /** Their outcomes by id, read on the first lookup. */
+  #pastOutcomes: Map<string, OutcomeEntry> | undefined;
   #isClosed = false;
 
   /** @internal Use `openJournal()`. */
@@ -216,35 +247,34 @@ export class JournalStore {
       'INSERT INTO baozi_jobs (id, name, args, priority, attempt, submitted_at, run_at, expires_at, chunk_size, options) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
     this.#holdJob = db.prepare('UPDATE baozi_jobs SET attempt = ?, run_at = ?, started = 0 WHERE seq = ?');
-    this.#keepOutcome = db.prepare('UPDATE baozi_jobs SET state = ?, finished_at = ?, value = ?, args = NULL WHERE seq = ?');
     this.#redeliver = db.prepare('UPDATE baozi_jobs SET attempt = attempt + 1, redeliveries = redeliveries + 1, started = 0 WHERE seq = ?');
     // Only what a job needs to run again: reading fewer columns is most of the cost of a page.
-    this.#pageJobs = db.prepare(`SELECT ${JOB_COLUMNS} FROM baozi_jobs WHERE seq > ? AND seq <= ? AND state IS NULL ORDER BY seq LIMIT ?`);
-    this.#findPast = db.prepare('SELECT * FROM baozi_jobs WHERE id = ? AND past = 1 ORDER BY seq DESC LIMIT 1');
+    this.#pageJobs = db.prepare(`SELECT ${JOB_COLUMNS} FROM baozi_jobs WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?`);
+    this.#findPast = db.prepare(`SELECT ${JOB_COLUMNS} FROM baozi_jobs WHERE id = ? AND past = 1 ORDER BY seq DESC LIMIT 1`);
     this.#deleteOne = db.prepare('DELETE FROM baozi_jobs WHERE seq = ?');
     this.#deleteBulk = db.prepare(`DELETE FROM baozi_jobs WHERE seq IN (${Array(BULK).fill('?').join(', ')})`);
     this.#startOne = db.prepare('UPDATE baozi_jobs SET started = 1 WHERE seq = ?');
+    this.#startBulk = db.prepare(`UPDATE baozi_jobs SET started = 1 WHERE seq IN (${Array(BULK).fill('?').join(', ')})`);
+    this.#insertOutcomes = db.prepare('INSERT INTO baozi_outcomes (count, last_finished, body) VALUES (?, ?, ?)');
+    this.#deleteOutcomes = db.prepare('DELETE FROM baozi_outcomes WHERE seq = ?');
     this.#lastTick = db.prepare('SELECT last_due FROM baozi_schedules WHERE key = ?');
     this.#tick = db.prepare('INSERT INTO baozi_schedules (key, last_due) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET last_due = excluded.last_due');
-    this.#startBulk = db.prepare(`UPDATE baozi_jobs SET started = 1 WHERE seq IN (${Array(BULK).fill('?').join(', ')})`);
-    const at = Date.now();
     db.exec('BEGIN');
     try {
       // What is here now was written by earlier processes: indexed by id from now on.
       db.prepare('UPDATE baozi_jobs SET past = 1 WHERE past = 0').run();
-      db.prepare('DELETE FROM baozi_jobs WHERE state IS NOT NULL AND finished_at < ?').run(at - options.resultTtl);
-      const kept = db.prepare('SELECT seq, finished_at AS finishedAt FROM baozi_jobs WHERE state IS NOT NULL ORDER BY finished_at').all() as { seq: number; finishedAt: number }[];
-      this.#kept.push(...kept);
-      this.#pruneKept(at);
-      this.#flushDeletes();
+      const groups = db.prepare('SELECT seq, count, last_finished AS lastFinished FROM baozi_outcomes ORDER BY seq').all() as OutcomeGroup[];
+      for (const group of groups) this.#keep(group);
+      this.#pruneKept(Date.now());
       db.exec('COMMIT');
     } catch (error) {
       if (db.inTransaction) db.exec('ROLLBACK');
       throw error;
     }
-    const jobs = db.prepare('SELECT count(*) AS count, max(seq) AS last FROM baozi_jobs WHERE state IS NULL').get() as { count: number; last: number | null };
+    const jobs = db.prepare('SELECT count(*) AS count, max(seq) AS last FROM baozi_jobs').get() as { count: number; last: number | null };
     this.recoverable = jobs.count;
     this.#recoverUpTo = jobs.last ?? 0;
+    this.#pastOutcomesUpTo = this.#kept.length > 0 ? this.#kept[this.#kept.length - 1]!.seq : 0;
   }
 
   /** Writes an accepted job. Returns its row, or `undefined` when the write failed (then `written()` rejects). */
@@ -264,7 +294,9 @@ export class JournalStore {
         job.chunkSize,
         job.options ? JSON.stringify(job.options) : null,
       );
-      return Number(lastInsertRowid);
+      const seq = Number(lastInsertRowid);
+      this.#live.set(seq, { id: job.id, name: job.name, submittedAt: job.submittedAt, attempt: job.attempt });
+      return seq;
     } catch (error) {
       this.#fail(group, error);
       return undefined;
@@ -274,25 +306,35 @@ export class JournalStore {
   /** The job waits off the table until `runAt`, at its `attempt`. */
   hold(seq: number, attempt: number, runAt: number): void {
     this.#starting.delete(seq);
+    const live = this.#live.get(seq);
+    if (live) live.attempt = attempt;
     this.#run(this.#holdJob, attempt, runAt, seq);
   }
 
   /**
-   * The job was taken to run: marked at this turn's commit, so that a
+   * The job was sent to a thread: marked at this turn's commit, so that a
    * process dying while it runs makes the next one count a redelivery.
    */
   started(seq: number): void {
     if (this.#begin()) this.#starting.add(seq);
   }
 
-  /** The job settled: its outcome is kept in its row (up to `maxResults`, for `resultTtl`), or the row leaves. */
+  /** The job settled: its row leaves, and its outcome joins this turn's (kept up to `maxResults`, for `resultTtl`). */
   settle(seq: number, outcome: Outcome, finishedAt: number): void {
     this.#starting.delete(seq);
-    if (this.#options.maxResults === 0 || this.#options.resultTtl === 0) {
-      if (this.#begin()) this.#deleting.push(seq);
-    } else if (this.#run(this.#keepOutcome, outcome.state, finishedAt, outcomeColumn(outcome), seq)) {
-      this.#kept.push({ seq, finishedAt });
+    const live = this.#live.get(seq);
+    this.#live.delete(seq);
+    if (!this.#begin()) return;
+    this.#deleting.push(seq);
+    if (live && this.#options.maxResults > 0 && this.#options.resultTtl > 0) {
+      this.#settled.push([live.id, live.name, live.attempt, live.submittedAt, finishedAt, outcome.state, outcomeValue(outcome)]);
     }
+  }
+
+  /** The job leaves this process unsettled (its runner closes): its row stays for the next process. */
+  release(seq: number): void {
+    this.#starting.delete(seq);
+    this.#live.delete(seq);
   }
 
   /** The due time of the last tick of the schedule named `key` (epoch ms), if one was kept. */
@@ -338,21 +380,14 @@ export class JournalStore {
    */
   find(id: string): { seq: number; job: StoredJob } | StoredOutcome | undefined {
     const row = this.#read(() => this.#findPast.get(id) as JobRow | undefined);
-    if (!row) return undefined;
-    if (row.state === null) {
-      if (row.seq <= this.#cursor || row.seq > this.#recoverUpTo || this.#given.has(row.seq)) return undefined;
+    if (row && row.seq > this.#cursor && row.seq <= this.#recoverUpTo && !this.#given.has(row.seq)) {
       this.#given.add(row.seq);
       return { seq: row.seq, job: this.#give(row) };
     }
-    if (row.finished_at! < Date.now() - this.#options.resultTtl) return undefined;
-    return {
-      id: row.id,
-      name: row.name,
-      attempt: row.attempt,
-      submittedAt: row.submitted_at,
-      finishedAt: row.finished_at!,
-      outcome: outcomeFromColumn(row.state, row.value),
-    };
+    const entry = this.#readPastOutcomes().get(id);
+    if (!entry || entry[4] < Date.now() - this.#options.resultTtl) return undefined;
+    const [, name, attempt, submittedAt, finishedAt, state, value] = entry;
+    return { id, name, attempt, submittedAt, finishedAt, outcome: outcomeFromColumn(state, fromOutcomeValue(value)) };
   }
 
   /** Commits what is pending and closes the file, which lets another runner open it. */
@@ -370,9 +405,23 @@ export class JournalStore {
   /** A row given back to run: one that had started counts a redelivery, written now. */
   #give(row: JobRow): StoredJob {
     const job = jobFromRow(row);
-    if (row.started === 0) return job;
-    this.#run(this.#redeliver, row.seq);
-    return { ...job, attempt: row.attempt + 1, redeliveries: row.redeliveries + 1 };
+    const redelivered = row.started !== 0;
+    if (redelivered) this.#run(this.#redeliver, row.seq);
+    const attempt = redelivered ? row.attempt + 1 : row.attempt;
+    this.#live.set(row.seq, { id: row.id, name: row.name, submittedAt: row.submitted_at, attempt });
+    return redelivered ? { ...job, attempt, redeliveries: row.redeliveries + 1 } : job;
+  }
+
+  /**
+   * The outcomes earlier processes kept, by id (the newest `maxResults`),
+   * read once: what this process settles it finds in memory.
+   */
+  #readPastOutcomes(): Map<string, OutcomeEntry> {
+    if (this.#pastOutcomes) return this.#pastOutcomes;
+    const rows = this.#read(() => this.#db.prepare('SELECT body FROM baozi_outcomes WHERE seq <= ? ORDER BY seq').all(this.#pastOutcomesUpTo) as { body: string }[]);
+    const entries = rows.flatMap((row) => JSON.parse(row.body) as OutcomeEntry[]);
+    this.#pastOutcomes = new Map(entries.slice(Math.max(0, entries.length - this.#options.maxResults)).map((entry) => [entry[0], entry]));
+    return this.#pastOutcomes;
   }
 
   /** Runs one statement inside this turn's group; false when it failed. A write that fails fails the whole group, which is rolled back. */
@@ -435,6 +484,7 @@ export class JournalStore {
     if (!group) return;
     try {
       this.#flushStarts();
+      this.#flushOutcomes();
       this.#pruneKept(Date.now());
       this.#flushDeletes();
       this.#db.exec('COMMIT');
@@ -451,6 +501,7 @@ export class JournalStore {
     this.#commitTimer = undefined;
     this.#starting.clear();
     this.#deleting = [];
+    this.#settled = [];
     try {
       if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
     } catch {
@@ -466,12 +517,31 @@ export class JournalStore {
     bulk(seqs, this.#startBulk, this.#startOne);
   }
 
-  /** Outcomes past `maxResults` or `resultTtl` join the rows to delete. */
+  /** This turn's outcomes, as one row. */
+  #flushOutcomes(): void {
+    const settled = this.#settled;
+    if (settled.length === 0) return;
+    this.#settled = [];
+    const lastFinished = settled[settled.length - 1]![4];
+    const { lastInsertRowid } = this.#insertOutcomes.run(settled.length, lastFinished, JSON.stringify(settled));
+    this.#keep({ seq: Number(lastInsertRowid), count: settled.length, lastFinished });
+  }
+
+  #keep(group: OutcomeGroup): void {
+    this.#kept.push(group);
+    this.#keptCount += group.count;
+  }
+
+  /** Drops outcome rows whose outcomes are all past `maxResults` newer ones, or past `resultTtl`. */
   #pruneKept(at: number): void {
     const { maxResults, resultTtl } = this.#options;
     const kept = this.#kept;
-    while (this.#keptHead < kept.length && (kept.length - this.#keptHead > maxResults || kept[this.#keptHead]!.finishedAt < at - resultTtl)) {
-      this.#deleting.push(kept[this.#keptHead++]!.seq);
+    while (this.#keptHead < kept.length) {
+      const oldest = kept[this.#keptHead]!;
+      if (this.#keptCount - oldest.count < maxResults && oldest.lastFinished >= at - resultTtl) break;
+      this.#deleteOutcomes.run(oldest.seq);
+      this.#keptCount -= oldest.count;
+      this.#keptHead++;
     }
     // Drop the pruned head now and then, not on every prune.
     if (this.#keptHead > 1024 && this.#keptHead * 2 > kept.length) {
@@ -493,6 +563,16 @@ function bulk(seqs: number[], many: Statement, one: Statement): void {
   let i = 0;
   for (; i + BULK <= seqs.length; i += BULK) many.run(seqs.slice(i, i + BULK));
   for (; i < seqs.length; i++) one.run(seqs[i]);
+}
+
+/** An outcome's value as it goes into the JSON of its row. */
+function outcomeValue(outcome: Outcome): OutcomeValue {
+  const column = outcomeColumn(outcome);
+  return column instanceof Uint8Array ? { bytes: Buffer.from(column).toString('base64') } : column;
+}
+
+function fromOutcomeValue(value: OutcomeValue): Column | null {
+  return value !== null && typeof value === 'object' ? new Uint8Array(Buffer.from(value.bytes, 'base64')) : value;
 }
 
 function jobFromRow(row: JobRow): StoredJob {
