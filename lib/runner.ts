@@ -1,3 +1,4 @@
+import { deserialize } from 'node:v8';
 import { EventEmitter } from 'eventemitter3';
 import { encodeArgs, type EncodedArgs } from './admission/codec.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
@@ -175,9 +176,11 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     registerChunkPath(this, {
       slots: this.#slots,
       estimates: new Map(),
-      // A chunk is a local job: over a shared broker, map's items go one by one.
-      canChunk: (name) => !options.broker && !options.rateLimits.has(name),
+      // Over a shared broker an input that fails in a chunk is not run again
+      // (see #failItem): a task with retries sends its inputs one by one.
+      canChunk: (name) => !options.rateLimits.has(name) && !(options.broker && resolveSubmitOptions(undefined, options.defaults.get(name)).retry?.max),
       submit: (name, payload, count) => {
+        if (this.#producer) return this.#submitRemoteChunk(name, payload, count);
         try {
           const { job, admitted } = this.#admission.admit<ChunkResult>({ name, args: payload, options: undefined, mode: 'wait', chunkSize: count });
           return (admitted as Promise<Job<ChunkResult>> | undefined) ?? Promise.resolve(job);
@@ -469,6 +472,8 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
 
   /** See `ChunkSubmitter.failItem`. */
   #failItem(chunk: Job, args: unknown[], failure: JobFailure): ItemFailure {
+    // Over a shared broker no local job can run it again; canChunk keeps tasks with retries out of chunks.
+    if (this.#producer) return { error: failureToError(failure, chunk.info) };
     const requestedDelay = failure.type === 'retry-requested' ? (failure.delay ?? null) : undefined;
     const options = resolveSubmitOptions(undefined, this.#options.defaults.get(chunk.name));
     if (requestedDelay === undefined && !options.retry?.max) return { error: failureToError(failure, chunk.info) };
@@ -507,6 +512,20 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     }
   }
 
+  /** Puts a `map` chunk on the shared table: one BullMQ job for `count` inputs, its time limits scaled as in-process. */
+  #submitRemoteChunk(name: string, payload: unknown[], count: number): Promise<JobHandle<ChunkResult>> {
+    try {
+      const job = this.#remoteJob(name, payload, undefined);
+      const { timeout, softTimeout } = job.options;
+      const scale = (ms: number | undefined): number | undefined => (ms === undefined ? undefined : Math.min(ms * count, Number.MAX_SAFE_INTEGER));
+      const options = timeout === undefined && softTimeout === undefined ? job.options : { ...job.options, timeout: scale(timeout), softTimeout: scale(softTimeout) };
+      // Plain primitives travel flat and unencoded (see Chunk.payload); the consumer needs to know which.
+      return this.#producer!.put({ ...job, options, chunk: { size: count, isFlat: !job.isEncoded } }) as Promise<JobHandle<ChunkResult>>;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
   /**
    * Runs a job a consumer took off the shared table, on this runner's pool,
    * as a local job without retries (BullMQ retries it) under the time
@@ -521,8 +540,12 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
       softTimeout: consumed.softTimeout,
       onProgress: consumed.onProgress,
     };
-    const job = new Job(this.#lifecycle, consumed.id, consumed.name, consumed.args, true, options, now());
+    // A flat chunk reaches its thread as the flat list it was (see Chunk.payload), not as one list per input.
+    const isFlat = consumed.chunk?.isFlat === true;
+    const args = isFlat ? (deserialize(consumed.args) as unknown[]) : consumed.args;
+    const job = new Job(this.#lifecycle, consumed.id, consumed.name, args, !isFlat, options, now());
     job.attempt = consumed.attempt;
+    if (consumed.chunk) job.chunkSize = consumed.chunk.size;
     if (this.#broker.tryPut(job)) {
       this.#dispatcher.pump();
       return job.result;

@@ -34,6 +34,8 @@ export interface RemoteSubmit {
   args: unknown[] | Uint8Array;
   isEncoded: boolean;
   options: ResolvedSubmitOptions;
+  /** A `map` chunk: its number of inputs, and whether `args` is the flat form (`[count, arity, ...inputs]`, see `Chunk.payload`). */
+  chunk?: { size: number; isFlat: boolean };
 }
 
 export interface RemoteProducer {
@@ -67,6 +69,8 @@ export interface ConsumedJob {
   args: Uint8Array;
   /** 1 for the first run. */
   attempt: number;
+  /** A `map` chunk: its number of inputs, and whether its arguments are the flat form. */
+  chunk: { size: number; isFlat: boolean } | undefined;
   timeout: number | undefined;
   softTimeout: number | undefined;
   onProgress: (value: unknown) => void;

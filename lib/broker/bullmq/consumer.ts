@@ -72,6 +72,7 @@ export class BullmqConsumer implements RemoteConsumer {
           name: bullJob.name,
           args: wire.argsBytes,
           attempt: info.attempt,
+          chunk: wire.chunk,
           timeout: wire.timeout,
           softTimeout: wire.softTimeout,
           onProgress: (progress) => void bullJob.updateProgress(progress as JobProgress).catch((error: unknown) => this.#settings.brokerError(error)),

@@ -269,12 +269,17 @@ export class BullmqProducer implements RemoteProducer {
           await this.#roomMayHaveFreed();
           continue;
         }
+        const admitted: Waiter[] = [];
         for (const waiter of this.#waiters) {
           if (room-- <= 0) break;
           this.#waiters.delete(waiter);
           waiter.stopWatching?.();
-          void this.#add(waiter);
+          // A jobId may name a job Redis holds already: that one is looked up, alone.
+          if (waiter.submit.options.jobId === undefined) admitted.push(waiter);
+          else void this.#add(waiter);
         }
+        if (admitted.length === 1) void this.#add(admitted[0]!);
+        else if (admitted.length > 1) void this.#addBulk(admitted);
       }
     } catch (error) {
       // Redis did not answer: every producer waiting now hears it, none hangs.
@@ -288,24 +293,8 @@ export class BullmqProducer implements RemoteProducer {
   async #add(waiter: Waiter): Promise<void> {
     const { submit, job } = waiter;
     const { options } = submit;
-    const data: WireJob = { baozi: 1, args: encodeArgsForWire(submit.args, submit.isEncoded) };
-    if (options.timeout !== undefined) data.timeout = options.timeout;
-    if (options.softTimeout !== undefined) data.softTimeout = options.softTimeout;
-    if (options.expiresAt !== undefined) data.expiresAt = options.expiresAt;
-    const keepFor = { age: Math.ceil(this.#settings.resultTtl / 1000) };
-    const bullOptions: JobsOptions = {
-      priority: toBullPriority(options.priority),
-      removeOnComplete: keepFor,
-      removeOnFail: keepFor,
-    };
-    if (options.jobId !== undefined) bullOptions.jobId = options.jobId;
-    if (options.runAt !== undefined) bullOptions.delay = Math.max(0, options.runAt - Date.now());
-    if (options.retry && options.retry.max > 0) {
-      const { max: _max, retryOn: _retryOn, ...backoff } = options.retry;
-      data.retry = backoff;
-      bullOptions.attempts = options.retry.max + 1;
-      bullOptions.backoff = { type: 'baozi' };
-    }
+    const data = wireData(submit);
+    const bullOptions = this.#bullOptions(options);
     this.#adding++;
     if (job.id !== '') this.#live.set(job.id, job);
     try {
@@ -334,6 +323,47 @@ export class BullmqProducer implements RemoteProducer {
       this.#adding--;
       this.#checkIdle();
     }
+  }
+
+  /** Adds the jobs admitted in one round in one round trip (BullMQ's `addBulk`, one transaction). */
+  async #addBulk(waiters: Waiter[]): Promise<void> {
+    const entries = waiters.map(({ submit }) => ({ name: submit.name, data: wireData(submit), opts: this.#bullOptions(submit.options) }));
+    this.#adding += waiters.length;
+    try {
+      const added = await this.#call('add jobs', () => this.#queue.addBulk(entries));
+      const at = Date.now();
+      waiters.forEach(({ job, submit, resolve }, i) => {
+        job.setId(added[i]!.id!);
+        this.#live.set(job.id, job);
+        this.#depth++;
+        job.queuedAt = at;
+        const { signal } = submit.options;
+        if (signal) job.releaseSignal = watchAbort(signal, () => void job.cancel(signal.reason));
+        resolve(job);
+      });
+    } catch (error) {
+      for (const waiter of waiters) waiter.reject(error);
+    } finally {
+      this.#adding -= waiters.length;
+      this.#checkIdle();
+    }
+  }
+
+  /** BullMQ's options for a job: priority, removal after `resultTtl`, id, delay, attempts. */
+  #bullOptions(options: RemoteSubmit['options']): JobsOptions {
+    const keepFor = { age: Math.ceil(this.#settings.resultTtl / 1000) };
+    const bullOptions: JobsOptions = {
+      priority: toBullPriority(options.priority),
+      removeOnComplete: keepFor,
+      removeOnFail: keepFor,
+    };
+    if (options.jobId !== undefined) bullOptions.jobId = options.jobId;
+    if (options.runAt !== undefined) bullOptions.delay = Math.max(0, options.runAt - Date.now());
+    if (options.retry && options.retry.max > 0) {
+      bullOptions.attempts = options.retry.max + 1;
+      bullOptions.backoff = { type: 'baozi' };
+    }
+    return bullOptions;
   }
 
   #cancel(job: RemoteJob, reason: unknown): boolean {
@@ -425,6 +455,21 @@ export class BullmqProducer implements RemoteProducer {
     this.#idleWaiters = [];
     for (const resolve of waiters) resolve();
   }
+}
+
+/** A job's data on the queue: its arguments, limits, backoff and chunk. */
+function wireData(submit: RemoteSubmit): WireJob {
+  const { options } = submit;
+  const data: WireJob = { baozi: 1, args: encodeArgsForWire(submit.args, submit.isEncoded) };
+  if (options.timeout !== undefined) data.timeout = options.timeout;
+  if (options.softTimeout !== undefined) data.softTimeout = options.softTimeout;
+  if (options.expiresAt !== undefined) data.expiresAt = options.expiresAt;
+  if (options.retry && options.retry.max > 0) {
+    const { max: _max, retryOn: _retryOn, ...backoff } = options.retry;
+    data.retry = backoff;
+  }
+  if (submit.chunk) data.chunk = submit.chunk;
+  return data;
 }
 
 function toJobState(state: string, attemptsMade: number): JobState {

@@ -38,6 +38,8 @@ export interface WireJob {
   expiresAt?: number;
   /** The backoff between runs; BullMQ's `attempts` counts them. */
   retry?: Omit<RetryPolicy, 'retryOn' | 'max'>;
+  /** A `map` chunk: one job of `size` inputs, its `args` flat or one list per input (see `Chunk.payload`). */
+  chunk?: { size: number; isFlat: boolean };
 }
 
 /** A job's BullMQ return value. */
@@ -90,6 +92,10 @@ export function decodeWireJob(data: unknown): WireJob & { argsBytes: Uint8Array 
     if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)) {
       throw new MalformedJobError(`its \`${key}\` is not a positive number`);
     }
+  }
+  const chunk = job.chunk as WireJob['chunk'] | undefined;
+  if (chunk !== undefined && (typeof chunk !== 'object' || chunk === null || !Number.isInteger(chunk.size) || chunk.size < 1 || typeof chunk.isFlat !== 'boolean')) {
+    throw new MalformedJobError('its `chunk` is not `{ size, isFlat }`');
   }
   return { ...(job as unknown as WireJob), argsBytes };
 }
