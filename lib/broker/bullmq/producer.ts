@@ -6,6 +6,7 @@ import type { JobHandle, JobState } from '../../job/job.js';
 import type { ProducerSettings, RemoteProducer, RemoteSubmit } from '../remote.js';
 import type { ResolvedBullmqOptions } from './options.js';
 import { RemoteJob } from './remote-job.js';
+import { cancelChannel, encodeCancel } from './cancel-channel.js';
 import { decodeFailure, decodeResult, encodeArgsForWire, toBullPriority, type WireJob } from './wire.js';
 
 interface Waiter {
@@ -367,12 +368,17 @@ export class BullmqProducer implements RemoteProducer {
   }
 
   #cancel(job: RemoteJob, reason: unknown): boolean {
-    void this.#call('remove job', () => this.#queue.remove(job.id)).then(
-      (removed) => {
-        if (removed) this.#settle(job, () => job.reject('cancelled', new CancelledError(`Job ${job.id} (${job.name}) was cancelled.`, { cause: reason, job: job.info })));
-      },
-      (error: unknown) => this.#settings.brokerError(error),
-    );
+    const cancel = async (): Promise<void> => {
+      const removed = await this.#call('remove job', () => this.#queue.remove(job.id));
+      if (removed) {
+        this.#settle(job, () => job.reject('cancelled', new CancelledError(`Job ${job.id} (${job.name}) was cancelled.`, { cause: reason, job: job.info })));
+        return;
+      }
+      // Locked: a consumer runs it. Every consumer hears this; the one running it
+      // stops it and reports CancelledError, which settles the handle.
+      await this.#call('cancel running job', () => this.#redis.publish(cancelChannel(this.#options), encodeCancel(job.id, reason)));
+    };
+    cancel().catch((error: unknown) => this.#settings.brokerError(error));
     return true;
   }
 

@@ -65,12 +65,13 @@ export class RemoteJob<Result = unknown> implements JobHandle<Result> {
   }
 
   /**
-   * Removes the job from the queue if it has not started. A job already
-   * running cannot be reached on its consumer: this returns `false` and
-   * its result stands (see docs/bullmq.md).
+   * Removes the job from the queue if it has not started; a running one is
+   * stopped on the consumer that runs it (its thread, after the consumer's
+   * `cancelGraceMs`), and `result` rejects with `CancelledError` once the
+   * consumer reports it. `false` once settled.
    */
   cancel(reason?: unknown): boolean {
-    if (this.isSettled || this.state === 'running') return false;
+    if (this.isSettled) return false;
     return this.#cancel(this as RemoteJob, reason);
   }
 
