@@ -278,9 +278,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
    */
   schedule<Name extends TaskName<Tasks>>(name: Name, args: TaskArgs<Tasks, Name>, options: ScheduleOptions): ScheduleHandle<TaskResult<Tasks, Name>> {
     if (this.#admission.isClosed) throw new RunnerClosedError();
-    if (this.#producer) {
-      throw new InvalidOptionError('schedule', options, 'no schedules over a shared broker yet: each process would fire its own (BullMQ job schedulers are not wired in)');
-    }
+    if (this.#producer) return this.#scheduleRemote(name, args, options) as ScheduleHandle<TaskResult<Tasks, Name>>;
     const spec = resolveScheduleOptions(options);
     // The tick's signal withdraws only its wait for room: a job already on
     // the table (its submit not yet resolved) is left alone by stop().
@@ -510,6 +508,26 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  /**
+   * A schedule kept by the shared broker (a BullMQ job scheduler): one job
+   * per due time across the fleet. Refuses what cannot hold there.
+   */
+  #scheduleRemote(name: string, args: unknown, options: ScheduleOptions): ScheduleHandle {
+    if (typeof options === 'object' && options !== null && (options as { overlap?: unknown }).overlap !== undefined) {
+      throw new InvalidOptionError(
+        'overlap',
+        (options as { overlap?: unknown }).overlap,
+        'no `overlap` over a shared broker: BullMQ makes the next job of a schedule when one starts, so ticks never pile up, but one may start while the last still runs on another consumer',
+      );
+    }
+    const spec = resolveScheduleOptions(options);
+    const job = this.#remoteJob(name, args, undefined);
+    if (job.options.expiresAt !== undefined) {
+      throw new InvalidOptionError(`defaults.${name}.expiresIn`, job.options.expiresAt, 'no expiry on scheduled jobs over a shared broker: every job of the schedule carries the same data');
+    }
+    return this.#producer!.schedule(job, spec);
   }
 
   /** Puts a `map` chunk on the shared table: one BullMQ job for `count` inputs, its time limits scaled as in-process. */

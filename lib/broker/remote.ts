@@ -1,5 +1,6 @@
 import type { JobHandle } from '../job/job.js';
 import type { ResolvedSubmitOptions } from '../admission/validate.js';
+import type { ScheduleHandle, ScheduleSpec } from '../semantics/schedule.js';
 
 /**
  * How a runner sees a broker that lives outside its process (BullMQ on
@@ -47,6 +48,11 @@ export interface RemoteProducer {
   put(job: RemoteSubmit, signal?: AbortSignal): Promise<JobHandle>;
   /** The handle now, or `TableFullError` (judged on the depth last read); the add itself finishes later. */
   tryPut(job: RemoteSubmit): JobHandle;
+  /**
+   * A periodic schedule kept by the broker, firing once across every
+   * process (see `docs/bullmq.md`); `job` is the template of its jobs.
+   */
+  schedule(job: RemoteSubmit, spec: ScheduleSpec): ScheduleHandle;
   /** A job this process submitted and still follows. */
   find(id: string): JobHandle | undefined;
   /** A job by id from the broker, submitted by any process. */

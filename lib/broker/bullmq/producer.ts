@@ -7,6 +7,8 @@ import type { ProducerSettings, RemoteProducer, RemoteSubmit } from '../remote.j
 import type { ResolvedBullmqOptions } from './options.js';
 import { RemoteJob } from './remote-job.js';
 import { cancelChannel, encodeCancel } from './cancel-channel.js';
+import { BullmqSchedule, schedulerId } from './scheduler.js';
+import type { ScheduleHandle, ScheduleSpec } from '../../semantics/schedule.js';
 import { decodeFailure, decodeResult, encodeArgsForWire, toBullPriority, type WireJob } from './wire.js';
 
 interface Waiter {
@@ -55,6 +57,8 @@ export class BullmqProducer implements RemoteProducer {
   #wake: (() => void) | undefined;
   #idleWaiters: (() => void)[] = [];
   #isClosed = false;
+  /** Schedules this process declared, by scheduler id: their jobs are followed as they start. */
+  readonly #schedules = new Map<string, { schedule: BullmqSchedule; upserted: Promise<unknown> }>();
 
   constructor(options: ResolvedBullmqOptions, settings: ProducerSettings) {
     this.#options = options;
@@ -115,6 +119,47 @@ export class BullmqProducer implements RemoteProducer {
     return job;
   }
 
+  schedule(submit: RemoteSubmit, spec: ScheduleSpec): ScheduleHandle {
+    const data = wireData(submit);
+    const id = schedulerId(submit.name, data.args, spec);
+    const known = this.#schedules.get(id);
+    if (known) return known.schedule;
+    const schedule = new BullmqSchedule(id, submit.name, () => {
+      this.#schedules.delete(id);
+      // After the upsert, or the scheduler would come back.
+      void upserted
+        .catch(() => {})
+        .then(() => this.#call('remove job scheduler', () => this.#queue.removeJobScheduler(id)))
+        .catch((error: unknown) => this.#settings.brokerError(error));
+    });
+    const { jobId: _jobId, delay: _delay, ...opts } = this.#bullOptions(submit.options);
+    const repeat = spec.kind === 'every' ? { every: spec.every } : { pattern: spec.cron, ...(spec.timezone !== undefined && { tz: spec.timezone }) };
+    const upserted = this.#call('connect', () => this.#started)
+      .then(() => this.#call('upsert job scheduler', () => this.#queue.upsertJobScheduler(id, repeat, { name: submit.name, data, opts })))
+      .then(
+        (next) => schedule.setNextRunAt(next ? next.timestamp + (next.delay ?? 0) : undefined),
+        (error: unknown) => this.#settings.brokerError(error),
+      );
+    this.#schedules.set(id, { schedule, upserted });
+    return schedule;
+  }
+
+  /** A job of a schedule this process declared started: follow it, and count the tick. */
+  #tickSchedule(jobId: string): void {
+    for (const { schedule } of this.#schedules.values()) {
+      if (!jobId.startsWith(schedule.jobIdPrefix)) continue;
+      const job = new RemoteJob(jobId, schedule.task, { state: 'running', submittedAt: Date.now(), cancel: (handle, reason) => this.#cancel(handle as RemoteJob, reason) });
+      job.startedAt = Date.now();
+      this.#follow(job);
+      schedule.tick(job);
+      this.#call('get job scheduler', () => this.#queue.getJobScheduler(schedule.id)).then(
+        (scheduler) => schedule.setNextRunAt(scheduler?.next),
+        (error: unknown) => this.#settings.brokerError(error),
+      );
+      return;
+    }
+  }
+
   find(id: string): JobHandle | undefined {
     return this.#live.get(id);
   }
@@ -162,6 +207,9 @@ export class BullmqProducer implements RemoteProducer {
     this.#isClosed = true;
     this.rejectBlocked(error);
     this.#wake?.();
+    // Their schedulers live on in Redis, for the other processes.
+    for (const { schedule } of this.#schedules.values()) schedule.unfollow();
+    this.#schedules.clear();
     for (const job of this.#live.values()) job.reject('cancelled', new CancelledError(`Job ${job.id} (${job.name}) is no longer followed: its producer closed. It lives on in Redis: look it up with fetchJob().`, { cause: error, job: job.info }));
     this.#live.clear();
     this.#checkIdle();
@@ -186,7 +234,7 @@ export class BullmqProducer implements RemoteProducer {
       this.#depth = Math.max(0, this.#depth - 1);
       this.#wakeAdmission();
       const job = this.#live.get(jobId);
-      if (!job) return;
+      if (!job) return this.#tickSchedule(jobId);
       if (job.startedAt !== undefined) job.attempt++;
       job.state = 'running';
       job.startedAt = Date.now();
