@@ -13,7 +13,7 @@ import type { CloseOptions, DrainMode, RunnerOptions, SubmitOptions } from './op
 import { Pool } from './pool/pool.js';
 import type { RunnerHealth } from './pool/thread-health.js';
 import type { Duplex } from 'node:stream';
-import { chain, chord, group, type GroupOutput } from './workflows/canvas.js';
+import { chain, checkSignatures, chord, group, type GroupOutput } from './workflows/canvas.js';
 import { mapJobs, type AnyIterable, type MapOutput } from './workflows/map.js';
 import { registerChunkPath, type ItemFailure } from './workflows/map-chunks.js';
 import { failureToError } from './job/remote-error.js';
@@ -326,6 +326,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     members: Members & GroupMembers<Tasks, Members>,
     callback: Callback & NextSignature<Tasks, Callback, GroupResults<Tasks, Members>>,
   ): WorkflowHandle<SignatureResult<Tasks, Callback>> {
+    if (this.#producer) return this.#chordRemote(members, callback) as WorkflowHandle<SignatureResult<Tasks, Callback>>;
     return chord<Tasks, Members, Callback>(this, members, callback);
   }
 
@@ -508,6 +509,14 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  /** A chord kept by the shared broker (a BullMQ flow): the callback runs once every member completed. Throws for bad steps. */
+  #chordRemote(members: readonly AnySignature[], callback: AnySignature): WorkflowHandle<unknown> {
+    checkSignatures('members', members, 0);
+    checkSignatures('callback', [callback], 1);
+    const steps = [...members, callback].map((step) => this.#remoteJob(step.name, [...step.args], step.options));
+    return this.#producer!.chord(steps.slice(0, -1), steps[steps.length - 1]!);
   }
 
   /**

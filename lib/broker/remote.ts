@@ -1,6 +1,7 @@
 import type { JobHandle } from '../job/job.js';
 import type { ResolvedSubmitOptions } from '../admission/validate.js';
 import type { ScheduleHandle, ScheduleSpec } from '../semantics/schedule.js';
+import type { WorkflowHandle } from '../workflows/workflow-types.js';
 
 /**
  * How a runner sees a broker that lives outside its process (BullMQ on
@@ -53,6 +54,8 @@ export interface RemoteProducer {
    * process (see `docs/bullmq.md`); `job` is the template of its jobs.
    */
   schedule(job: RemoteSubmit, spec: ScheduleSpec): ScheduleHandle;
+  /** A chord kept by the broker: the callback runs once every member completed, whichever process is alive then. */
+  chord(members: RemoteSubmit[], callback: RemoteSubmit): WorkflowHandle<unknown>;
   /** A job this process submitted and still follows. */
   find(id: string): JobHandle | undefined;
   /** A job by id from the broker, submitted by any process. */

@@ -5,7 +5,8 @@ import { computeBackoff, type RetryPolicy } from '../../semantics/retry.js';
 import type { ConsumerSettings, RemoteConsumer } from '../remote.js';
 import { CANCEL_MEMORY_MS, cancelChannel, decodeCancel } from './cancel-channel.js';
 import type { ResolvedBullmqOptions } from './options.js';
-import { decodeWireJob, encodeFailure, encodeResult, isRetryable, type WireJob } from './wire.js';
+import { decodeResult, decodeWireJob, encodeFailure, encodeResult, isRetryable, type WireJob } from './wire.js';
+import { deserialize, serialize } from 'node:v8';
 
 /**
  * The consumer side of the BullMQ broker: a BullMQ Worker whose
@@ -93,6 +94,8 @@ export class BullmqConsumer implements RemoteConsumer {
     if (wire.expiresAt !== undefined && wire.expiresAt <= Date.now()) {
       throw new UnrecoverableError(encodeFailure(new JobExpiredError({ job: info, expiredAt: wire.expiresAt })));
     }
+    // A chord's callback: its members' results, in order, come first.
+    if (wire.chord) wire.argsBytes = await withMemberResults(bullJob, wire.chord, wire.argsBytes);
     // Checked in the same turn as the job joins #running: a cancel heard before or after finds it.
     const cancelled = this.#cancelled.get(info.jobId);
     if (cancelled) {
@@ -131,6 +134,13 @@ export class BullmqConsumer implements RemoteConsumer {
       this.#running.delete(info.jobId);
     }
   }
+}
+
+async function withMemberResults(bullJob: BullJob, members: string[], argsBytes: Uint8Array): Promise<Uint8Array> {
+  const values = (await bullJob.getChildrenValues()) as Record<string, unknown>;
+  const byId = new Map(Object.entries(values).map(([key, value]) => [key.slice(key.lastIndexOf(':') + 1), value]));
+  const results = members.map((id) => decodeResult(byId.get(id)));
+  return serialize([results, ...(deserialize(argsBytes) as unknown[])]);
 }
 
 function backoff(attemptsMade: number, type: string | undefined, data: unknown): number {

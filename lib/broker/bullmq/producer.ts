@@ -1,4 +1,5 @@
-import { Queue, QueueEvents, type Job as BullJob, type JobsOptions } from 'bullmq';
+import { randomBytes } from 'node:crypto';
+import { FlowProducer, Queue, QueueEvents, type Job as BullJob, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import { watchAbort } from '../../abort-watch.js';
 import { BrokerUnreachableError, CancelledError, InvalidOptionError, RetriesExhaustedError, TableFullError, TaskError } from '../../errors.js';
@@ -8,6 +9,8 @@ import type { ResolvedBullmqOptions } from './options.js';
 import { RemoteJob } from './remote-job.js';
 import { cancelChannel, encodeCancel } from './cancel-channel.js';
 import { BullmqSchedule, schedulerId } from './scheduler.js';
+import { RemoteChord } from './chord.js';
+import type { WorkflowHandle } from '../../workflows/workflow-types.js';
 import type { ScheduleHandle, ScheduleSpec } from '../../semantics/schedule.js';
 import { decodeFailure, decodeResult, encodeArgsForWire, toBullPriority, type WireJob } from './wire.js';
 
@@ -43,6 +46,8 @@ export class BullmqProducer implements RemoteProducer {
   /** For reading the event stream's last id; BullMQ's clients do not expose XREVRANGE. */
   readonly #redis: Redis;
   #events: QueueEvents | undefined;
+  /** Adds chords as flows; made by the first chord. */
+  #flows: FlowProducer | undefined;
   readonly #started: Promise<void>;
   /** Jobs this process submitted and follows until they settle, by id. */
   readonly #live = new Map<string, RemoteJob>();
@@ -144,6 +149,54 @@ export class BullmqProducer implements RemoteProducer {
     return schedule;
   }
 
+  chord(members: RemoteSubmit[], callback: RemoteSubmit): WorkflowHandle<unknown> {
+    for (const step of [...members, callback]) {
+      if (step.options.jobId !== undefined) throw new InvalidOptionError('jobId', step.options.jobId, 'no `jobId` on a chord step over a shared broker: the chord names its jobs');
+    }
+    // The callback's id names the chord; each member's is the chord's and its place.
+    const chordId = `chord-${randomBytes(8).toString('hex')}`;
+    const ids = members.map((_, index) => `${chordId}-${index}`);
+    const follow = (submit: RemoteSubmit, id: string): RemoteJob => {
+      const job = this.#newJob(submit);
+      job.setId(id);
+      this.#live.set(id, job);
+      return job;
+    };
+    const memberJobs = members.map((member, index) => follow(member, ids[index]!));
+    const callbackJob = follow(callback, chordId);
+    const handle = new RemoteChord(memberJobs, callbackJob);
+    const { queue, prefix } = this.#options;
+    const step = (submit: RemoteSubmit, id: string, data: WireJob) => ({ name: submit.name, queueName: queue, prefix, data, opts: { ...this.#bullOptions(submit.options), jobId: id } });
+    const children = members.map((member, index) => {
+      const child = step(member, ids[index]!, wireData(member));
+      // Fail-fast: a member that fails for good fails the callback, which then never runs.
+      return { ...child, opts: { ...child.opts, failParentOnFailure: true } };
+    });
+    const flow = { ...step(callback, chordId, { ...wireData(callback), chord: ids }), children };
+    if (!this.#flows) {
+      this.#flows = new FlowProducer({ connection: { ...this.#options.connection }, prefix });
+      this.#flows.on('error', (error) => this.#settings.brokerError(error));
+    }
+    const flows = this.#flows;
+    this.#adding += members.length + 1;
+    this.#call('connect', () => this.#started)
+      .then(() => this.#call('add chord', () => flows.add(flow)))
+      .then(
+        () => {
+          const at = Date.now();
+          for (const job of handle.jobs as RemoteJob[]) job.queuedAt = at;
+        },
+        (error: unknown) => {
+          for (const job of handle.jobs as RemoteJob[]) this.#settle(job, () => job.reject('failed', error));
+        },
+      )
+      .finally(() => {
+        this.#adding -= members.length + 1;
+        this.#checkIdle();
+      });
+    return handle;
+  }
+
   /** A job of a schedule this process declared started: follow it, and count the tick. */
   #tickSchedule(jobId: string): void {
     for (const { schedule } of this.#schedules.values()) {
@@ -214,7 +267,7 @@ export class BullmqProducer implements RemoteProducer {
     this.#live.clear();
     this.#checkIdle();
     await Promise.allSettled([this.#started]);
-    await Promise.allSettled([this.#events?.close(), this.#queue.close(), this.#redis.quit().catch(() => this.#redis.disconnect())]);
+    await Promise.allSettled([this.#events?.close(), this.#queue.close(), this.#flows?.close(), this.#redis.quit().catch(() => this.#redis.disconnect())]);
   }
 
   // ── internals ───────────────────────────────────────────────────────

@@ -40,6 +40,8 @@ export interface WireJob {
   retry?: Omit<RetryPolicy, 'retryOn' | 'max'>;
   /** A `map` chunk: one job of `size` inputs, its `args` flat or one list per input (see `Chunk.payload`). */
   chunk?: { size: number; isFlat: boolean };
+  /** A chord's callback: its members' job ids, in order; their results become its first argument. */
+  chord?: string[];
 }
 
 /** A job's BullMQ return value. */
@@ -97,6 +99,8 @@ export function decodeWireJob(data: unknown): WireJob & { argsBytes: Uint8Array 
   if (chunk !== undefined && (typeof chunk !== 'object' || chunk === null || !Number.isInteger(chunk.size) || chunk.size < 1 || typeof chunk.isFlat !== 'boolean')) {
     throw new MalformedJobError('its `chunk` is not `{ size, isFlat }`');
   }
+  const chord = job.chord;
+  if (chord !== undefined && (!Array.isArray(chord) || !chord.every((id) => typeof id === 'string'))) throw new MalformedJobError('its `chord` is not a list of job ids');
   return { ...(job as unknown as WireJob), argsBytes };
 }
 
