@@ -25,6 +25,12 @@ interface Waiter {
 // How long a producer waiting for room sleeps between two reads of the
 // queue's depth when no queue event woke it first.
 const ROOM_POLL_MS = 100;
+// How often a producer looks in Redis for followed jobs that finished
+// without their event reaching it, and how long a job is followed before
+// it is looked at; at most CHECK_BATCH jobs per look, oldest first.
+const CHECK_MS = 1000;
+const CHECK_AFTER_MS = 3000;
+const CHECK_BATCH = 200;
 // The states that count as waiting on the table.
 const WAITING_TYPES = ['wait', 'prioritized'] as const;
 
@@ -62,6 +68,17 @@ export class BullmqProducer implements RemoteProducer {
   #wake: (() => void) | undefined;
   #idleWaiters: (() => void)[] = [];
   #isClosed = false;
+  /**
+   * Ids this producer gives its jobs: known before the add, so that the job
+   * is followed before any event about it can arrive (a consumer may finish
+   * it before the add's reply is read).
+   */
+  readonly #idPrefix = `b${randomBytes(6).toString('hex')}-`;
+  #lastId = 0;
+  #checkTimer: ReturnType<typeof setInterval> | undefined;
+  #isChecking = false;
+  /** Where the next look resumes in `#live` (oldest first): ids looked at in this pass. */
+  #checked = new Set<string>();
   /** Schedules this process declared, by scheduler id: their jobs are followed as they start. */
   readonly #schedules = new Map<string, { schedule: BullmqSchedule; upserted: Promise<unknown> }>();
 
@@ -267,6 +284,7 @@ export class BullmqProducer implements RemoteProducer {
     this.#live.clear();
     this.#checkIdle();
     await Promise.allSettled([this.#started]);
+    clearInterval(this.#checkTimer);
     await Promise.allSettled([this.#events?.close(), this.#queue.close(), this.#flows?.close(), this.#redis.quit().catch(() => this.#redis.disconnect())]);
   }
 
@@ -335,7 +353,54 @@ export class BullmqProducer implements RemoteProducer {
     });
     await events.waitUntilReady();
     await this.#queue.waitUntilReady();
+    if (!this.#isClosed) {
+      this.#checkTimer = setInterval(() => void this.#checkFinished(), CHECK_MS);
+      this.#checkTimer.unref();
+    }
     this.#depth = await this.#queue.getJobCountByTypes(...WAITING_TYPES);
+  }
+
+  /**
+   * A job whose outcome event never reaches this producer would never
+   * settle: BullMQ trims the event stream (about 10,000 events), so a
+   * producer that fell that far behind loses events, as one may around a
+   * reconnect. So followed jobs older than `CHECK_AFTER_MS` are looked at
+   * in Redis, a batch per `CHECK_MS` in one pipelined round trip, and those
+   * that finished are settled from what Redis holds.
+   */
+  async #checkFinished(): Promise<void> {
+    if (this.#live.size === 0 || this.#isChecking || this.#isClosed) return;
+    this.#isChecking = true;
+    try {
+      const before = Date.now() - CHECK_AFTER_MS;
+      const batch: RemoteJob[] = [];
+      for (const job of this.#live.values()) {
+        if (job.submittedAt > before || batch.length >= CHECK_BATCH) break;
+        if (!this.#checked.has(job.id)) batch.push(job);
+      }
+      // A full pass done: start again from the oldest.
+      if (batch.length === 0) {
+        this.#checked.clear();
+        return;
+      }
+      for (const job of batch) this.#checked.add(job.id);
+      const pipeline = this.#redis.pipeline();
+      for (const job of batch) pipeline.hget(`${this.#options.prefix}:${this.#options.queue}:${job.id}`, 'finishedOn');
+      const replies = (await this.#call('look up jobs', () => pipeline.exec())) ?? [];
+      await Promise.all(
+        batch.map(async (job, i) => {
+          if (!replies[i]?.[1] || job.isSettled) return;
+          const bullJob = (await this.#call('get job', () => this.#queue.getJob(job.id))) as BullJob | undefined;
+          if (!bullJob || job.isSettled) return;
+          const state = await this.#call('get job state', () => bullJob.getState());
+          if (!job.isSettled && (state === 'completed' || state === 'failed')) this.#mirror(job, bullJob, state);
+        }),
+      );
+    } catch (error) {
+      this.#settings.brokerError(error);
+    } finally {
+      this.#isChecking = false;
+    }
   }
 
   #existing(submit: RemoteSubmit): JobHandle | undefined {
@@ -348,7 +413,7 @@ export class BullmqProducer implements RemoteProducer {
   #newJob(submit: RemoteSubmit): RemoteJob {
     const { options } = submit;
     // BullMQ numbers the jobs it names: the id is known once the add returns.
-    const job = new RemoteJob(options.jobId ?? '', submit.name, {
+    const job = new RemoteJob(options.jobId ?? `${this.#idPrefix}${++this.#lastId}`, submit.name, {
       state: options.runAt !== undefined ? 'scheduled' : 'queued',
       submittedAt: Date.now(),
       cancel: (handle, reason) => this.#cancel(handle as RemoteJob, reason),
@@ -396,16 +461,13 @@ export class BullmqProducer implements RemoteProducer {
     const { submit, job } = waiter;
     const { options } = submit;
     const data = wireData(submit);
-    const bullOptions = this.#bullOptions(options);
+    const bullOptions = { ...this.#bullOptions(options), jobId: job.id };
     this.#adding++;
-    if (job.id !== '') this.#live.set(job.id, job);
+    this.#live.set(job.id, job);
     try {
       await this.#call('connect', () => this.#started);
       const added = await this.#call('add job', () => this.#queue.add(submit.name, data, bullOptions));
-      if (job.id === '') {
-        job.setId(added.id!);
-        this.#live.set(job.id, job);
-      } else {
+      if (options.jobId !== undefined) {
         // The id may have been taken already, by a job that finished before
         // we followed it: no event will tell of it.
         const state = await this.#call('get job state', () => added.getState());
@@ -419,7 +481,7 @@ export class BullmqProducer implements RemoteProducer {
       if (options.signal) job.releaseSignal = watchAbort(options.signal, () => void job.cancel(options.signal!.reason));
       waiter.resolve(job);
     } catch (error) {
-      if (job.id !== '') this.#live.delete(job.id);
+      if (this.#live.get(job.id) === job) this.#live.delete(job.id);
       waiter.reject(error);
     } finally {
       this.#adding--;
@@ -429,14 +491,13 @@ export class BullmqProducer implements RemoteProducer {
 
   /** Adds the jobs admitted in one round in one round trip (BullMQ's `addBulk`, one transaction). */
   async #addBulk(waiters: Waiter[]): Promise<void> {
-    const entries = waiters.map(({ submit }) => ({ name: submit.name, data: wireData(submit), opts: this.#bullOptions(submit.options) }));
+    const entries = waiters.map(({ submit, job }) => ({ name: submit.name, data: wireData(submit), opts: { ...this.#bullOptions(submit.options), jobId: job.id } }));
     this.#adding += waiters.length;
+    for (const { job } of waiters) this.#live.set(job.id, job);
     try {
-      const added = await this.#call('add jobs', () => this.#queue.addBulk(entries));
+      await this.#call('add jobs', () => this.#queue.addBulk(entries));
       const at = Date.now();
-      waiters.forEach(({ job, submit, resolve }, i) => {
-        job.setId(added[i]!.id!);
-        this.#live.set(job.id, job);
+      waiters.forEach(({ job, submit, resolve }) => {
         this.#depth++;
         job.queuedAt = at;
         const { signal } = submit.options;
@@ -444,7 +505,10 @@ export class BullmqProducer implements RemoteProducer {
         resolve(job);
       });
     } catch (error) {
-      for (const waiter of waiters) waiter.reject(error);
+      for (const { job, reject } of waiters) {
+        if (this.#live.get(job.id) === job) this.#live.delete(job.id);
+        reject(error);
+      }
     } finally {
       this.#adding -= waiters.length;
       this.#checkIdle();
