@@ -412,7 +412,7 @@ export class BullmqProducer implements RemoteProducer {
 
   #newJob(submit: RemoteSubmit): RemoteJob {
     const { options } = submit;
-    // BullMQ numbers the jobs it names: the id is known once the add returns.
+    // Named here, not by BullMQ: the job is followed before its add is sent.
     const job = new RemoteJob(options.jobId ?? `${this.#idPrefix}${++this.#lastId}`, submit.name, {
       state: options.runAt !== undefined ? 'scheduled' : 'queued',
       submittedAt: Date.now(),

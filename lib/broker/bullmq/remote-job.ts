@@ -46,12 +46,12 @@ export class RemoteJob<Result = unknown> implements JobHandle<Result> {
     this.result.catch(ignoreRejection);
   }
 
-  /** The job's id on the queue: the producer's `jobId`, or the one BullMQ gave it. */
+  /** The job's id on the queue: the submitter's `jobId`, or one its producer chose (`b<random>-<n>`). */
   get id(): string {
     return this.#id;
   }
 
-  /** Sets the id BullMQ gave a job submitted without a `jobId`. */
+  /** Names the job (a chord names its steps after the handle is made). */
   setId(id: string): void {
     this.#id = id;
   }
