@@ -560,9 +560,11 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
    * stops taking jobs before the local table closes.
    */
   #runConsumed(consumed: ConsumedJob, signal: AbortSignal): Promise<unknown> {
+    // No `signal` on the job: a job with one (or with onProgress) gets a
+    // MessageChannel of its own, which costs more than a tiny job. A stop
+    // cancels it through its handle instead, which stops its thread.
     const options: ResolvedSubmitOptions = {
       ...resolveSubmitOptions(undefined),
-      signal,
       timeout: consumed.timeout,
       softTimeout: consumed.softTimeout,
       onProgress: consumed.onProgress,
@@ -573,6 +575,12 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     const job = new Job(this.#lifecycle, consumed.id, consumed.name, args, !isFlat, options, now());
     job.attempt = consumed.attempt;
     if (consumed.chunk) job.chunkSize = consumed.chunk.size;
+    const stop = (): void => void job.cancel(signal.reason);
+    signal.addEventListener('abort', stop, { once: true });
+    job.result.then(
+      () => signal.removeEventListener('abort', stop),
+      () => signal.removeEventListener('abort', stop),
+    );
     if (this.#broker.tryPut(job)) {
       this.#dispatcher.pump();
       return job.result;

@@ -82,7 +82,8 @@ export interface ConsumedJob {
   chunk: { size: number; isFlat: boolean } | undefined;
   timeout: number | undefined;
   softTimeout: number | undefined;
-  onProgress: (value: unknown) => void;
+  /** Set when the producer asked for progress (`onProgress`): reports then travel back. */
+  onProgress: ((value: unknown) => void) | undefined;
 }
 
 export interface ConsumerSettings {

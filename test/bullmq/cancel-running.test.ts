@@ -19,7 +19,7 @@ describeWithRedis('Cancelling a running job over BullMQ', () => {
     const queue = queueName();
     const front = producer(queue);
     // One thread: the next job can run only if the spinning one's thread was stopped.
-    const back = consumer(queue, { maxThreads: 1, cancelGraceMs: 50 });
+    const back = consumer(queue, { maxThreads: 1 });
     await back.ready();
     const started = nextRunning(back);
     const job = await front.submit('spin', []);
@@ -38,7 +38,7 @@ describeWithRedis('Cancelling a running job over BullMQ', () => {
   it('cancels only that job: another running on the same consumer finishes', async () => {
     const queue = queueName();
     const front = producer(queue);
-    const back = consumer(queue, { maxThreads: 2, minThreads: 2, cancelGraceMs: 50 });
+    const back = consumer(queue, { maxThreads: 2, minThreads: 2 });
     await back.ready();
     const bothStarted = new Promise<void>((resolve) => {
       let count = 0;

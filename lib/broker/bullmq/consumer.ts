@@ -116,7 +116,7 @@ export class BullmqConsumer implements RemoteConsumer {
           chunk: wire.chunk,
           timeout: wire.timeout,
           softTimeout: wire.softTimeout,
-          onProgress: (progress) => void bullJob.updateProgress(progress as JobProgress).catch((error: unknown) => this.#settings.brokerError(error)),
+          onProgress: wire.progress ? (progress) => void bullJob.updateProgress(progress as JobProgress).catch((error: unknown) => this.#settings.brokerError(error)) : undefined,
         },
         controller.signal,
       );

@@ -640,6 +640,7 @@ function wireData(submit: RemoteSubmit): WireJob {
     data.retry = backoff;
   }
   if (submit.chunk) data.chunk = submit.chunk;
+  if (options.onProgress) data.progress = true;
   return data;
 }
 

@@ -66,9 +66,9 @@ export class RemoteJob<Result = unknown> implements JobHandle<Result> {
 
   /**
    * Removes the job from the queue if it has not started; a running one is
-   * stopped on the consumer that runs it (its thread, after the consumer's
-   * `cancelGraceMs`), and `result` rejects with `CancelledError` once the
-   * consumer reports it. `false` once settled.
+   * stopped on the consumer that runs it (its thread is stopped), and
+   * `result` rejects with `CancelledError` once the consumer reports it.
+   * `false` once settled.
    */
   cancel(reason?: unknown): boolean {
     if (this.isSettled) return false;
