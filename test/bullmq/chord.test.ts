@@ -57,9 +57,28 @@ describeWithRedis('chord over BullMQ (a flow)', () => {
     expect(error).toMatchObject({ step: 1, task: 'throwValue' });
   });
 
-  it('refuses a jobId on a chord step: the chord names its jobs', () => {
+  it("refuses a jobId or a signal on a chord step: the chord names its jobs, and its handle cancels them", () => {
     const front = producer(queueName());
-    const error = thrownBy(() => front.chord([front.sig('add', 1, 1)], { ...front.sig('sum'), options: { jobId: 'mine' } } as never));
-    expect(error).toBeInstanceOf(InvalidOptionError);
+    for (const options of [{ jobId: 'mine' }, { signal: new AbortController().signal }]) {
+      const error = thrownBy(() => front.chord([front.sig('add', 1, 1)], { ...front.sig('sum'), options } as never));
+      expect(error).toBeInstanceOf(InvalidOptionError);
+      expect(error.code).toBe('BAOZI_INVALID_OPTION');
+    }
+  });
+
+  it('cancels its jobs with cancel(): the result rejects with CancelledError', async () => {
+    const queue = queueName();
+    const front = producer(queue);
+    const chord = front.chord([front.sig('add', 1, 1)], front.sig('sum'));
+    expect(chord.cancel('no')).toBe(true);
+    const error = await rejectionOf(chord.result);
+    expect(error).toMatchObject({ code: 'BAOZI_CANCELLED', cause: 'no' });
+    expect(chord.state).toBe('cancelled');
+    expect(chord.cancel()).toBe(false);
+    // Cancelled before its flow reached Redis: the flow is taken off once it lands.
+    const raw = new Queue(queue, { connection: { host: '127.0.0.1', port: Number(new URL(REDIS_URL!).port) } });
+    await front.onIdle();
+    expect(await raw.getJobCountByTypes('waiting-children', 'wait', 'prioritized', 'active')).toBe(0);
+    await raw.close();
   });
 });

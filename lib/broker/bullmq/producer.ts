@@ -169,6 +169,7 @@ export class BullmqProducer implements RemoteProducer {
   chord(members: RemoteSubmit[], callback: RemoteSubmit): WorkflowHandle<unknown> {
     for (const step of [...members, callback]) {
       if (step.options.jobId !== undefined) throw new InvalidOptionError('jobId', step.options.jobId, 'no `jobId` on a chord step over a shared broker: the chord names its jobs');
+      if (step.options.signal !== undefined) throw new InvalidOptionError('signal', step.options.signal, "no `signal` on a chord step over a shared broker: cancel the chord's handle");
     }
     // The callback's id names the chord; each member's is the chord's and its place.
     const chordId = `chord-${randomBytes(8).toString('hex')}`;
@@ -199,9 +200,11 @@ export class BullmqProducer implements RemoteProducer {
     this.#call('connect', () => this.#started)
       .then(() => this.#call('add chord', () => flows.add(flow)))
       .then(
-        () => {
+        async () => {
           const at = Date.now();
           for (const job of handle.jobs as RemoteJob[]) job.queuedAt = at;
+          // Cancelled before the flow reached Redis: take it off (the callback with its members).
+          if (handle.state === 'cancelled') await this.#call('remove chord', () => this.#queue.remove(chordId));
         },
         (error: unknown) => {
           for (const job of handle.jobs as RemoteJob[]) this.#settle(job, () => job.reject('failed', error));
