@@ -3,7 +3,8 @@
  * `npm run bench -- --quick` (under a minute). `--only=a,b,d` runs some
  * workloads (a: tiny jobs, map, events and progress, b: CPU-heavy and loop
  * delay, d: memory and depth, e: start-up, f: peers with their own
- * defaults, each trial a fresh process, g: the journal).
+ * defaults, each trial a fresh process, g: the journal; `broker`, not in the
+ * default set: baozi over BullMQ against bare BullMQ, on a redis-server of its own).
  *
  * Prints the results (medians, min–max, ratios to bare piscina), then the
  * targets, and writes everything to bench/results/latest.json.
@@ -18,6 +19,7 @@ import { BAOZI_ATOMICS, THREADS } from './contenders.js';
 import { log } from './harness.js';
 import { formatResults, formatTargets, formatValue, type Row, type Target } from './report.js';
 import { PROGRESS_REPORTS } from './tasks.js';
+import { brokerBench, SLOTS, type BrokerResult } from './workloads/broker.js';
 import { cpuHeavy } from './workloads/cpu-heavy.js';
 import { formatCount, memory, type MemoryResult } from './workloads/memory.js';
 import { journal, type JournalResult } from './workloads/journal.js';
@@ -37,6 +39,7 @@ const CONFIG = isQuick
       memory: { sizes: [20_000, 200_000], repeats: [1, 1], windowMs: 2_000 },
       peers: { repeats: 2, chunkJobs: 20_000, mapInputs: 20_000, fire: [10_000, 100_000] as const, roundTrips: 1_000 },
       journal: { repeats: 3, tinyJobs: 20_000, recoverJobs: 20_000 },
+      broker: { cpuJobs: 40, tinyJobs: 1_000, mapInputs: 5_000, memoryJobs: 10_000 },
     }
   : {
       tiny: { jobs: 10_000, batchedJobs: 50_000, repeats: 10, warmups: 1, eventRounds: 8, progressRounds: 4, withPiscinaSync: true },
@@ -45,6 +48,7 @@ const CONFIG = isQuick
       memory: { sizes: [100_000, 1_000_000], repeats: [2, 1], windowMs: 5_000 },
       peers: { repeats: 5, chunkJobs: 100_000, mapInputs: 100_000, fire: [10_000, 1_000_000] as const, roundTrips: 5_000 },
       journal: { repeats: 7, tinyJobs: 100_000, recoverJobs: 100_000 },
+      broker: { cpuJobs: 200, tinyJobs: 5_000, mapInputs: 20_000, memoryJobs: 100_000 },
     };
 
 const RESULTS = new URL('../../bench/results/latest.json', import.meta.url);
@@ -223,9 +227,10 @@ if (only.has('d')) {
 if (only.has('e')) rows.push(...(await startUp(CONFIG.startUp)));
 const peersResult: PeersResult | undefined = only.has('f') ? peers(CONFIG.peers) : undefined;
 const journalResult: JournalResult | undefined = only.has('g') ? await journal(CONFIG.journal) : undefined;
+const brokerResult: BrokerResult | undefined = only.has('broker') ? await brokerBench(CONFIG.broker) : undefined;
 const sectionOrder = ['(a)', '(b)', '(c)', '(d)', '(e)', '(f)'];
 rows.sort((a, b) => sectionOrder.indexOf(a.section.slice(0, 3)) - sectionOrder.indexOf(b.section.slice(0, 3)));
-const targets = [...evaluate(rows, tiny, mem), ...(peersResult?.targets ?? []), ...(journalResult?.targets ?? [])];
+const targets = [...evaluate(rows, tiny, mem), ...(peersResult?.targets ?? []), ...(journalResult?.targets ?? []), ...(brokerResult?.targets ?? [])];
 const durationS = (performance.now() - started) / 1000;
 const loadAfter = loadavg()[0]!;
 const codeAfter = codeState();
@@ -243,7 +248,9 @@ const heading =
   'cells: median (min–max) over repeats; ratios: median ÷ median (min–max of the per-repeat ratios)';
 const peersText = peersResult ? `(f) peers with their own defaults, a fresh process per trial\n\n${peersResult.text}\n` : '';
 const journalText = journalResult ? `(g) the journal, defaults (only \`tasks\`, and \`journal\`), interleaved in one process\n\n${journalResult.text}\n\n` : '';
-process.stdout.write(`${heading}\n\n${formatResults(rows)}\n\n${peersText}${journalText}${formatTargets(targets)}\n`);
+const brokerText = brokerResult ? `(broker) baozi over BullMQ against bare BullMQ: one producer and two consumer processes, ${SLOTS} slots each, one local redis-server, one run\n\n${brokerResult.text}\n\n` : '';
+const resultsText = rows.length > 0 ? `${formatResults(rows)}\n\n` : '';
+process.stdout.write(`${heading}\n\n${resultsText}${peersText}${journalText}${brokerText}${formatTargets(targets)}\n`);
 
 mkdirSync(new URL('.', RESULTS), { recursive: true });
 writeFileSync(
@@ -269,6 +276,7 @@ writeFileSync(
       memoryReports: mem?.reports,
       peers: peersResult?.medians,
       journal: journalResult?.medians,
+      broker: brokerResult?.figures,
       tiny: tiny && {
         unheardEventsNs: tiny.unheardEventsNs,
         unheardProgressNs: tiny.unheardProgressNs,

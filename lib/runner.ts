@@ -1,3 +1,4 @@
+import { deserialize } from 'node:v8';
 import { EventEmitter } from 'eventemitter3';
 import { encodeArgs, type EncodedArgs } from './admission/codec.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
@@ -12,7 +13,7 @@ import type { CloseOptions, DrainMode, RunnerOptions, SubmitOptions } from './op
 import { Pool } from './pool/pool.js';
 import type { RunnerHealth } from './pool/thread-health.js';
 import type { Duplex } from 'node:stream';
-import { chain, chord, group, type GroupOutput } from './workflows/canvas.js';
+import { chain, checkSignatures, chord, group, type GroupOutput } from './workflows/canvas.js';
 import { mapJobs, type AnyIterable, type MapOutput } from './workflows/map.js';
 import { registerChunkPath, type ItemFailure } from './workflows/map-chunks.js';
 import { failureToError } from './job/remote-error.js';
@@ -46,6 +47,8 @@ import type { TaskArgs, TaskModule, TaskName, TaskResult } from './task-types.js
 
 export type { TaskArgs, TaskModule, TaskName, TaskResult };
 import { checkRemoteSubmit, resolveCloseOptions, resolveRunnerOptions, resolveSubmitOptions, type ResolvedRunnerOptions, type ResolvedSubmitOptions } from './admission/validate.js';
+
+const ignore = (): void => {};
 
 function resultOf<Result>(job: Job<Result>): Promise<Result> {
   return job.result;
@@ -184,9 +187,11 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     registerChunkPath(this, {
       slots: this.#slots,
       sizer: this.#dispatcher.sizer,
-      // A chunk is a local job: over a shared broker, map's items go one by one.
-      canChunk: (name) => !options.broker && !options.rateLimits.has(name),
+      // Over a shared broker an input that fails in a chunk is not run again
+      // (see #failItem): a task with retries sends its inputs one by one.
+      canChunk: (name) => !options.rateLimits.has(name) && !(options.broker && resolveSubmitOptions(undefined, options.defaults.get(name)).retry?.max),
       submit: (name, payload, count) => {
+        if (this.#producer) return this.#submitRemoteChunk(name, payload, count);
         try {
           const { job, admitted } = this.#admission.admit<ChunkResult>({ name, args: payload, options: undefined, mode: 'wait', chunkSize: count });
           return (admitted as Promise<Job<ChunkResult>> | undefined) ?? Promise.resolve(job);
@@ -285,9 +290,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
    */
   schedule<Name extends TaskName<Tasks>>(name: Name, args: TaskArgs<Tasks, Name>, options: ScheduleOptions): ScheduleHandle<TaskResult<Tasks, Name>> {
     if (this.#admission.isClosed) throw new RunnerClosedError();
-    if (this.#producer) {
-      throw new InvalidOptionError('schedule', options, 'no schedules over a shared broker yet: each process would fire its own (BullMQ job schedulers are not wired in)');
-    }
+    if (this.#producer) return this.#scheduleRemote(name, args, options) as ScheduleHandle<TaskResult<Tasks, Name>>;
     const spec = resolveScheduleOptions(options);
     let memory: ScheduleMemory | undefined;
     let key: string | undefined;
@@ -349,6 +352,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     members: Members & GroupMembers<Tasks, Members>,
     callback: Callback & NextSignature<Tasks, Callback, GroupResults<Tasks, Members>>,
   ): WorkflowHandle<SignatureResult<Tasks, Callback>> {
+    if (this.#producer) return this.#chordRemote(members, callback) as WorkflowHandle<SignatureResult<Tasks, Callback>>;
     return chord<Tasks, Members, Callback>(this, members, callback);
   }
 
@@ -502,6 +506,8 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
 
   /** See `ChunkSubmitter.failItem`. */
   #failItem(chunk: Job, args: unknown[], failure: JobFailure): ItemFailure {
+    // Over a shared broker no local job can run it again; canChunk keeps tasks with retries out of chunks.
+    if (this.#producer) return { error: failureToError(failure, chunk.info) };
     const requestedDelay = failure.type === 'retry-requested' ? (failure.delay ?? null) : undefined;
     const options = resolveSubmitOptions(undefined, this.#options.defaults.get(chunk.name));
     if (requestedDelay === undefined && !options.retry?.max) return { error: failureToError(failure, chunk.info) };
@@ -540,6 +546,53 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     }
   }
 
+  /** A chord kept by the shared broker (a BullMQ flow): the callback runs once every member completed. Throws for bad steps. */
+  #chordRemote(members: readonly AnySignature[], callback: AnySignature): WorkflowHandle<unknown> {
+    checkSignatures('members', members, 0);
+    checkSignatures('callback', [callback], 1);
+    const steps = [...members, callback].map((step) => this.#remoteJob(step.name, [...step.args], step.options));
+    return this.#producer!.chord(steps.slice(0, -1), steps[steps.length - 1]!);
+  }
+
+  /**
+   * A schedule kept by the shared broker (a BullMQ job scheduler): one job
+   * per due time across the fleet. Refuses what cannot hold there.
+   */
+  #scheduleRemote(name: string, args: unknown, options: ScheduleOptions): ScheduleHandle {
+    if (typeof options === 'object' && options !== null && (options as { overlap?: unknown }).overlap !== undefined) {
+      throw new InvalidOptionError(
+        'overlap',
+        (options as { overlap?: unknown }).overlap,
+        'no `overlap` over a shared broker: BullMQ makes the next job of a schedule when one starts, so ticks never pile up, but one may start while the last still runs on another consumer',
+      );
+    }
+    const spec = resolveScheduleOptions(options);
+    const job = this.#remoteJob(name, args, undefined);
+    if (job.options.expiresAt !== undefined) {
+      throw new InvalidOptionError(`defaults.${name}.expiresIn`, job.options.expiresAt, 'no expiry on scheduled jobs over a shared broker: every job of the schedule carries the same data');
+    }
+    return this.#producer!.schedule(job, spec);
+  }
+
+  /** Puts a `map` chunk on the shared table: one BullMQ job for `count` inputs, its time limits scaled as in-process. */
+  #submitRemoteChunk(name: string, payload: unknown[], count: number): Promise<JobHandle<ChunkResult>> {
+    try {
+      const job = this.#remoteJob(name, payload, undefined);
+      const { timeout, softTimeout } = job.options;
+      const scale = (ms: number | undefined): number | undefined => (ms === undefined ? undefined : Math.min(ms * count, Number.MAX_SAFE_INTEGER));
+      const options = timeout === undefined && softTimeout === undefined ? job.options : { ...job.options, timeout: scale(timeout), softTimeout: scale(softTimeout) };
+      // Plain primitives travel flat and unencoded (see Chunk.payload); the consumer needs to know which.
+      const put = this.#producer!.put({ ...job, options, chunk: { size: count, isFlat: !job.isEncoded } }) as Promise<JobHandle<ChunkResult>>;
+      // The consumer reports the chunk's run time: the sizer here, which no local run feeds, sizes the next chunks by it.
+      return put.then((handle) => {
+        handle.result.then((result) => result.ms !== undefined && this.#dispatcher.sizer.record(name, count, result.ms), ignore);
+        return handle;
+      });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
   /**
    * Runs a job a consumer took off the shared table, on this runner's pool,
    * as a local job without retries (BullMQ retries it) under the time
@@ -547,20 +600,34 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
    * stops taking jobs before the local table closes.
    */
   #runConsumed(consumed: ConsumedJob, signal: AbortSignal): Promise<unknown> {
+    // No `signal` on the job: a job with one (or with onProgress) gets a
+    // MessageChannel of its own, which costs more than a tiny job. A stop
+    // cancels it through its handle instead, which stops its thread.
     const options: ResolvedSubmitOptions = {
       ...resolveSubmitOptions(undefined),
-      signal,
       timeout: consumed.timeout,
       softTimeout: consumed.softTimeout,
       onProgress: consumed.onProgress,
     };
-    const job = new Job(this.#lifecycle, consumed.id, consumed.name, consumed.args, true, options, now());
+    // A flat chunk reaches its thread as the flat list it was (see Chunk.payload), not as one list per input.
+    const isFlat = consumed.chunk?.isFlat === true;
+    const args = isFlat ? (deserialize(consumed.args) as unknown[]) : consumed.args;
+    const job = new Job(this.#lifecycle, consumed.id, consumed.name, args, !isFlat, options, now());
     job.attempt = consumed.attempt;
+    if (consumed.chunk) job.chunkSize = consumed.chunk.size;
+    const stop = (): void => void job.cancel(signal.reason);
+    signal.addEventListener('abort', stop, { once: true });
+    job.result.then(
+      () => signal.removeEventListener('abort', stop),
+      () => signal.removeEventListener('abort', stop),
+    );
+    // A chunk's result carries its run time back, for the producer's sizer.
+    const result = consumed.chunk ? job.result.then((value) => ({ ...(value as ChunkResult), ms: job.finishedAt! - job.startedAt! })) : job.result;
     if (this.#broker.tryPut(job)) {
       this.#dispatcher.pump();
-      return job.result;
+      return result;
     }
-    return this.#broker.put(job, signal).then(() => job.result);
+    return this.#broker.put(job, signal).then(() => result);
   }
 
   /** Closes the shared broker's sides: the consumer first (it stops taking jobs), then the producer. */

@@ -63,6 +63,8 @@ export interface RunReply {
 export interface ChunkResult {
   values: unknown[];
   failures: (JobFailure | undefined)[] | undefined;
+  /** Over a shared broker: milliseconds the chunk ran on its consumer, which sizes the producer's next chunks. */
+  ms?: number;
 }
 
 /** Sent to the thread on a job's control port. */

@@ -1,5 +1,7 @@
 import type { JobHandle } from '../job/job.js';
 import type { ResolvedSubmitOptions } from '../admission/validate.js';
+import type { ScheduleHandle, ScheduleSpec } from '../semantics/schedule.js';
+import type { WorkflowHandle } from '../workflows/workflow-types.js';
 
 /**
  * How a runner sees a broker that lives outside its process (BullMQ on
@@ -34,6 +36,8 @@ export interface RemoteSubmit {
   args: unknown[] | Uint8Array;
   isEncoded: boolean;
   options: ResolvedSubmitOptions;
+  /** A `map` chunk: its number of inputs, and whether `args` is the flat form (`[count, arity, ...inputs]`, see `Chunk.payload`). */
+  chunk?: { size: number; isFlat: boolean };
 }
 
 export interface RemoteProducer {
@@ -45,6 +49,13 @@ export interface RemoteProducer {
   put(job: RemoteSubmit, signal?: AbortSignal): Promise<JobHandle>;
   /** The handle now, or `TableFullError` (judged on the depth last read); the add itself finishes later. */
   tryPut(job: RemoteSubmit): JobHandle;
+  /**
+   * A periodic schedule kept by the broker, firing once across every
+   * process (see `docs/bullmq.md`); `job` is the template of its jobs.
+   */
+  schedule(job: RemoteSubmit, spec: ScheduleSpec): ScheduleHandle;
+  /** A chord kept by the broker: the callback runs once every member completed, whichever process is alive then. */
+  chord(members: RemoteSubmit[], callback: RemoteSubmit): WorkflowHandle<unknown>;
   /** A job this process submitted and still follows. */
   find(id: string): JobHandle | undefined;
   /** A job by id from the broker, submitted by any process. */
@@ -67,9 +78,12 @@ export interface ConsumedJob {
   args: Uint8Array;
   /** 1 for the first run. */
   attempt: number;
+  /** A `map` chunk: its number of inputs, and whether its arguments are the flat form. */
+  chunk: { size: number; isFlat: boolean } | undefined;
   timeout: number | undefined;
   softTimeout: number | undefined;
-  onProgress: (value: unknown) => void;
+  /** Set when the producer asked for progress (`onProgress`): reports then travel back. */
+  onProgress: ((value: unknown) => void) | undefined;
 }
 
 export interface ConsumerSettings {

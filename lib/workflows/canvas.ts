@@ -308,7 +308,8 @@ async function runMembers<Result>(workflow: Workflow<Result>, members: readonly 
   return finished;
 }
 
-function checkSignatures(what: string, values: readonly unknown[], min: number): void {
+/** Throws `InvalidOptionError` unless `values` is an array of at least `min` signatures. */
+export function checkSignatures(what: string, values: readonly unknown[], min: number): void {
   if (!Array.isArray(values)) throw new InvalidOptionError(what, values, 'an array of signatures made with sig()');
   if (values.length < min) throw new InvalidOptionError(what, values, `at least ${min} signature made with sig()`);
   for (const [index, value] of values.entries()) {

@@ -107,9 +107,9 @@ describeWithRedis('The table over BullMQ', () => {
       expect(error.option).toBe('transferList');
     });
 
-    it('refuses schedules, a jobId BullMQ cannot take, and consume without a broker', async () => {
+    it('refuses a schedule with `overlap`, a jobId BullMQ cannot take, and consume without a broker', async () => {
       const front = producer(queueName());
-      expect(thrownBy(() => front.schedule('add', [1, 2], { every: 1000 }))).toBeInstanceOf(InvalidOptionError);
+      expect(thrownBy(() => front.schedule('add', [1, 2], { every: 1000, overlap: 'skip' }))).toBeInstanceOf(InvalidOptionError);
       expect(await rejectionOf(front.submit('add', [1, 2], { jobId: '123' }))).toBeInstanceOf(InvalidOptionError);
       expect(await rejectionOf(front.submit('add', [1, 2], { jobId: 'a:b' }))).toBeInstanceOf(InvalidOptionError);
       expect(thrownBy(() => createRunner<TestTasks>({ tasks: TASKS, consume: false }))).toBeInstanceOf(InvalidOptionError);

@@ -1,9 +1,12 @@
 import { UnrecoverableError, WaitingError, Worker, type Job as BullJob, type JobProgress } from 'bullmq';
-import { JobExpiredError, MalformedJobError, type BaoziError } from '../../errors.js';
+import { Redis } from 'ioredis';
+import { CancelledError, JobExpiredError, MalformedJobError, type BaoziError } from '../../errors.js';
 import { computeBackoff, type RetryPolicy } from '../../semantics/retry.js';
 import type { ConsumerSettings, RemoteConsumer } from '../remote.js';
+import { CANCEL_MEMORY_MS, cancelChannel, decodeCancel } from './cancel-channel.js';
 import type { ResolvedBullmqOptions } from './options.js';
-import { decodeWireJob, encodeFailure, encodeResult, isRetryable, type WireJob } from './wire.js';
+import { decodeResult, decodeWireJob, encodeFailure, encodeResult, isRetryable, type WireJob } from './wire.js';
+import { deserialize, serialize } from 'node:v8';
 
 /**
  * The consumer side of the BullMQ broker: a BullMQ Worker whose
@@ -21,6 +24,11 @@ export class BullmqConsumer implements RemoteConsumer {
   readonly #running = new Map<string, AbortController>();
   /** Set by a close that does not drain: jobs stopped now go back to the queue, not to failed. */
   #isReturning = false;
+  /** Hears producers' cancels of running jobs (a subscribed connection can do nothing else). */
+  readonly #subscriber: Redis;
+  readonly #subscribed: Promise<unknown>;
+  /** Cancels heard for jobs not running here, by id, oldest first: such a job is not started. */
+  readonly #cancelled = new Map<string, { reason: string | undefined; at: number }>();
 
   constructor(options: ResolvedBullmqOptions, settings: ConsumerSettings) {
     this.#settings = settings;
@@ -34,10 +42,16 @@ export class BullmqConsumer implements RemoteConsumer {
       settings: { backoffStrategy: (attemptsMade, type, _error, job) => backoff(attemptsMade, type, job?.data) },
     });
     this.#worker.on('error', (error) => settings.brokerError(error));
+    this.#subscriber = new Redis({ ...options.connection, lazyConnect: true, maxRetriesPerRequest: null });
+    this.#subscriber.on('error', (error) => settings.brokerError(error));
+    this.#subscriber.on('message', (_channel: string, text: string) => this.#heardCancel(text));
+    // ioredis subscribes again by itself after a reconnect.
+    this.#subscribed = this.#subscriber.connect().then(() => this.#subscriber.subscribe(cancelChannel(options)));
+    this.#subscribed.catch(() => {});
   }
 
   ready(): Promise<void> {
-    return this.#worker.waitUntilReady().then(() => {});
+    return Promise.all([this.#worker.waitUntilReady(), this.#subscribed]).then(() => {});
   }
 
   async close(drain: boolean): Promise<void> {
@@ -46,6 +60,25 @@ export class BullmqConsumer implements RemoteConsumer {
       for (const controller of this.#running.values()) controller.abort(new Error('the consumer closed without draining'));
     }
     await this.#worker.close();
+    await this.#subscriber.quit().catch(() => this.#subscriber.disconnect());
+  }
+
+  /** A producer cancelled a job: stop it if it runs here, else remember it for a while. */
+  #heardCancel(text: string): void {
+    const request = decodeCancel(text);
+    if (!request) return;
+    const running = this.#running.get(request.jobId);
+    if (running) {
+      running.abort(request.reason);
+      return;
+    }
+    const now = Date.now();
+    for (const [id, { at }] of this.#cancelled) {
+      if (now - at < CANCEL_MEMORY_MS) break;
+      this.#cancelled.delete(id);
+    }
+    this.#cancelled.delete(request.jobId);
+    this.#cancelled.set(request.jobId, { reason: request.reason, at: now });
   }
 
   async #process(bullJob: BullJob, token: string | undefined, signal: AbortSignal | undefined): Promise<unknown> {
@@ -61,6 +94,14 @@ export class BullmqConsumer implements RemoteConsumer {
     if (wire.expiresAt !== undefined && wire.expiresAt <= Date.now()) {
       throw new UnrecoverableError(encodeFailure(new JobExpiredError({ job: info, expiredAt: wire.expiresAt })));
     }
+    // A chord's callback: its members' results, in order, come first.
+    if (wire.chord) wire.argsBytes = await withMemberResults(bullJob, wire.chord, wire.argsBytes);
+    // Checked in the same turn as the job joins #running: a cancel heard before or after finds it.
+    const cancelled = this.#cancelled.get(info.jobId);
+    if (cancelled) {
+      this.#cancelled.delete(info.jobId);
+      throw new UnrecoverableError(encodeFailure(new CancelledError(`Job ${info.jobId} (${info.task}) was cancelled before it started.`, { cause: cancelled.reason, job: info })));
+    }
     const controller = new AbortController();
     const stop = (): void => controller.abort(signal?.reason);
     signal?.addEventListener('abort', stop, { once: true });
@@ -72,9 +113,10 @@ export class BullmqConsumer implements RemoteConsumer {
           name: bullJob.name,
           args: wire.argsBytes,
           attempt: info.attempt,
+          chunk: wire.chunk,
           timeout: wire.timeout,
           softTimeout: wire.softTimeout,
-          onProgress: (progress) => void bullJob.updateProgress(progress as JobProgress).catch((error: unknown) => this.#settings.brokerError(error)),
+          onProgress: wire.progress ? (progress) => void bullJob.updateProgress(progress as JobProgress).catch((error: unknown) => this.#settings.brokerError(error)) : undefined,
         },
         controller.signal,
       );
@@ -92,6 +134,13 @@ export class BullmqConsumer implements RemoteConsumer {
       this.#running.delete(info.jobId);
     }
   }
+}
+
+async function withMemberResults(bullJob: BullJob, members: string[], argsBytes: Uint8Array): Promise<Uint8Array> {
+  const values = (await bullJob.getChildrenValues()) as Record<string, unknown>;
+  const byId = new Map(Object.entries(values).map(([key, value]) => [key.slice(key.lastIndexOf(':') + 1), value]));
+  const results = members.map((id) => decodeResult(byId.get(id)));
+  return serialize([results, ...(deserialize(argsBytes) as unknown[])]);
 }
 
 function backoff(attemptsMade: number, type: string | undefined, data: unknown): number {

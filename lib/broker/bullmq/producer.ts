@@ -1,4 +1,5 @@
-import { Queue, QueueEvents, type Job as BullJob, type JobsOptions } from 'bullmq';
+import { randomBytes } from 'node:crypto';
+import { FlowProducer, Queue, QueueEvents, type Job as BullJob, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import { watchAbort } from '../../abort-watch.js';
 import { BrokerUnreachableError, CancelledError, InvalidOptionError, RetriesExhaustedError, TableFullError, TaskError } from '../../errors.js';
@@ -6,6 +7,11 @@ import type { JobHandle, JobState } from '../../job/job.js';
 import type { ProducerSettings, RemoteProducer, RemoteSubmit } from '../remote.js';
 import type { ResolvedBullmqOptions } from './options.js';
 import { RemoteJob } from './remote-job.js';
+import { cancelChannel, encodeCancel } from './cancel-channel.js';
+import { BullmqSchedule, schedulerId } from './scheduler.js';
+import { RemoteChord } from './chord.js';
+import type { WorkflowHandle } from '../../workflows/workflow-types.js';
+import type { ScheduleHandle, ScheduleSpec } from '../../semantics/schedule.js';
 import { decodeFailure, decodeResult, encodeArgsForWire, toBullPriority, type WireJob } from './wire.js';
 
 interface Waiter {
@@ -19,6 +25,12 @@ interface Waiter {
 // How long a producer waiting for room sleeps between two reads of the
 // queue's depth when no queue event woke it first.
 const ROOM_POLL_MS = 100;
+// How often a producer looks in Redis for followed jobs that finished
+// without their event reaching it, and how long a job is followed before
+// it is looked at; at most CHECK_BATCH jobs per look, oldest first.
+const CHECK_MS = 1000;
+const CHECK_AFTER_MS = 3000;
+const CHECK_BATCH = 200;
 // The states that count as waiting on the table.
 const WAITING_TYPES = ['wait', 'prioritized'] as const;
 
@@ -40,6 +52,8 @@ export class BullmqProducer implements RemoteProducer {
   /** For reading the event stream's last id; BullMQ's clients do not expose XREVRANGE. */
   readonly #redis: Redis;
   #events: QueueEvents | undefined;
+  /** Adds chords as flows; made by the first chord. */
+  #flows: FlowProducer | undefined;
   readonly #started: Promise<void>;
   /** Jobs this process submitted and follows until they settle, by id. */
   readonly #live = new Map<string, RemoteJob>();
@@ -54,6 +68,19 @@ export class BullmqProducer implements RemoteProducer {
   #wake: (() => void) | undefined;
   #idleWaiters: (() => void)[] = [];
   #isClosed = false;
+  /**
+   * Ids this producer gives its jobs: known before the add, so that the job
+   * is followed before any event about it can arrive (a consumer may finish
+   * it before the add's reply is read).
+   */
+  readonly #idPrefix = `b${randomBytes(6).toString('hex')}-`;
+  #lastId = 0;
+  #checkTimer: ReturnType<typeof setInterval> | undefined;
+  #isChecking = false;
+  /** Where the next look resumes in `#live` (oldest first): ids looked at in this pass. */
+  #checked = new Set<string>();
+  /** Schedules this process declared, by scheduler id: their jobs are followed as they start. */
+  readonly #schedules = new Map<string, { schedule: BullmqSchedule; upserted: Promise<unknown> }>();
 
   constructor(options: ResolvedBullmqOptions, settings: ProducerSettings) {
     this.#options = options;
@@ -114,6 +141,98 @@ export class BullmqProducer implements RemoteProducer {
     return job;
   }
 
+  schedule(submit: RemoteSubmit, spec: ScheduleSpec): ScheduleHandle {
+    const data = wireData(submit);
+    const id = schedulerId(submit.name, data.args, spec);
+    const known = this.#schedules.get(id);
+    if (known) return known.schedule;
+    const schedule = new BullmqSchedule(id, submit.name, () => {
+      this.#schedules.delete(id);
+      // After the upsert, or the scheduler would come back.
+      void upserted
+        .catch(() => {})
+        .then(() => this.#call('remove job scheduler', () => this.#queue.removeJobScheduler(id)))
+        .catch((error: unknown) => this.#settings.brokerError(error));
+    });
+    const { jobId: _jobId, delay: _delay, ...opts } = this.#bullOptions(submit.options);
+    const repeat = spec.kind === 'every' ? { every: spec.every } : { pattern: spec.cron, ...(spec.timezone !== undefined && { tz: spec.timezone }) };
+    const upserted = this.#call('connect', () => this.#started)
+      .then(() => this.#call('upsert job scheduler', () => this.#queue.upsertJobScheduler(id, repeat, { name: submit.name, data, opts })))
+      .then(
+        (next) => schedule.setNextRunAt(next ? next.timestamp + (next.delay ?? 0) : undefined),
+        (error: unknown) => this.#settings.brokerError(error),
+      );
+    this.#schedules.set(id, { schedule, upserted });
+    return schedule;
+  }
+
+  chord(members: RemoteSubmit[], callback: RemoteSubmit): WorkflowHandle<unknown> {
+    for (const step of [...members, callback]) {
+      if (step.options.jobId !== undefined) throw new InvalidOptionError('jobId', step.options.jobId, 'no `jobId` on a chord step over a shared broker: the chord names its jobs');
+      if (step.options.signal !== undefined) throw new InvalidOptionError('signal', step.options.signal, "no `signal` on a chord step over a shared broker: cancel the chord's handle");
+    }
+    // The callback's id names the chord; each member's is the chord's and its place.
+    const chordId = `chord-${randomBytes(8).toString('hex')}`;
+    const ids = members.map((_, index) => `${chordId}-${index}`);
+    const follow = (submit: RemoteSubmit, id: string): RemoteJob => {
+      const job = this.#newJob(submit);
+      job.setId(id);
+      this.#live.set(id, job);
+      return job;
+    };
+    const memberJobs = members.map((member, index) => follow(member, ids[index]!));
+    const callbackJob = follow(callback, chordId);
+    const handle = new RemoteChord(memberJobs, callbackJob);
+    const { queue, prefix } = this.#options;
+    const step = (submit: RemoteSubmit, id: string, data: WireJob) => ({ name: submit.name, queueName: queue, prefix, data, opts: { ...this.#bullOptions(submit.options), jobId: id } });
+    const children = members.map((member, index) => {
+      const child = step(member, ids[index]!, wireData(member));
+      // Fail-fast: a member that fails for good fails the callback, which then never runs.
+      return { ...child, opts: { ...child.opts, failParentOnFailure: true } };
+    });
+    const flow = { ...step(callback, chordId, { ...wireData(callback), chord: ids }), children };
+    if (!this.#flows) {
+      this.#flows = new FlowProducer({ connection: { ...this.#options.connection }, prefix });
+      this.#flows.on('error', (error) => this.#settings.brokerError(error));
+    }
+    const flows = this.#flows;
+    this.#adding += members.length + 1;
+    this.#call('connect', () => this.#started)
+      .then(() => this.#call('add chord', () => flows.add(flow)))
+      .then(
+        async () => {
+          const at = Date.now();
+          for (const job of handle.jobs as RemoteJob[]) job.queuedAt = at;
+          // Cancelled before the flow reached Redis: take it off (the callback with its members).
+          if (handle.state === 'cancelled') await this.#call('remove chord', () => this.#queue.remove(chordId));
+        },
+        (error: unknown) => {
+          for (const job of handle.jobs as RemoteJob[]) this.#settle(job, () => job.reject('failed', error));
+        },
+      )
+      .finally(() => {
+        this.#adding -= members.length + 1;
+        this.#checkIdle();
+      });
+    return handle;
+  }
+
+  /** A job of a schedule this process declared started: follow it, and count the tick. */
+  #tickSchedule(jobId: string): void {
+    for (const { schedule } of this.#schedules.values()) {
+      if (!jobId.startsWith(schedule.jobIdPrefix)) continue;
+      const job = new RemoteJob(jobId, schedule.task, { state: 'running', submittedAt: Date.now(), cancel: (handle, reason) => this.#cancel(handle as RemoteJob, reason) });
+      job.startedAt = Date.now();
+      this.#follow(job);
+      schedule.tick(job);
+      this.#call('get job scheduler', () => this.#queue.getJobScheduler(schedule.id)).then(
+        (scheduler) => schedule.setNextRunAt(scheduler?.next),
+        (error: unknown) => this.#settings.brokerError(error),
+      );
+      return;
+    }
+  }
+
   find(id: string): JobHandle | undefined {
     return this.#live.get(id);
   }
@@ -161,11 +280,15 @@ export class BullmqProducer implements RemoteProducer {
     this.#isClosed = true;
     this.rejectBlocked(error);
     this.#wake?.();
+    // Their schedulers live on in Redis, for the other processes.
+    for (const { schedule } of this.#schedules.values()) schedule.unfollow();
+    this.#schedules.clear();
     for (const job of this.#live.values()) job.reject('cancelled', new CancelledError(`Job ${job.id} (${job.name}) is no longer followed: its producer closed. It lives on in Redis: look it up with fetchJob().`, { cause: error, job: job.info }));
     this.#live.clear();
     this.#checkIdle();
     await Promise.allSettled([this.#started]);
-    await Promise.allSettled([this.#events?.close(), this.#queue.close(), this.#redis.quit().catch(() => this.#redis.disconnect())]);
+    clearInterval(this.#checkTimer);
+    await Promise.allSettled([this.#events?.close(), this.#queue.close(), this.#flows?.close(), this.#redis.quit().catch(() => this.#redis.disconnect())]);
   }
 
   // ── internals ───────────────────────────────────────────────────────
@@ -185,7 +308,7 @@ export class BullmqProducer implements RemoteProducer {
       this.#depth = Math.max(0, this.#depth - 1);
       this.#wakeAdmission();
       const job = this.#live.get(jobId);
-      if (!job) return;
+      if (!job) return this.#tickSchedule(jobId);
       if (job.startedAt !== undefined) job.attempt++;
       job.state = 'running';
       job.startedAt = Date.now();
@@ -233,7 +356,54 @@ export class BullmqProducer implements RemoteProducer {
     });
     await events.waitUntilReady();
     await this.#queue.waitUntilReady();
+    if (!this.#isClosed) {
+      this.#checkTimer = setInterval(() => void this.#checkFinished(), CHECK_MS);
+      this.#checkTimer.unref();
+    }
     this.#depth = await this.#queue.getJobCountByTypes(...WAITING_TYPES);
+  }
+
+  /**
+   * A job whose outcome event never reaches this producer would never
+   * settle: BullMQ trims the event stream (about 10,000 events), so a
+   * producer that fell that far behind loses events, as one may around a
+   * reconnect. So followed jobs older than `CHECK_AFTER_MS` are looked at
+   * in Redis, a batch per `CHECK_MS` in one pipelined round trip, and those
+   * that finished are settled from what Redis holds.
+   */
+  async #checkFinished(): Promise<void> {
+    if (this.#live.size === 0 || this.#isChecking || this.#isClosed) return;
+    this.#isChecking = true;
+    try {
+      const before = Date.now() - CHECK_AFTER_MS;
+      const batch: RemoteJob[] = [];
+      for (const job of this.#live.values()) {
+        if (job.submittedAt > before || batch.length >= CHECK_BATCH) break;
+        if (!this.#checked.has(job.id)) batch.push(job);
+      }
+      // A full pass done: start again from the oldest.
+      if (batch.length === 0) {
+        this.#checked.clear();
+        return;
+      }
+      for (const job of batch) this.#checked.add(job.id);
+      const pipeline = this.#redis.pipeline();
+      for (const job of batch) pipeline.hget(`${this.#options.prefix}:${this.#options.queue}:${job.id}`, 'finishedOn');
+      const replies = (await this.#call('look up jobs', () => pipeline.exec())) ?? [];
+      await Promise.all(
+        batch.map(async (job, i) => {
+          if (!replies[i]?.[1] || job.isSettled) return;
+          const bullJob = (await this.#call('get job', () => this.#queue.getJob(job.id))) as BullJob | undefined;
+          if (!bullJob || job.isSettled) return;
+          const state = await this.#call('get job state', () => bullJob.getState());
+          if (!job.isSettled && (state === 'completed' || state === 'failed')) this.#mirror(job, bullJob, state);
+        }),
+      );
+    } catch (error) {
+      this.#settings.brokerError(error);
+    } finally {
+      this.#isChecking = false;
+    }
   }
 
   #existing(submit: RemoteSubmit): JobHandle | undefined {
@@ -245,8 +415,8 @@ export class BullmqProducer implements RemoteProducer {
 
   #newJob(submit: RemoteSubmit): RemoteJob {
     const { options } = submit;
-    // BullMQ numbers the jobs it names: the id is known once the add returns.
-    const job = new RemoteJob(options.jobId ?? '', submit.name, {
+    // Named here, not by BullMQ: the job is followed before its add is sent.
+    const job = new RemoteJob(options.jobId ?? `${this.#idPrefix}${++this.#lastId}`, submit.name, {
       state: options.runAt !== undefined ? 'scheduled' : 'queued',
       submittedAt: Date.now(),
       cancel: (handle, reason) => this.#cancel(handle as RemoteJob, reason),
@@ -269,12 +439,17 @@ export class BullmqProducer implements RemoteProducer {
           await this.#roomMayHaveFreed();
           continue;
         }
+        const admitted: Waiter[] = [];
         for (const waiter of this.#waiters) {
           if (room-- <= 0) break;
           this.#waiters.delete(waiter);
           waiter.stopWatching?.();
-          void this.#add(waiter);
+          // A jobId may name a job Redis holds already: that one is looked up, alone.
+          if (waiter.submit.options.jobId === undefined) admitted.push(waiter);
+          else void this.#add(waiter);
         }
+        if (admitted.length === 1) void this.#add(admitted[0]!);
+        else if (admitted.length > 1) void this.#addBulk(admitted);
       }
     } catch (error) {
       // Redis did not answer: every producer waiting now hears it, none hangs.
@@ -288,33 +463,14 @@ export class BullmqProducer implements RemoteProducer {
   async #add(waiter: Waiter): Promise<void> {
     const { submit, job } = waiter;
     const { options } = submit;
-    const data: WireJob = { baozi: 1, args: encodeArgsForWire(submit.args, submit.isEncoded) };
-    if (options.timeout !== undefined) data.timeout = options.timeout;
-    if (options.softTimeout !== undefined) data.softTimeout = options.softTimeout;
-    if (options.expiresAt !== undefined) data.expiresAt = options.expiresAt;
-    const keepFor = { age: Math.ceil(this.#settings.resultTtl / 1000) };
-    const bullOptions: JobsOptions = {
-      priority: toBullPriority(options.priority),
-      removeOnComplete: keepFor,
-      removeOnFail: keepFor,
-    };
-    if (options.jobId !== undefined) bullOptions.jobId = options.jobId;
-    if (options.runAt !== undefined) bullOptions.delay = Math.max(0, options.runAt - Date.now());
-    if (options.retry && options.retry.max > 0) {
-      const { max: _max, retryOn: _retryOn, ...backoff } = options.retry;
-      data.retry = backoff;
-      bullOptions.attempts = options.retry.max + 1;
-      bullOptions.backoff = { type: 'baozi' };
-    }
+    const data = wireData(submit);
+    const bullOptions = { ...this.#bullOptions(options), jobId: job.id };
     this.#adding++;
-    if (job.id !== '') this.#live.set(job.id, job);
+    this.#live.set(job.id, job);
     try {
       await this.#call('connect', () => this.#started);
       const added = await this.#call('add job', () => this.#queue.add(submit.name, data, bullOptions));
-      if (job.id === '') {
-        job.setId(added.id!);
-        this.#live.set(job.id, job);
-      } else {
+      if (options.jobId !== undefined) {
         // The id may have been taken already, by a job that finished before
         // we followed it: no event will tell of it.
         const state = await this.#call('get job state', () => added.getState());
@@ -328,7 +484,7 @@ export class BullmqProducer implements RemoteProducer {
       if (options.signal) job.releaseSignal = watchAbort(options.signal, () => void job.cancel(options.signal!.reason));
       waiter.resolve(job);
     } catch (error) {
-      if (job.id !== '') this.#live.delete(job.id);
+      if (this.#live.get(job.id) === job) this.#live.delete(job.id);
       waiter.reject(error);
     } finally {
       this.#adding--;
@@ -336,13 +492,61 @@ export class BullmqProducer implements RemoteProducer {
     }
   }
 
+  /** Adds the jobs admitted in one round in one round trip (BullMQ's `addBulk`, one transaction). */
+  async #addBulk(waiters: Waiter[]): Promise<void> {
+    const entries = waiters.map(({ submit, job }) => ({ name: submit.name, data: wireData(submit), opts: { ...this.#bullOptions(submit.options), jobId: job.id } }));
+    this.#adding += waiters.length;
+    for (const { job } of waiters) this.#live.set(job.id, job);
+    try {
+      await this.#call('add jobs', () => this.#queue.addBulk(entries));
+      const at = Date.now();
+      waiters.forEach(({ job, submit, resolve }) => {
+        this.#depth++;
+        job.queuedAt = at;
+        const { signal } = submit.options;
+        if (signal) job.releaseSignal = watchAbort(signal, () => void job.cancel(signal.reason));
+        resolve(job);
+      });
+    } catch (error) {
+      for (const { job, reject } of waiters) {
+        if (this.#live.get(job.id) === job) this.#live.delete(job.id);
+        reject(error);
+      }
+    } finally {
+      this.#adding -= waiters.length;
+      this.#checkIdle();
+    }
+  }
+
+  /** BullMQ's options for a job: priority, removal after `resultTtl`, id, delay, attempts. */
+  #bullOptions(options: RemoteSubmit['options']): JobsOptions {
+    const keepFor = { age: Math.ceil(this.#settings.resultTtl / 1000) };
+    const bullOptions: JobsOptions = {
+      priority: toBullPriority(options.priority),
+      removeOnComplete: keepFor,
+      removeOnFail: keepFor,
+    };
+    if (options.jobId !== undefined) bullOptions.jobId = options.jobId;
+    if (options.runAt !== undefined) bullOptions.delay = Math.max(0, options.runAt - Date.now());
+    if (options.retry && options.retry.max > 0) {
+      bullOptions.attempts = options.retry.max + 1;
+      bullOptions.backoff = { type: 'baozi' };
+    }
+    return bullOptions;
+  }
+
   #cancel(job: RemoteJob, reason: unknown): boolean {
-    void this.#call('remove job', () => this.#queue.remove(job.id)).then(
-      (removed) => {
-        if (removed) this.#settle(job, () => job.reject('cancelled', new CancelledError(`Job ${job.id} (${job.name}) was cancelled.`, { cause: reason, job: job.info })));
-      },
-      (error: unknown) => this.#settings.brokerError(error),
-    );
+    const cancel = async (): Promise<void> => {
+      const removed = await this.#call('remove job', () => this.#queue.remove(job.id));
+      if (removed) {
+        this.#settle(job, () => job.reject('cancelled', new CancelledError(`Job ${job.id} (${job.name}) was cancelled.`, { cause: reason, job: job.info })));
+        return;
+      }
+      // Locked: a consumer runs it. Every consumer hears this; the one running it
+      // stops it and reports CancelledError, which settles the handle.
+      await this.#call('cancel running job', () => this.#redis.publish(cancelChannel(this.#options), encodeCancel(job.id, reason)));
+    };
+    cancel().catch((error: unknown) => this.#settings.brokerError(error));
     return true;
   }
 
@@ -425,6 +629,22 @@ export class BullmqProducer implements RemoteProducer {
     this.#idleWaiters = [];
     for (const resolve of waiters) resolve();
   }
+}
+
+/** A job's data on the queue: its arguments, limits, backoff and chunk. */
+function wireData(submit: RemoteSubmit): WireJob {
+  const { options } = submit;
+  const data: WireJob = { baozi: 1, args: encodeArgsForWire(submit.args, submit.isEncoded) };
+  if (options.timeout !== undefined) data.timeout = options.timeout;
+  if (options.softTimeout !== undefined) data.softTimeout = options.softTimeout;
+  if (options.expiresAt !== undefined) data.expiresAt = options.expiresAt;
+  if (options.retry && options.retry.max > 0) {
+    const { max: _max, retryOn: _retryOn, ...backoff } = options.retry;
+    data.retry = backoff;
+  }
+  if (submit.chunk) data.chunk = submit.chunk;
+  if (options.onProgress) data.progress = true;
+  return data;
 }
 
 function toJobState(state: string, attemptsMade: number): JobState {

@@ -46,12 +46,12 @@ export class RemoteJob<Result = unknown> implements JobHandle<Result> {
     this.result.catch(ignoreRejection);
   }
 
-  /** The job's id on the queue: the producer's `jobId`, or the one BullMQ gave it. */
+  /** The job's id on the queue: the submitter's `jobId`, or one its producer chose (`b<random>-<n>`). */
   get id(): string {
     return this.#id;
   }
 
-  /** Sets the id BullMQ gave a job submitted without a `jobId`. */
+  /** Names the job (a chord names its steps after the handle is made). */
   setId(id: string): void {
     this.#id = id;
   }
@@ -65,12 +65,13 @@ export class RemoteJob<Result = unknown> implements JobHandle<Result> {
   }
 
   /**
-   * Removes the job from the queue if it has not started. A job already
-   * running cannot be reached on its consumer: this returns `false` and
-   * its result stands (see docs/bullmq.md).
+   * Removes the job from the queue if it has not started; a running one is
+   * stopped on the consumer that runs it (its thread is stopped), and
+   * `result` rejects with `CancelledError` once the consumer reports it.
+   * `false` once settled.
    */
   cancel(reason?: unknown): boolean {
-    if (this.isSettled || this.state === 'running') return false;
+    if (this.isSettled) return false;
     return this.#cancel(this as RemoteJob, reason);
   }
 

@@ -38,6 +38,12 @@ export interface WireJob {
   expiresAt?: number;
   /** The backoff between runs; BullMQ's `attempts` counts them. */
   retry?: Omit<RetryPolicy, 'retryOn' | 'max'>;
+  /** A `map` chunk: one job of `size` inputs, its `args` flat or one list per input (see `Chunk.payload`). */
+  chunk?: { size: number; isFlat: boolean };
+  /** Set when the producer gave `onProgress`: only then does the consumer send progress back (a channel per job costs a tiny job dearly). */
+  progress?: true;
+  /** A chord's callback: its members' job ids, in order; their results become its first argument. */
+  chord?: string[];
 }
 
 /** A job's BullMQ return value. */
@@ -77,7 +83,8 @@ export function decodeWireJob(data: unknown): WireJob & { argsBytes: Uint8Array 
   }
   const job = data as Record<string, unknown>;
   if (typeof job.args !== 'string') throw new MalformedJobError('its `args` is not a base64 string');
-  const argsBytes = Buffer.from(job.args, 'base64');
+  // Its own ArrayBuffer: a small Buffer is a view of an 8 KB pool, all of which a postMessage would copy.
+  const argsBytes = new Uint8Array(Buffer.from(job.args, 'base64'));
   let args: unknown;
   try {
     args = deserialize(argsBytes);
@@ -91,6 +98,12 @@ export function decodeWireJob(data: unknown): WireJob & { argsBytes: Uint8Array 
       throw new MalformedJobError(`its \`${key}\` is not a positive number`);
     }
   }
+  const chunk = job.chunk as WireJob['chunk'] | undefined;
+  if (chunk !== undefined && (typeof chunk !== 'object' || chunk === null || !Number.isInteger(chunk.size) || chunk.size < 1 || typeof chunk.isFlat !== 'boolean')) {
+    throw new MalformedJobError('its `chunk` is not `{ size, isFlat }`');
+  }
+  const chord = job.chord;
+  if (chord !== undefined && (!Array.isArray(chord) || !chord.every((id) => typeof id === 'string'))) throw new MalformedJobError('its `chord` is not a list of job ids');
   return { ...(job as unknown as WireJob), argsBytes };
 }
 
