@@ -50,6 +50,24 @@ describeWithRedis('The table over BullMQ', () => {
       await expect((await waiting.promise).result).resolves.toBe(4);
     });
 
+    it('shows the queue depth Redis counts in stats() and metrics(), even after changes no event told of', async () => {
+      const queue = queueName();
+      const first = producer(queue, { capacity: 10 });
+      for (let i = 0; i < 4; i++) await first.submit('add', [i, 0]);
+      const watcher = producer(queue, { capacity: 10 });
+      // Nothing tells a watcher of every change: it counts again as its figures are read, at most once a second.
+      const depthBecomes = async (expected: number): Promise<void> => {
+        for (const deadline = Date.now() + 10_000; watcher.stats().queued !== expected && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 50));
+        expect({ queued: watcher.stats().queued, gauge: watcher.metrics().gauges.queued }).toEqual({ queued: expected, gauge: expected });
+      };
+      await depthBecomes(4);
+      // Emptied by hand (BullMQ sends no event per job for it).
+      const admin = new Queue(queue, { connection: { host: '127.0.0.1', port: Number(new URL(REDIS_URL!).port) } });
+      await admin.drain();
+      await admin.close();
+      await depthBecomes(0);
+    });
+
     it('does not count delayed jobs: they wait in BullMQ, not on the table', async () => {
       const queue = queueName();
       const front = producer(queue, { capacity: 1 });

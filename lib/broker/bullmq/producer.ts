@@ -29,6 +29,8 @@ const ROOM_POLL_MS = 100;
 // without their event reaching it, and how long a job is followed before
 // it is looked at; at most CHECK_BATCH jobs per look, oldest first.
 const CHECK_MS = 1000;
+/** A queue depth read this long after Redis last counted it asks for a new count. */
+const DEPTH_STALE_MS = 1000;
 const CHECK_AFTER_MS = 3000;
 const CHECK_BATCH = 200;
 // The states that count as waiting on the table.
@@ -61,6 +63,8 @@ export class BullmqProducer implements RemoteProducer {
   readonly #waiters = new Set<Waiter>();
   /** Waiting jobs on the queue, as last read, minus those seen starting since. */
   #depth = 0;
+  /** When Redis last counted `#depth` (epoch ms). */
+  #depthAt = 0;
   /** Adds sent and not yet answered. */
   #adding = 0;
   #isAdmitting = false;
@@ -93,7 +97,13 @@ export class BullmqProducer implements RemoteProducer {
     this.#started.catch(() => {});
   }
 
+  /**
+   * Jobs waiting in the queue, from every producer, as Redis last counted
+   * them. Read by `stats()`, `metrics()`, the dashboard and Prometheus: a
+   * read more than `DEPTH_STALE_MS` after the last count asks for a new one.
+   */
   get size(): number {
+    if (Date.now() - this.#depthAt >= DEPTH_STALE_MS) void this.#refreshDepth();
     return this.#depth;
   }
 
@@ -573,6 +583,7 @@ export class BullmqProducer implements RemoteProducer {
     this.#isRefreshing = true;
     try {
       this.#depth = await this.#call('count waiting jobs', () => this.#queue.getJobCountByTypes(...WAITING_TYPES));
+      this.#depthAt = Date.now();
     } catch (error) {
       this.#settings.brokerError(error);
     } finally {
