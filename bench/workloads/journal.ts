@@ -54,21 +54,27 @@ async function cpuWall(run: () => Promise<unknown>): Promise<number> {
   return performance.now() - started;
 }
 
-/**
- * Leaves `jobs` unsettled in a fresh journal, then times a new runner from
- * creation until every one ran, and the most its live heap grew by (a full
- * collection every 10,000 jobs, inside the timing). They are left as
- * jobs due a few seconds later (a runner closed without draining keeps
- * those), and the new runner starts once they are due.
- */
-async function recovery(dir: string, jobs: number): Promise<{ ms: number; heapMb: number; recovered: number }> {
-  const path = join(dir, `recover-${jobs}.db`);
+/** Leaves `jobs` unsettled in a fresh journal at `path`, due `LEAVE_MS` from now: a runner closed without draining keeps them. */
+async function leaveJobs(path: string, jobs: number): Promise<number> {
   const leaving = createRunner<BenchTasks>({ tasks: TASKS_URL, journal: path, maxScheduled: jobs });
   const runAt = Date.now() + LEAVE_MS;
   const submitted: Promise<unknown>[] = [];
   for (let i = 0; i < jobs; i++) submitted.push(leaving.submit('add', [i, 1], { runAt: new Date(runAt) }));
   await Promise.all(submitted);
   await leaving.close({ drain: 'none' });
+  return runAt;
+}
+
+/**
+ * Times a new runner from creation until every job a closed one left in
+ * its journal ran, and the most its live heap grew by (a full collection
+ * at each quarter of the jobs, inside the timing). The jobs are left in a
+ * function of their own, so that nothing of the runner that left them is
+ * still held while this one runs.
+ */
+async function recovery(dir: string, jobs: number): Promise<{ ms: number; heapMb: number; recovered: number }> {
+  const path = join(dir, `recover-${jobs}.db`);
+  const runAt = await leaveJobs(path, jobs);
   await sleep(Math.max(0, runAt - Date.now()));
   collectGarbage();
   const heapBefore = process.memoryUsage().heapUsed;
@@ -78,11 +84,12 @@ async function recovery(dir: string, jobs: number): Promise<{ ms: number; heapMb
   let recovered = 0;
   runner.on('recovered', ({ count }) => void (recovered = count));
   let succeeded = 0;
+  const quarter = Math.max(1, Math.floor(jobs / 4));
   await new Promise<void>((resolve) => {
     runner.on('succeeded', () => {
       succeeded++;
-      // The live heap (after a full collection) every 10,000 jobs: what recovery holds, not its garbage.
-      if (succeeded % 10_000 === 0) {
+      // The live heap (after a full collection): what recovery holds, not its garbage.
+      if (succeeded % quarter === 0 && succeeded < jobs) {
         collectGarbage();
         heapPeak = Math.max(heapPeak, process.memoryUsage().heapUsed);
       }

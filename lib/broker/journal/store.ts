@@ -111,6 +111,9 @@ interface Group {
 
 const JOB_COLUMNS = 'seq, id, name, args, priority, attempt, submitted_at, run_at, expires_at, chunk_size, options, started, redeliveries';
 
+// Most writes in one group: past it, the group commits at once instead of at the turn's end.
+const MAX_GROUP_WRITES = 4096;
+
 // Seqs per bulk statement (SQLite allows 32,766 parameters).
 const BULK = 256;
 
@@ -236,6 +239,9 @@ export class JournalStore {
   readonly #pastOutcomesUpTo: number;
   /** Their outcomes by id, read on the first lookup. */
   #pastOutcomes: Map<string, OutcomeEntry> | undefined;
+  /** Writes in the open group. */
+  #groupWrites = 0;
+  #isPastIndexed = false;
   #isClosed = false;
 
   /** @internal Use `openJournal()`. */
@@ -261,8 +267,6 @@ export class JournalStore {
     this.#tick = db.prepare('INSERT INTO baozi_schedules (key, last_due) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET last_due = excluded.last_due');
     db.exec('BEGIN');
     try {
-      // What is here now was written by earlier processes: indexed by id from now on.
-      db.prepare('UPDATE baozi_jobs SET past = 1 WHERE past = 0').run();
       const groups = db.prepare('SELECT seq, count, last_finished AS lastFinished FROM baozi_outcomes ORDER BY seq').all() as OutcomeGroup[];
       for (const group of groups) this.#keep(group);
       this.#pruneKept(Date.now());
@@ -379,6 +383,7 @@ export class JournalStore {
    * yet (it is given now), or a settled one within `resultTtl`.
    */
   find(id: string): { seq: number; job: StoredJob } | StoredOutcome | undefined {
+    this.#indexPast();
     const row = this.#read(() => this.#findPast.get(id) as JobRow | undefined);
     if (row && row.seq > this.#cursor && row.seq <= this.#recoverUpTo && !this.#given.has(row.seq)) {
       this.#given.add(row.seq);
@@ -400,6 +405,16 @@ export class JournalStore {
     } catch {
       // Already closed by its own finalizer: nothing left to let go of.
     }
+  }
+
+  /**
+   * Indexes by id the rows earlier processes left, on the first lookup by
+   * id: a recovery that never looks one up does not pay for it.
+   */
+  #indexPast(): void {
+    if (this.#isPastIndexed) return;
+    this.#isPastIndexed = true;
+    if (this.#recoverUpTo > this.#cursor) this.#run(this.#db.prepare('UPDATE baozi_jobs SET past = 1 WHERE past = 0 AND seq <= ?'), this.#recoverUpTo);
   }
 
   /** A row given back to run: one that had started counts a redelivery, written now. */
@@ -439,7 +454,13 @@ export class JournalStore {
 
   /** This turn's group, opened on its first write; `undefined` when none can be (then `written()` rejects). */
   #begin(): Group | undefined {
-    if (this.#group) return this.#group;
+    if (this.#group) {
+      if (++this.#groupWrites < MAX_GROUP_WRITES) return this.#group;
+      // A turn that does not end (replies and admissions chained in
+      // microtasks, as in a recovery) must not hold one group, its memory
+      // and its producers, until it does: commit it, and start the next.
+      this.#commit();
+    }
     if (this.#isClosed) {
       this.#lastGroup = rejected(new JournalError(this.path, 'it is closed: the runner closed'));
       return undefined;
@@ -470,6 +491,7 @@ export class JournalStore {
     // Nobody may be waiting on a group (only settles in it): that is no unhandled rejection.
     promise.catch(ignore);
     this.#db.exec('BEGIN');
+    this.#groupWrites = 1;
     const group: Group = { promise, resolve, reject };
     this.#group = group;
     this.#lastGroup = promise;
