@@ -19,8 +19,6 @@ export class JournalBroker<Entry extends BrokerEntry> implements DurableBroker<E
   readonly #memory: MemoryBroker<Entry>;
   readonly #store: JournalStore;
   readonly #codec: JournalCodec<Entry>;
-  /** The journal row of each accepted, unsettled job, by id. */
-  readonly #rows = new Map<string, number>();
 
   constructor(capacity: number, observer: BrokerObserver<Entry>, store: JournalStore, codec: JournalCodec<Entry>) {
     this.#store = store;
@@ -58,7 +56,7 @@ export class JournalBroker<Entry extends BrokerEntry> implements DurableBroker<E
 
   put(entry: Entry, signal?: AbortSignal): Promise<Entry> {
     // A job the journal holds already (recovered, or due after a delay or a retry) is not written again.
-    if (this.#rows.has(entry.id)) return this.#memory.put(entry, signal);
+    if (this.#store.holds(entry.id)) return this.#memory.put(entry, signal);
     if (this.#memory.tryPut(entry)) return this.#store.written().then(() => entry);
     // Admitted entries are written as they join (#accept), in the turn that
     // resolves this: the group of that turn is the one to wait for.
@@ -70,10 +68,7 @@ export class JournalBroker<Entry extends BrokerEntry> implements DurableBroker<E
 
   take(max: number, filter?: TakeFilter): Entry[] {
     const taken = this.#memory.take(max, filter);
-    for (const entry of taken) {
-      const seq = this.#rows.get(entry.id);
-      if (seq !== undefined) this.#store.started(seq);
-    }
+    for (const entry of taken) this.#store.started(entry.id);
     return taken;
   }
 
@@ -82,10 +77,7 @@ export class JournalBroker<Entry extends BrokerEntry> implements DurableBroker<E
   }
 
   settle(id: string, outcome: Outcome): void {
-    const seq = this.#rows.get(id);
-    if (seq === undefined) return;
-    this.#rows.delete(id);
-    this.#store.settle(seq, outcome, Date.now());
+    this.#store.settle(id, outcome, Date.now());
   }
 
   rejectBlocked(error: unknown): void {
@@ -97,30 +89,20 @@ export class JournalBroker<Entry extends BrokerEntry> implements DurableBroker<E
   }
 
   hold(entry: Entry, until: number): void {
-    const seq = this.#rows.get(entry.id);
-    if (seq === undefined) this.#insert(entry, until);
-    else this.#store.hold(seq, this.#codec.attemptOf(entry), until);
+    if (this.#store.holds(entry.id)) this.#store.hold(entry.id, this.#codec.attemptOf(entry), until);
+    else this.#insert(entry, until);
   }
 
   release(id: string): void {
-    const seq = this.#rows.get(id);
-    if (seq === undefined) return;
-    this.#rows.delete(id);
-    this.#store.release(seq);
+    this.#store.release(id);
   }
 
   recover(max: number): StoredJob[] {
-    return this.#store.recover(max).map(({ seq, job }) => {
-      this.#rows.set(job.id, seq);
-      return job;
-    });
+    return this.#store.recover(max);
   }
 
   find(id: string): StoredJob | StoredOutcome | undefined {
-    const found = this.#store.find(id);
-    if (!found || !('seq' in found)) return found;
-    this.#rows.set(found.job.id, found.seq);
-    return found.job;
+    return this.#store.find(id);
   }
 
   scheduleMemory(key: string): ScheduleMemory {
@@ -133,14 +115,12 @@ export class JournalBroker<Entry extends BrokerEntry> implements DurableBroker<E
   }
 
   #accept(entry: Entry): void {
-    if (this.#rows.has(entry.id)) return;
-    this.#insert(entry, undefined);
+    if (!this.#store.holds(entry.id)) this.#insert(entry, undefined);
   }
 
   #insert(entry: Entry, runAt: number | undefined): void {
     const stored = this.#codec.describe(entry);
-    const seq = this.#store.insert(runAt === undefined ? stored : { ...stored, runAt });
-    if (seq !== undefined) this.#rows.set(entry.id, seq);
+    this.#store.insert(runAt === undefined ? stored : { ...stored, runAt });
   }
 }
 

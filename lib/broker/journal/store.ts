@@ -82,9 +82,9 @@ interface JobRow {
   redeliveries: number;
 }
 
-/** What the journal knows of an unsettled job of this process, to write its outcome. */
+/** An unsettled job of this process: its row, and what its outcome is written with. */
 interface LiveRow {
-  readonly id: string;
+  readonly seq: number;
   readonly name: string;
   readonly submittedAt: number;
   attempt: number;
@@ -224,7 +224,7 @@ export class JournalStore {
   /** Rows past the cursor given back already by `find()`. */
   readonly #given = new Set<number>();
   /** Unsettled jobs this process wrote or was given back, by row. */
-  readonly #live = new Map<number, LiveRow>();
+  readonly #live = new Map<string, LiveRow>();
   /** Rows that were sent to a thread this turn: marked at commit, in bulk. */
   #starting = new Set<number>();
   /** Rows of jobs that settled or were released this turn: deleted at commit, in bulk. */
@@ -281,10 +281,15 @@ export class JournalStore {
     this.#pastOutcomesUpTo = this.#kept.length > 0 ? this.#kept[this.#kept.length - 1]!.seq : 0;
   }
 
-  /** Writes an accepted job. Returns its row, or `undefined` when the write failed (then `written()` rejects). */
-  insert(job: StoredJob): number | undefined {
+  /** Whether the job is an unsettled one of this process: written, or given back by `recover()` or `find()`. */
+  holds(id: string): boolean {
+    return this.#live.has(id);
+  }
+
+  /** Writes an accepted job. When the write fails, `written()` rejects. */
+  insert(job: StoredJob): void {
     const group = this.#begin();
-    if (!group) return undefined;
+    if (!group) return;
     try {
       const { lastInsertRowid } = this.#insertJob.run(
         job.id,
@@ -298,47 +303,49 @@ export class JournalStore {
         job.chunkSize,
         job.options ? JSON.stringify(job.options) : null,
       );
-      const seq = Number(lastInsertRowid);
-      this.#live.set(seq, { id: job.id, name: job.name, submittedAt: job.submittedAt, attempt: job.attempt });
-      return seq;
+      this.#live.set(job.id, { seq: Number(lastInsertRowid), name: job.name, submittedAt: job.submittedAt, attempt: job.attempt });
     } catch (error) {
       this.#fail(group, error);
-      return undefined;
     }
   }
 
   /** The job waits off the table until `runAt`, at its `attempt`. */
-  hold(seq: number, attempt: number, runAt: number): void {
-    this.#starting.delete(seq);
-    const live = this.#live.get(seq);
-    if (live) live.attempt = attempt;
-    this.#run(this.#holdJob, attempt, runAt, seq);
+  hold(id: string, attempt: number, runAt: number): void {
+    const live = this.#live.get(id);
+    if (!live) return;
+    this.#starting.delete(live.seq);
+    live.attempt = attempt;
+    this.#run(this.#holdJob, attempt, runAt, live.seq);
   }
 
   /**
    * The job was sent to a thread: marked at this turn's commit, so that a
    * process dying while it runs makes the next one count a redelivery.
    */
-  started(seq: number): void {
-    if (this.#begin()) this.#starting.add(seq);
+  started(id: string): void {
+    const live = this.#live.get(id);
+    if (live && this.#begin()) this.#starting.add(live.seq);
   }
 
   /** The job settled: its row leaves, and its outcome joins this turn's (kept up to `maxResults`, for `resultTtl`). */
-  settle(seq: number, outcome: Outcome, finishedAt: number): void {
-    this.#starting.delete(seq);
-    const live = this.#live.get(seq);
-    this.#live.delete(seq);
+  settle(id: string, outcome: Outcome, finishedAt: number): void {
+    const live = this.#live.get(id);
+    if (!live) return;
+    this.#live.delete(id);
+    this.#starting.delete(live.seq);
     if (!this.#begin()) return;
-    this.#deleting.push(seq);
-    if (live && this.#options.maxResults > 0 && this.#options.resultTtl > 0) {
-      this.#settled.push([live.id, live.name, live.attempt, live.submittedAt, finishedAt, outcome.state, outcomeValue(outcome)]);
+    this.#deleting.push(live.seq);
+    if (this.#options.maxResults > 0 && this.#options.resultTtl > 0) {
+      this.#settled.push([id, live.name, live.attempt, live.submittedAt, finishedAt, outcome.state, outcomeValue(outcome)]);
     }
   }
 
   /** The job leaves this process unsettled (its runner closes): its row stays for the next process. */
-  release(seq: number): void {
-    this.#starting.delete(seq);
-    this.#live.delete(seq);
+  release(id: string): void {
+    const live = this.#live.get(id);
+    if (!live) return;
+    this.#live.delete(id);
+    this.#starting.delete(live.seq);
   }
 
   /** The due time of the last tick of the schedule named `key` (epoch ms), if one was kept. */
@@ -361,8 +368,8 @@ export class JournalStore {
    * The next `max` jobs a dead process left, oldest first, each once. A job
    * it had started comes back at its next attempt, with one more redelivery.
    */
-  recover(max: number): { seq: number; job: StoredJob }[] {
-    const found: { seq: number; job: StoredJob }[] = [];
+  recover(max: number): StoredJob[] {
+    const found: StoredJob[] = [];
     while (found.length < max && this.#cursor < this.#recoverUpTo) {
       const rows = this.#read(() => this.#pageJobs.all(this.#cursor, this.#recoverUpTo, max - found.length) as JobRow[]);
       if (rows.length === 0) {
@@ -372,7 +379,7 @@ export class JournalStore {
       for (const row of rows) {
         this.#cursor = row.seq;
         if (this.#given.delete(row.seq)) continue;
-        found.push({ seq: row.seq, job: this.#give(row) });
+        found.push(this.#give(row));
       }
     }
     return found;
@@ -382,12 +389,12 @@ export class JournalStore {
    * A job by id from an earlier process: one unsettled and not given back
    * yet (it is given now), or a settled one within `resultTtl`.
    */
-  find(id: string): { seq: number; job: StoredJob } | StoredOutcome | undefined {
+  find(id: string): StoredJob | StoredOutcome | undefined {
     this.#indexPast();
     const row = this.#read(() => this.#findPast.get(id) as JobRow | undefined);
     if (row && row.seq > this.#cursor && row.seq <= this.#recoverUpTo && !this.#given.has(row.seq)) {
       this.#given.add(row.seq);
-      return { seq: row.seq, job: this.#give(row) };
+      return this.#give(row);
     }
     const entry = this.#readPastOutcomes().get(id);
     if (!entry || entry[4] < Date.now() - this.#options.resultTtl) return undefined;
@@ -417,13 +424,13 @@ export class JournalStore {
     if (this.#recoverUpTo > this.#cursor) this.#run(this.#db.prepare('UPDATE baozi_jobs SET past = 1 WHERE past = 0 AND seq <= ?'), this.#recoverUpTo);
   }
 
-  /** A row given back to run: one that had started counts a redelivery, written now. */
+  /** A row given back to run, an unsettled job of this process from now on: one that had started counts a redelivery, written now. */
   #give(row: JobRow): StoredJob {
     const job = jobFromRow(row);
     const redelivered = row.started !== 0;
     if (redelivered) this.#run(this.#redeliver, row.seq);
     const attempt = redelivered ? row.attempt + 1 : row.attempt;
-    this.#live.set(row.seq, { id: row.id, name: row.name, submittedAt: row.submitted_at, attempt });
+    this.#live.set(row.id, { seq: row.seq, name: row.name, submittedAt: row.submitted_at, attempt });
     return redelivered ? { ...job, attempt, redeliveries: row.redeliveries + 1 } : job;
   }
 
