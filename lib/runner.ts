@@ -624,12 +624,13 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     // A chunk's result carries its run time back, for the producer's sizer:
     // as this runner's sizer measured it in the thread (waits in this
     // process must not make the task look slow), or failing that end to end.
-    const count = consumed.chunk?.size ?? 1;
-    const runMs = (): number => {
-      const perInput = this.#dispatcher.sizer.estimate(consumed.name);
-      return perInput === undefined ? job.finishedAt! - job.startedAt! : perInput * count;
-    };
-    const result = consumed.chunk ? job.result.then((value) => ({ ...(value as ChunkResult), ms: runMs() })) : job.result;
+    const { chunk } = consumed;
+    const result = chunk
+      ? job.result.then((value) => {
+          const perInput = this.#dispatcher.sizer.estimate(consumed.name);
+          return { ...(value as ChunkResult), ms: perInput === undefined ? job.finishedAt! - job.startedAt! : perInput * chunk.size };
+        })
+      : job.result;
     if (this.#broker.tryPut(job)) {
       this.#dispatcher.pump();
       return result;

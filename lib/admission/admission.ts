@@ -122,12 +122,7 @@ export class Admission {
     // Waiting producers are admitted in arrival order: this one goes behind them.
     let admitted = broker.put(job as Job, waitSignal ?? resolved.signal) as Promise<Job<Result>>;
     if (this.#durable) admitted = this.#whenWritten(job, admitted);
-    if (resolved.jobId !== undefined) {
-      const jobId = resolved.jobId;
-      this.#waitingForRoom.set(jobId, { job, admitted } as Admitted<unknown> & { admitted: Promise<Job<unknown>> });
-      const forget = (): void => void this.#waitingForRoom.delete(jobId);
-      admitted.then(forget, forget);
-    }
+    if (resolved.jobId !== undefined) this.#waitForRoom(resolved.jobId, job, admitted);
     return { job, admitted };
   }
 
@@ -147,7 +142,7 @@ export class Admission {
       return { job };
     }
     if (stored.runAt !== undefined && stored.runAt > Date.now()) {
-      lifecycle.scheduleRecovered(job, stored.runAt);
+      lifecycle.scheduleUnbounded(job, stored.runAt);
       return { job };
     }
     if (broker.tryPut(job)) {
@@ -155,10 +150,15 @@ export class Admission {
       return { job };
     }
     const admitted = broker.put(job);
-    this.#waitingForRoom.set(job.id, { job, admitted });
-    const forget = (): void => void this.#waitingForRoom.delete(job.id);
-    admitted.then(forget, forget);
+    this.#waitForRoom(job.id, job, admitted);
     return { job, admitted };
+  }
+
+  /** Keeps `job`, waiting for room, findable by `jobId` until it is admitted or its wait ends. */
+  #waitForRoom<Result>(jobId: string, job: Job<Result>, admitted: Promise<Job<Result>>): void {
+    this.#waitingForRoom.set(jobId, { job, admitted } as Admitted<unknown> & { admitted: Promise<Job<unknown>> });
+    const forget = (): void => void this.#waitingForRoom.delete(jobId);
+    admitted.then(forget, forget);
   }
 
   /**

@@ -103,16 +103,15 @@ export class Lifecycle implements DispatcherHooks, JobOwner, BrokerObserver<Job>
   /** Holds a job until its `runAt`. Throws `ScheduleFullError` past `maxScheduled`. */
   schedule(job: Job, runAt: number): void {
     if (this.waitingCount >= this.options.maxScheduled) throw new ScheduleFullError(this.options.maxScheduled);
-    this.accept(job);
-    this.wait(job, 'scheduled', runAt - Date.now());
-    this.emit('scheduled', { job, runAt: new Date(runAt) });
+    this.scheduleUnbounded(job, runAt);
   }
 
   /**
-   * Holds a job a dead process left, due at `runAt`, past `maxScheduled` if
-   * need be: the process that accepted it kept it within its bound.
+   * Holds a job until its `runAt`, past `maxScheduled` if need be: for a
+   * job a dead process left, which the process that accepted it kept
+   * within its bound.
    */
-  scheduleRecovered(job: Job, runAt: number): void {
+  scheduleUnbounded(job: Job, runAt: number): void {
     this.accept(job);
     this.wait(job, 'scheduled', runAt - Date.now());
     this.emit('scheduled', { job, runAt: new Date(runAt) });
