@@ -1,6 +1,8 @@
 /**
  * (g) The journal (issue 15): tiny jobs and CPU-heavy jobs through a runner
  * with `journal` set, against the same runner in memory and bare piscina,
+ * each with its defaults; tiny jobs both in awaited chunks and fired all
+ * before any is awaited;
  * contenders interleaved in one process; then the recovery of jobs a closed
  * runner left in a journal, read back and run by a new one.
  */
@@ -9,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createRunner, type Runner } from 'baozi';
-import { createPiscina, runOnPiscina, TASKS_URL, THREADS, type BenchTasks } from '../contenders.js';
+import { Piscina } from 'piscina';
+import { PISCINA_ENTRY_URL, runOnPiscina, TASKS_URL, type BenchTasks } from '../contenders.js';
 import { collectGarbage, interleave, log, type Contender } from '../harness.js';
 import type { Target } from '../report.js';
 import { summarize, pairedRatios, type Summary } from '../stats.js';
@@ -35,6 +38,15 @@ export interface JournalResult {
 
 function journalRunner(path: string, capacity?: number): Runner<BenchTasks> {
   return createRunner<BenchTasks>({ tasks: TASKS_URL, journal: path, ...(capacity !== undefined && { capacity }) });
+}
+
+/** `jobs` × add(1, 2), every call made before any is awaited, then all awaited: jobs per second. */
+async function firedRate(jobs: number, run: () => Promise<unknown>): Promise<number> {
+  const started = performance.now();
+  const calls: Promise<unknown>[] = [];
+  for (let i = 0; i < jobs; i++) calls.push(run());
+  await Promise.all(calls);
+  return jobs / ((performance.now() - started) / 1000);
 }
 
 /** `jobs` × add(1, 2), `run()` in chunks of 1,000 awaited together: jobs per second. */
@@ -105,14 +117,23 @@ async function recovery(dir: string, jobs: number): Promise<{ ms: number; heapMb
 export async function journal(config: JournalConfig): Promise<JournalResult> {
   log(`(g) journal: ${config.tinyJobs} tiny jobs and ${CPU_JOBS} × ${CPU_JOB_MS} ms, ${config.repeats} repeats; recovery of ${config.recoverJobs}`);
   const dir = mkdtempSync(join(tmpdir(), 'baozi-bench-journal-'));
-  const piscina = createPiscina();
+  // Bare piscina with its own defaults, as a user gets it.
+  const piscina = new Piscina({ filename: PISCINA_ENTRY_URL.href });
   // Defaults only, as a user gets them: `tasks`, and the journal for one of them.
   const memory = createRunner<BenchTasks>({ tasks: TASKS_URL });
   const journaled = journalRunner(join(dir, 'jobs.db'));
+  const trial =
+    (add: () => Promise<unknown>, cpu: () => Promise<unknown>) =>
+    // CPU-heavy first: the garbage of 100k fired calls would land on its clock.
+    async (): Promise<Record<string, number>> => ({
+      cpu: await cpuWall(cpu),
+      tiny: await tinyRate(config.tinyJobs, add),
+      fired: await firedRate(config.tinyJobs, add),
+    });
   const contenders: Contender[] = [
-    { name: 'piscina', trial: async () => ({ tiny: await tinyRate(config.tinyJobs, () => runOnPiscina(piscina, 'add', [1, 2])), cpu: await cpuWall(() => runOnPiscina(piscina, 'cpu', [CPU_JOB_MS])) }) },
-    { name: 'memory', trial: async () => ({ tiny: await tinyRate(config.tinyJobs, () => memory.run('add', 1, 2)), cpu: await cpuWall(() => memory.run('cpu', CPU_JOB_MS)) }) },
-    { name: 'journal', trial: async () => ({ tiny: await tinyRate(config.tinyJobs, () => journaled.run('add', 1, 2)), cpu: await cpuWall(() => journaled.run('cpu', CPU_JOB_MS)) }) },
+    { name: 'piscina', trial: trial(() => runOnPiscina(piscina, 'add', [1, 2]), () => runOnPiscina(piscina, 'cpu', [CPU_JOB_MS])) },
+    { name: 'memory', trial: trial(() => memory.run('add', 1, 2), () => memory.run('cpu', CPU_JOB_MS)) },
+    { name: 'journal', trial: trial(() => journaled.run('add', 1, 2), () => journaled.run('cpu', CPU_JOB_MS)) },
   ];
   try {
     const samples = await interleave(contenders, config.repeats);
@@ -121,12 +142,17 @@ export async function journal(config: JournalConfig): Promise<JournalResult> {
     const ratio = (a: number[], b: number[]): Summary => summarize(pairedRatios(a, b));
     const tinyToMemory = ratio(of('journal', 'tiny'), of('memory', 'tiny'));
     const tinyToPiscina = ratio(of('journal', 'tiny'), of('piscina', 'tiny'));
+    const firedToMemory = ratio(of('journal', 'fired'), of('memory', 'fired'));
+    const firedToPiscina = ratio(of('journal', 'fired'), of('piscina', 'fired'));
     const cpuToMemory = ratio(of('journal', 'cpu'), of('memory', 'cpu'));
     const recover = await recovery(dir, config.recoverJobs);
     const lines = [
       `tiny jobs, run() in chunks of ${CHUNK} (jobs/s, median (min–max) of ${config.repeats}): piscina ${cell(summarize(of('piscina', 'tiny')), 0)}, ` +
         `in memory ${cell(summarize(of('memory', 'tiny')), 0)}, journal ${cell(summarize(of('journal', 'tiny')), 0)}`,
       `  journal ÷ in memory ${cell(tinyToMemory, 2)}x, journal ÷ piscina ${cell(tinyToPiscina, 2)}x`,
+      `tiny jobs, ${config.tinyJobs} run() calls made before any is awaited (jobs/s): piscina ${cell(summarize(of('piscina', 'fired')), 0)}, ` +
+        `in memory ${cell(summarize(of('memory', 'fired')), 0)}, journal ${cell(summarize(of('journal', 'fired')), 0)}`,
+      `  journal ÷ in memory ${cell(firedToMemory, 2)}x, journal ÷ piscina ${cell(firedToPiscina, 2)}x (info: the targets are on the chunks above)`,
       `CPU-heavy ${CPU_JOBS} × ${CPU_JOB_MS} ms (wall ms): piscina ${cell(summarize(of('piscina', 'cpu')), 1)}, in memory ${cell(summarize(of('memory', 'cpu')), 1)}, ` +
         `journal ${cell(summarize(of('journal', 'cpu')), 1)}; journal ÷ in memory ${cell(cpuToMemory, 3)}x`,
       `recovery: ${recover.recovered} jobs left by a runner closed without draining, recovered and run by a new one (capacity 1,024) in ${recover.ms.toFixed(0)} ms, heap +${recover.heapMb.toFixed(1)} MB`,
@@ -144,7 +170,9 @@ export async function journal(config: JournalConfig): Promise<JournalResult> {
       },
     ];
     const median = (name: string, metric: string): number => summarize(of(name, metric)).median;
-    const medians: Record<string, Record<string, number>> = Object.fromEntries(['piscina', 'memory', 'journal'].map((name) => [name, { tiny: median(name, 'tiny'), cpu: median(name, 'cpu') }]));
+    const medians: Record<string, Record<string, number>> = Object.fromEntries(
+      ['piscina', 'memory', 'journal'].map((name) => [name, { tiny: median(name, 'tiny'), fired: median(name, 'fired'), cpu: median(name, 'cpu') }]),
+    );
     medians.recovery = { ms: recover.ms, heapMb: recover.heapMb };
     return { text: lines.join('\n'), targets, medians };
   } finally {
