@@ -43,8 +43,16 @@ describeWithRedis('chord over BullMQ (a flow)', () => {
     expect(error).toMatchObject({ code: 'BAOZI_WORKFLOW_STEP_FAILED', step: 1, task: 'throwError' });
     expect(error.cause).toBeInstanceOf(TaskError);
     expect(chord.state).toBe('failed');
-    // The consumer ran the two members only: BullMQ failed the callback without running it.
-    expect(back.stats()).toMatchObject({ succeeded: 1, failed: 1 });
+    // BullMQ failed the callback without running it. The add member may have
+    // run or been cancelled by the fail-fast, so the consumer's count of
+    // successes is not fixed; its one failure is the throwing member.
+    const raw = new Queue(queue, { connection: { host: '127.0.0.1', port: Number(new URL(REDIS_URL!).port) } });
+    const callback = await raw.getJob(chord.jobs[2]!.id);
+    const callbackState = await callback!.getState();
+    await raw.close();
+    expect(callbackState).toBe('failed');
+    expect(callback!.failedReason).toMatch(/^child .+ failed$/);
+    expect(back.stats().failed).toBe(1);
   });
 
   it('gives the callback step (the number of members) when the callback itself fails', async () => {
