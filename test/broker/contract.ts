@@ -679,22 +679,31 @@ describe(`${name} (the broker contract)`, () => {
   // Each removal costs O(1): a quadratic table took seconds here (issue 16, E).
   describe('at scale', () => {
     it('withdraws 50,000 waiting producers on one signal in one pass, keeping the rest in order', async () => {
-      const memory = table(1);
-      memory.tryPut(plate(-1));
-      const controller = new AbortController();
-      const cancelled: Promise<unknown>[] = [];
-      const kept: number[] = [];
-      for (let id = 0; id < 100_000; id++) {
-        if (id % 2 === 0) cancelled.push(memory.put(plate(id), controller.signal));
-        else void memory.put(plate(id)).then(() => void kept.push(id));
-      }
-      const startedAt = performance.now();
-      controller.abort();
-      const elapsed = performance.now() - startedAt;
-      const outcomes = await Promise.allSettled(cancelled);
-      expect(outcomes.every((outcome) => outcome.status === 'rejected' && outcome.reason instanceof CancelledError)).toBe(true);
+      /** Half of `count` waiting producers share one signal; how long its abort takes, and the table. */
+      const abortHalf = async (count: number) => {
+        const memory = table(1);
+        memory.tryPut(plate(-1));
+        const controller = new AbortController();
+        const cancelled: Promise<unknown>[] = [];
+        for (let id = 0; id < count; id++) {
+          if (id % 2 === 0) cancelled.push(memory.put(plate(id), controller.signal));
+          else void memory.put(plate(id));
+        }
+        const startedAt = performance.now();
+        controller.abort();
+        const elapsed = performance.now() - startedAt;
+        const outcomes = await Promise.allSettled(cancelled);
+        expect(outcomes.every((outcome) => outcome.status === 'rejected' && outcome.reason instanceof CancelledError)).toBe(true);
+        return { elapsed, memory };
+      };
+      // The faster of two small runs: the first also warms the code up, and a collection may land in either.
+      const small = Math.min((await abortHalf(10_000)).elapsed, (await abortHalf(10_000)).elapsed);
+      const { elapsed, memory } = await abortHalf(100_000);
       expect(memory.blocked).toBe(50_000);
-      expect(elapsed).toBeLessThan(4000); // linear is ~0.4 s (an error per producer); the old scan-and-splice took ~5 s
+      // Ten times the producers: linear takes ~10 times as long (~0.7 s here);
+      // the old scan-and-splice took ~100 times (~5 s). A ratio, not a bound
+      // in ms, holds on a loaded machine.
+      expect(elapsed / Math.max(small, 1)).toBeLessThan(40);
       expect(next(memory)).toBe(-1);
       expect(next(memory)).toBe(1);
       expect(next(memory)).toBe(3);

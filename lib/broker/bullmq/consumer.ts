@@ -96,6 +96,8 @@ export class BullmqConsumer implements RemoteConsumer {
     }
     // A chord's callback: its members' results, in order, come first.
     if (wire.chord) wire.argsBytes = await withMemberResults(bullJob, wire.chord, wire.argsBytes);
+    // Taken off Redis as a close without drain began: it never starts here.
+    if (this.#isReturning && token !== undefined) return this.#returnToQueue(bullJob, token);
     // Checked in the same turn as the job joins #running: a cancel heard before or after finds it.
     const cancelled = this.#cancelled.get(info.jobId);
     if (cancelled) {
@@ -122,17 +124,19 @@ export class BullmqConsumer implements RemoteConsumer {
       );
       return encodeResult(value);
     } catch (error) {
-      if (this.#isReturning && token !== undefined) {
-        // Back to the queue, unlocked, for another consumer: it did not finish here.
-        await bullJob.moveToWait(token);
-        throw new WaitingError();
-      }
+      if (this.#isReturning && token !== undefined) return this.#returnToQueue(bullJob, token);
       const failure = encodeFailure(error as BaoziError);
       throw isRetryable(error) ? new Error(failure) : new UnrecoverableError(failure);
     } finally {
       signal?.removeEventListener('abort', stop);
       this.#running.delete(info.jobId);
     }
+  }
+
+  /** Back to the queue, unlocked, for another consumer: it did not finish here. */
+  async #returnToQueue(bullJob: BullJob, token: string): Promise<never> {
+    await bullJob.moveToWait(token);
+    throw new WaitingError();
   }
 }
 
