@@ -82,6 +82,12 @@ export interface LooseSubmitter {
 
 const ignoreRejection = (): void => {};
 
+/** An input whose `args()` threw. */
+interface ArgsFailure {
+  index: number;
+  error: unknown;
+}
+
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
 }
@@ -271,19 +277,37 @@ class JobMap implements AsyncIterableIterator<unknown> {
         this.#wakePump = undefined;
         continue;
       }
-      this.#sourceState = 'reading';
       let step: IteratorResult<unknown>;
-      try {
-        // A sync iterable is read without a wait per input; a promised value
-        // in it is awaited, as `for await` would.
-        if (this.#isAsyncSource) step = await (source as AsyncIterator<unknown>).next();
-        else {
-          step = (source as Iterator<unknown>).next();
-          if (!step.done && isThenable(step.value)) step = { done: false, value: await step.value };
+      if (this.#isAsyncSource) {
+        this.#sourceState = 'reading';
+        try {
+          step = await (source as AsyncIterator<unknown>).next();
+        } catch (error) {
+          this.#sourceState = 'finished';
+          return this.#fail(error);
         }
-      } catch (error) {
-        this.#sourceState = 'finished';
-        return this.#fail(error);
+      } else {
+        // A sync iterable is read without a wait per input, as many inputs as the chunk and the room take.
+        const read = this.#readSync(source as Iterator<unknown>, room);
+        if (read === 'read') {
+          if (this.#pending && this.#pending.count >= this.#target) await this.#flush();
+          continue;
+        }
+        if (read === 'stopped') return;
+        if ('error' in read) {
+          await this.#rejectAlone(read.index, read.error);
+          continue;
+        }
+        step = read;
+        // A promised value in it is awaited, as `for await` would.
+        if (!step.done) {
+          try {
+            step = { done: false, value: await step.value };
+          } catch (error) {
+            this.#sourceState = 'finished';
+            return this.#fail(error);
+          }
+        }
       }
       this.#sourceState = step.done ? 'finished' : 'open';
       if (step.done) {
@@ -297,23 +321,74 @@ class JobMap implements AsyncIterableIterator<unknown> {
       try {
         if (args) argList = args(step.value, index);
       } catch (error) {
-        // It fails alone: the inputs before it go as they are.
-        if (this.#pending) await this.#flush();
-        const chunk = window.open(index);
-        window.addOne(chunk, undefined);
-        window.reject(chunk, error);
+        await this.#rejectAlone(index, error);
         continue;
       }
-      let chunk = this.#pending;
-      if (!chunk) {
-        chunk = this.#pending = window.open(index);
-        // Sent as it is if the next read has to wait for the event loop.
-        if (this.#target > 1) setImmediate(() => this.#pending === chunk && void this.#flush());
-      }
+      const chunk = this.#pending ?? this.#open(index);
       if (argList) window.add(chunk, argList);
       else window.addOne(chunk, step.value);
       if (chunk.count >= this.#target) await this.#flush();
     }
+  }
+
+  /**
+   * Reads a sync source into the pending chunk while the chunk and `room`
+   * take more. Returns `'read'` when they are full, `'stopped'`, or what
+   * the pump goes on with: the end of the input, a promised value (still
+   * reading), or an input whose `args()` threw.
+   */
+  #readSync(source: Iterator<unknown>, room: number): 'read' | 'stopped' | IteratorResult<unknown> | ArgsFailure {
+    const window = this.#window;
+    const { args } = this.#options;
+    let chunk = this.#pending;
+    for (let left = Math.min(room, this.#target - (chunk?.count ?? 0)); left > 0; left--) {
+      this.#sourceState = 'reading';
+      let step: IteratorResult<unknown>;
+      try {
+        step = source.next();
+      } catch (error) {
+        this.#sourceState = 'finished';
+        this.#fail(error);
+        return 'stopped';
+      }
+      if (step.done || isThenable(step.value)) return step;
+      this.#sourceState = 'open';
+      // Stopped while reading: the value is dropped and the input closed now.
+      if (!this.#isPumping) {
+        void this.#closeSource(false);
+        return 'stopped';
+      }
+      const index = this.#nextIndex++;
+      let argList: readonly unknown[] | undefined;
+      if (args) {
+        try {
+          argList = args(step.value, index);
+        } catch (error) {
+          return { index, error };
+        }
+      }
+      chunk ??= this.#open(index);
+      if (argList) window.add(chunk, argList);
+      else window.addOne(chunk, step.value);
+    }
+    return 'read';
+  }
+
+  /** The pending chunk, opened with input `index`. */
+  #open(index: number): Chunk {
+    const chunk = (this.#pending = this.#window.open(index));
+    // Sent as it is if the next read has to wait for the event loop.
+    if (this.#target > 1) setImmediate(() => this.#pending === chunk && void this.#flush());
+    return chunk;
+  }
+
+  /** Input `index`, whose `args()` threw, fails alone: the inputs before it go as they are. */
+  async #rejectAlone(index: number, error: unknown): Promise<void> {
+    if (this.#pending) await this.#flush();
+    const window = this.#window;
+    const chunk = window.open(index);
+    window.addOne(chunk, undefined);
+    window.reject(chunk, error);
   }
 
   get #isPumping(): boolean {
