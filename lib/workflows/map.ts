@@ -5,6 +5,7 @@
 import { CancelledError, InvalidOptionError, PayloadTooLargeError, SerializationError } from '../errors.js';
 import type { JobHandle } from '../job/job.js';
 import { Chunk } from '../dispatch/chunk.js';
+import { RUN_TARGET_MS } from '../dispatch/run-sizer.js';
 import { ChunkWindow } from './chunk-window.js';
 import { chunkPathOf, type ChunkSubmitter } from './map-chunks.js';
 import type { SubmitOptions } from '../options.js';
@@ -82,6 +83,9 @@ export interface LooseSubmitter {
 
 const ignoreRejection = (): void => {};
 
+// A chunk of a task this far under a run's target thread time is tiny (see #autoSize).
+const TINY_SHARE_OF_RUN = 0.25;
+
 /** An input whose `args()` threw. */
 interface ArgsFailure {
   index: number;
@@ -116,6 +120,8 @@ class JobMap implements AsyncIterableIterator<unknown> {
   readonly #fixedSize: number | undefined;
   /** 'auto': most inputs in a chunk, so that every slot keeps two chunks in flight within the window, one running and one waiting. */
   readonly #maxSize: number;
+  /** 'auto', for a task measured tiny: most inputs in a chunk, one chunk per slot within the window. */
+  readonly #maxTinySize: number;
   /** 'auto': most chunk jobs in flight, two per slot. */
   readonly #maxInFlight: number;
   /** Inputs the chunk being gathered takes. */
@@ -157,6 +163,10 @@ class JobMap implements AsyncIterableIterator<unknown> {
     const slots = this.#chunks?.slots ?? 1;
     this.#fixedSize = !this.#chunks ? 1 : options.batchSize === 'auto' ? undefined : options.batchSize;
     this.#maxSize = Math.max(1, Math.floor(capacity / (2 * slots)));
+    // Room is kept for the result the consumer holds. With one slot, the
+    // chunk whose results are being taken would be the only one in flight,
+    // and its thread would wait for them all.
+    this.#maxTinySize = slots > 1 ? Math.max(this.#maxSize, Math.floor((capacity - 1) / slots)) : this.#maxSize;
     this.#maxInFlight = 2 * slots;
     this.#window = new ChunkWindow(
       options.ordered,
@@ -262,7 +272,7 @@ class JobMap implements AsyncIterableIterator<unknown> {
       // much as there can be), so results taken one by one do not make
       // chunks of one. Its size is read as it starts: every run measured
       // so far has resized it.
-      if (!this.#pending) this.#target = this.#fixedSize ?? this.#chunks!.sizer.size(this.#name, this.#maxSize);
+      if (!this.#pending) this.#target = this.#fixedSize ?? this.#autoSize();
       const roomNeeded = this.#pending ? 1 : Math.max(1, Math.min(this.#target, this.#capacity - 1));
       // 'auto' keeps two chunks per slot in flight: enough to keep the
       // threads busy, and each reply resizes the next chunk before the
@@ -329,6 +339,22 @@ class JobMap implements AsyncIterableIterator<unknown> {
       else window.addOne(chunk, step.value);
       if (chunk.count >= this.#target) await this.#flush();
     }
+  }
+
+  /**
+   * The next chunk's size with `batchSize: 'auto'`, from the runner's
+   * sizer. A task so quick that a thread runs a whole slot's share of the
+   * window in a fraction of a run leaves its threads idle most of the time
+   * and the main thread busy with every chunk: it goes in half as many
+   * chunks, one per slot, which halves what chunks cost there. Slower
+   * tasks keep two chunks per slot, one running and one waiting, so that a
+   * thread never waits for the main thread.
+   */
+  #autoSize(): number {
+    const sizer = this.#chunks!.sizer;
+    const estimate = sizer.estimate(this.#name);
+    const isTiny = estimate !== undefined && estimate * this.#maxTinySize < TINY_SHARE_OF_RUN * RUN_TARGET_MS;
+    return sizer.size(this.#name, isTiny ? this.#maxTinySize : this.#maxSize);
   }
 
   /**
