@@ -12,7 +12,8 @@ import { TransferredResult } from './transfer.js';
 /** Runs each input of a chunk (`args` decoded) in the caller's job context. */
 export async function runInputs(task: TaskFunction, job: RunJob, args: unknown[]): Promise<ChunkResult> {
   const count = job.isEncoded ? args.length : (args[0] as number);
-  // Filled by push, so that it stays a packed array: one without holes is cloned (and serialized) element by element, not as a sparse list of keys.
+  // Filled by push, so that it stays packed: an array without holes is
+  // cloned element by element, not as a sparse list of keys.
   const values: unknown[] = [];
   const result: ChunkResult = { values, failures: undefined };
   const call = callerOf(task, args, job.isEncoded === true);
