@@ -12,17 +12,20 @@ import { TransferredResult } from './transfer.js';
 /** Runs each input of a chunk (`args` decoded) in the caller's job context. */
 export async function runInputs(task: TaskFunction, job: RunJob, args: unknown[]): Promise<ChunkResult> {
   const count = job.isEncoded ? args.length : (args[0] as number);
-  const result: ChunkResult = { values: new Array(count), failures: undefined };
+  // Filled by push, so that it stays packed: an array without holes is
+  // cloned element by element, not as a sparse list of keys.
+  const values: unknown[] = [];
+  const result: ChunkResult = { values, failures: undefined };
   const call = callerOf(task, args, job.isEncoded === true);
-  const { values } = result;
   for (let i = 0; i < count; i++) {
     try {
       let value = call(i);
       // A synchronous task costs no promise.
       if (isThenable(value)) value = await value;
       // Buffers inside a chunk's reply are copied, not moved.
-      values[i] = isTransferred(value) ? value.value : value;
+      values.push(isTransferred(value) ? value.value : value);
     } catch (error) {
+      values.push(undefined);
       (result.failures ??= new Array<JobFailure | undefined>(count))[i] = taskFailure(error);
     }
   }

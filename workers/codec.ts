@@ -44,6 +44,9 @@ export function encodeRun(
 
 /** A chunk's value as it travels, in one piece; a value that cannot be cloned fails only its own input. */
 function encodeChunk(result: ChunkResult, transferList: (ArrayBuffer | MessagePort)[]): JobValue {
+  // Primitive values (and failures, plain data) always clone: they travel
+  // as they are, neither serialized here nor deserialized on the main thread.
+  if (result.values.every(isPlainPrimitive)) return { type: 'moved', value: result };
   try {
     return encodeValue(result, transferList);
   } catch {
@@ -59,6 +62,10 @@ function encodeChunk(result: ChunkResult, transferList: (ArrayBuffer | MessagePo
     }
     return encodeValue(result, transferList);
   }
+}
+
+function isPlainPrimitive(value: unknown): boolean {
+  return value === null || (typeof value !== 'object' && typeof value !== 'function' && typeof value !== 'symbol');
 }
 
 /** A value as it travels, its buffers added to `transferList`. Throws a `JobFailure` when it cannot be cloned. */

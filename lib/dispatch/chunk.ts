@@ -9,11 +9,12 @@ export const PENDING = Symbol('pending');
 /** Consecutive inputs that travel together: one chunk job, or one ordinary job per input. */
 export class Chunk {
   /**
-   * While every input has `#arity` arguments, all primitives: all of them,
-   * one input after another. This travels without serializing and clones
-   * several times faster than a list per input.
+   * While every input has `#arity` arguments, all primitives: the payload
+   * itself, `[count, arity, ...all of them, one input after another]`. It
+   * travels without serializing and clones several times faster than a
+   * list per input.
    */
-  #flat: unknown[] | undefined = [];
+  #flat: unknown[] | undefined = [0, 0];
   #arity = -1;
   /** Each input's own argument list, once an input did not fit the flat form. */
   #lists: unknown[][] | undefined;
@@ -37,9 +38,10 @@ export class Chunk {
   /** Adds an input's arguments (copied: the caller may reuse its array). */
   add(args: readonly unknown[]): void {
     const flat = this.#flat;
-    if (flat && (this.#arity === args.length || this.count === 0) && args.every(isPlainPrimitive)) {
-      this.#arity = args.length;
-      for (const arg of args) flat.push(arg);
+    const arity = args.length;
+    if (flat !== undefined && (arity === this.#arity || this.count === 0) && arePlainPrimitives(args)) {
+      this.#arity = arity;
+      for (let i = 0; i < arity; i++) flat.push(args[i]);
     } else {
       this.#unflatten().push([...args]);
     }
@@ -49,7 +51,7 @@ export class Chunk {
   /** Adds an input that is its task's one argument. */
   addOne(value: unknown): void {
     const flat = this.#flat;
-    if (flat && (this.#arity === 1 || this.count === 0) && isPlainPrimitive(value)) {
+    if (flat !== undefined && (this.#arity === 1 || this.count === 0) && isPlainPrimitive(value)) {
       this.#arity = 1;
       flat.push(value);
     } else {
@@ -61,7 +63,7 @@ export class Chunk {
   /** Input `index`'s arguments, until the chunk settles. */
   argsOf(index: number): unknown[] {
     if (this.#lists) return this.#lists[index]!;
-    const start = index * this.#arity;
+    const start = FLAT_HEADER + index * this.#arity;
     return this.#flat!.slice(start, start + this.#arity);
   }
 
@@ -71,7 +73,11 @@ export class Chunk {
    * job's arguments).
    */
   get payload(): unknown[] {
-    return this.#lists ?? [this.count, this.#arity, ...this.#flat!];
+    const flat = this.#flat;
+    if (!flat) return this.#lists!;
+    flat[0] = this.count;
+    flat[1] = this.#arity;
+    return flat;
   }
 
   /** Lets the arguments go: the chunk has settled. */
@@ -86,4 +92,12 @@ export class Chunk {
     this.#flat = undefined;
     return (this.#lists = lists);
   }
+}
+
+// The flat payload's count and arity, before the inputs' arguments.
+const FLAT_HEADER = 2;
+
+function arePlainPrimitives(args: readonly unknown[]): boolean {
+  for (let i = 0; i < args.length; i++) if (!isPlainPrimitive(args[i])) return false;
+  return true;
 }

@@ -5,6 +5,7 @@
 import { CancelledError, InvalidOptionError, PayloadTooLargeError, SerializationError } from '../errors.js';
 import type { JobHandle } from '../job/job.js';
 import { Chunk } from '../dispatch/chunk.js';
+import { RUN_TARGET_MS } from '../dispatch/run-sizer.js';
 import { ChunkWindow } from './chunk-window.js';
 import { chunkPathOf, type ChunkSubmitter } from './map-chunks.js';
 import type { SubmitOptions } from '../options.js';
@@ -82,6 +83,15 @@ export interface LooseSubmitter {
 
 const ignoreRejection = (): void => {};
 
+// A chunk of a task this far under a run's target thread time is tiny (see #autoSize).
+const TINY_SHARE_OF_RUN = 0.25;
+
+/** An input whose `args()` threw. */
+interface ArgsFailure {
+  index: number;
+  error: unknown;
+}
+
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
 }
@@ -110,6 +120,8 @@ class JobMap implements AsyncIterableIterator<unknown> {
   readonly #fixedSize: number | undefined;
   /** 'auto': most inputs in a chunk, so that every slot keeps two chunks in flight within the window, one running and one waiting. */
   readonly #maxSize: number;
+  /** 'auto', for a task measured tiny: most inputs in a chunk, one chunk per slot within the window. */
+  readonly #maxTinySize: number;
   /** 'auto': most chunk jobs in flight, two per slot. */
   readonly #maxInFlight: number;
   /** Inputs the chunk being gathered takes. */
@@ -151,6 +163,10 @@ class JobMap implements AsyncIterableIterator<unknown> {
     const slots = this.#chunks?.slots ?? 1;
     this.#fixedSize = !this.#chunks ? 1 : options.batchSize === 'auto' ? undefined : options.batchSize;
     this.#maxSize = Math.max(1, Math.floor(capacity / (2 * slots)));
+    // Room is kept for the result the consumer holds. With one slot, the
+    // chunk whose results are being taken would be the only one in flight,
+    // and its thread would wait for them all.
+    this.#maxTinySize = slots > 1 ? Math.max(this.#maxSize, Math.floor((capacity - 1) / slots)) : this.#maxSize;
     this.#maxInFlight = 2 * slots;
     this.#window = new ChunkWindow(
       options.ordered,
@@ -256,7 +272,7 @@ class JobMap implements AsyncIterableIterator<unknown> {
       // much as there can be), so results taken one by one do not make
       // chunks of one. Its size is read as it starts: every run measured
       // so far has resized it.
-      if (!this.#pending) this.#target = this.#fixedSize ?? this.#chunks!.sizer.size(this.#name, this.#maxSize);
+      if (!this.#pending) this.#target = this.#fixedSize ?? this.#autoSize();
       const roomNeeded = this.#pending ? 1 : Math.max(1, Math.min(this.#target, this.#capacity - 1));
       // 'auto' keeps two chunks per slot in flight: enough to keep the
       // threads busy, and each reply resizes the next chunk before the
@@ -271,19 +287,37 @@ class JobMap implements AsyncIterableIterator<unknown> {
         this.#wakePump = undefined;
         continue;
       }
-      this.#sourceState = 'reading';
       let step: IteratorResult<unknown>;
-      try {
-        // A sync iterable is read without a wait per input; a promised value
-        // in it is awaited, as `for await` would.
-        if (this.#isAsyncSource) step = await (source as AsyncIterator<unknown>).next();
-        else {
-          step = (source as Iterator<unknown>).next();
-          if (!step.done && isThenable(step.value)) step = { done: false, value: await step.value };
+      if (this.#isAsyncSource) {
+        this.#sourceState = 'reading';
+        try {
+          step = await (source as AsyncIterator<unknown>).next();
+        } catch (error) {
+          this.#sourceState = 'finished';
+          return this.#fail(error);
         }
-      } catch (error) {
-        this.#sourceState = 'finished';
-        return this.#fail(error);
+      } else {
+        // A sync iterable is read without a wait per input, as many inputs as the chunk and the room take.
+        const read = this.#readSync(source as Iterator<unknown>, room);
+        if (read === 'read') {
+          if (this.#pending && this.#pending.count >= this.#target) await this.#flush();
+          continue;
+        }
+        if (read === 'stopped') return;
+        if ('error' in read) {
+          await this.#rejectAlone(read.index, read.error);
+          continue;
+        }
+        step = read;
+        // A promised value in it is awaited, as `for await` would.
+        if (!step.done) {
+          try {
+            step = { done: false, value: await step.value };
+          } catch (error) {
+            this.#sourceState = 'finished';
+            return this.#fail(error);
+          }
+        }
       }
       this.#sourceState = step.done ? 'finished' : 'open';
       if (step.done) {
@@ -297,23 +331,90 @@ class JobMap implements AsyncIterableIterator<unknown> {
       try {
         if (args) argList = args(step.value, index);
       } catch (error) {
-        // It fails alone: the inputs before it go as they are.
-        if (this.#pending) await this.#flush();
-        const chunk = window.open(index);
-        window.addOne(chunk, undefined);
-        window.reject(chunk, error);
+        await this.#rejectAlone(index, error);
         continue;
       }
-      let chunk = this.#pending;
-      if (!chunk) {
-        chunk = this.#pending = window.open(index);
-        // Sent as it is if the next read has to wait for the event loop.
-        if (this.#target > 1) setImmediate(() => this.#pending === chunk && void this.#flush());
-      }
+      const chunk = this.#pending ?? this.#open(index);
       if (argList) window.add(chunk, argList);
       else window.addOne(chunk, step.value);
       if (chunk.count >= this.#target) await this.#flush();
     }
+  }
+
+  /**
+   * The next chunk's size with `batchSize: 'auto'`, from the runner's
+   * sizer. A task so quick that a thread runs a whole slot's share of the
+   * window in a fraction of a run leaves its threads idle most of the time
+   * and the main thread busy with every chunk: it goes in half as many
+   * chunks, one per slot, which halves what chunks cost there. Slower
+   * tasks keep two chunks per slot, one running and one waiting, so that a
+   * thread never waits for the main thread.
+   */
+  #autoSize(): number {
+    const sizer = this.#chunks!.sizer;
+    const estimate = sizer.estimate(this.#name);
+    const isTiny = estimate !== undefined && estimate * this.#maxTinySize < TINY_SHARE_OF_RUN * RUN_TARGET_MS;
+    return sizer.size(this.#name, isTiny ? this.#maxTinySize : this.#maxSize);
+  }
+
+  /**
+   * Reads a sync source into the pending chunk while the chunk and `room`
+   * take more. Returns `'read'` when they are full, `'stopped'`, or what
+   * the pump goes on with: the end of the input, a promised value (still
+   * reading), or an input whose `args()` threw.
+   */
+  #readSync(source: Iterator<unknown>, room: number): 'read' | 'stopped' | IteratorResult<unknown> | ArgsFailure {
+    const window = this.#window;
+    const { args } = this.#options;
+    let chunk = this.#pending;
+    for (let left = Math.min(room, this.#target - (chunk?.count ?? 0)); left > 0; left--) {
+      this.#sourceState = 'reading';
+      let step: IteratorResult<unknown>;
+      try {
+        step = source.next();
+      } catch (error) {
+        this.#sourceState = 'finished';
+        this.#fail(error);
+        return 'stopped';
+      }
+      if (step.done || isThenable(step.value)) return step;
+      this.#sourceState = 'open';
+      // Stopped while reading: the value is dropped and the input closed now.
+      if (!this.#isPumping) {
+        void this.#closeSource(false);
+        return 'stopped';
+      }
+      const index = this.#nextIndex++;
+      let argList: readonly unknown[] | undefined;
+      if (args) {
+        try {
+          argList = args(step.value, index);
+        } catch (error) {
+          return { index, error };
+        }
+      }
+      chunk ??= this.#open(index);
+      if (argList) window.add(chunk, argList);
+      else window.addOne(chunk, step.value);
+    }
+    return 'read';
+  }
+
+  /** The pending chunk, opened with input `index`. */
+  #open(index: number): Chunk {
+    const chunk = (this.#pending = this.#window.open(index));
+    // Sent as it is if the next read has to wait for the event loop.
+    if (this.#target > 1) setImmediate(() => this.#pending === chunk && void this.#flush());
+    return chunk;
+  }
+
+  /** Input `index`, whose `args()` threw, fails alone: the inputs before it go as they are. */
+  async #rejectAlone(index: number, error: unknown): Promise<void> {
+    if (this.#pending) await this.#flush();
+    const window = this.#window;
+    const chunk = window.open(index);
+    window.addOne(chunk, undefined);
+    window.reject(chunk, error);
   }
 
   get #isPumping(): boolean {

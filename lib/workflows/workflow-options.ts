@@ -70,7 +70,11 @@ export interface MapOptions<Item = never, Args extends readonly unknown[] = read
    * `capacity / (2 × threads)`, and at most four times the largest run
    * measured, starting from one input for a task not yet measured; at
    * most two chunks per thread are in flight, one running and one
-   * waiting. A task whose runs take over 1 ms thus gets chunks of one
+   * waiting. With two threads or more, a task so tiny that a chunk of
+   * `(capacity - 1) / threads` inputs takes under a quarter of the 2 ms
+   * gets chunks of up to that many, one per thread (its threads are idle
+   * most of the time; half as many chunks cost the main thread half as
+   * much). A task whose runs take over 1 ms thus gets chunks of one
    * input.
    *
    * A chunk is one job: one entry on the table, one set of events, one
