@@ -133,7 +133,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
   readonly #producer: RemoteProducer | undefined;
   /** With a shared `broker` and `consume`: the side that runs jobs taken off it. */
   readonly #consumer: RemoteConsumer | undefined;
-  /** A pump of consumed jobs is set for the end of this turn (see #pumpConsumed). */
+  /** A pump of consumed jobs is queued (see #pumpConsumed). */
   #isConsumedPumpDue = false;
 
   /** @internal Use `createRunner()`. */
@@ -643,15 +643,17 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
   }
 
   /**
-   * Starts consumed jobs once this turn of the event loop is over: jobs
-   * that Redis answered together go to the threads together, several to a
-   * message when their task is tiny (transparent batching), instead of
-   * each alone to whichever thread is free as it arrives.
+   * Starts consumed jobs once those handed over with this one are on the
+   * table: the consumer hands over the jobs Redis answered in one turn of
+   * the event loop together, one microtask after another (see
+   * BullmqConsumer#startArrivals), so they go to the threads together,
+   * several to a message when their task is tiny (transparent batching),
+   * instead of each alone to whichever thread is free as it arrives.
    */
   #pumpConsumed(): void {
     if (this.#isConsumedPumpDue) return;
     this.#isConsumedPumpDue = true;
-    setImmediate(() => {
+    queueMicrotask(() => {
       this.#isConsumedPumpDue = false;
       this.#dispatcher.pump();
     });

@@ -160,6 +160,7 @@ export class BullmqConsumer implements RemoteConsumer {
     this.#arrivals = [];
     // A stable sort: jobs it cannot tell apart keep the order they came in.
     arrivals.sort((a, b) => compareRedisOrder(a.bullJob, b.bullJob));
+    // Each resumes in the next microtask, all before any later one: the runner starts them together (Runner#pumpConsumed).
     for (const { start } of arrivals) start();
   }
 
