@@ -3,7 +3,7 @@ import { EventEmitter } from 'eventemitter3';
 import { encodeArgs, type EncodedArgs } from './admission/codec.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
 import { CancelledError, InvalidOptionError, RunnerClosedError } from './errors.js';
-import type { ConsumedJob, RemoteConsumer, RemoteProducer } from './broker/remote.js';
+import type { ConsumedJob, ConsumedRun, RemoteConsumer, RemoteProducer } from './broker/remote.js';
 import type { RunnerEvents } from './events.js';
 import { Job, type JobHandle } from './job/job.js';
 import { now } from './clock.js';
@@ -133,6 +133,8 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
   readonly #producer: RemoteProducer | undefined;
   /** With a shared `broker` and `consume`: the side that runs jobs taken off it. */
   readonly #consumer: RemoteConsumer | undefined;
+  /** A pump of consumed jobs is queued (see #pumpConsumed). */
+  #isConsumedPumpDue = false;
 
   /** @internal Use `createRunner()`. */
   constructor(options: ResolvedRunnerOptions) {
@@ -205,7 +207,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     if (options.broker) {
       const brokerError = (error: unknown): void => void this.emit('brokerError', { error });
       this.#producer = options.broker.producer({ capacity: options.capacity, resultTtl: options.resultTtl, brokerError });
-      if (options.consume) this.#consumer = options.broker.consumer({ slots: this.#slots, run: (job, signal) => this.#runConsumed(job, signal), brokerError });
+      if (options.consume) this.#consumer = options.broker.consumer({ slots: this.#slots, run: (job) => this.#runConsumed(job), isQuick: (task) => this.#dispatcher.sizer.isQuick(task), brokerError });
     }
   }
 
@@ -599,7 +601,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
    * limits it came with. Not refused while the runner closes: the consumer
    * stops taking jobs before the local table closes.
    */
-  #runConsumed(consumed: ConsumedJob, signal: AbortSignal): Promise<unknown> {
+  #runConsumed(consumed: ConsumedJob): ConsumedRun {
     // No `signal` on the job: a job with one (or with onProgress) gets a
     // MessageChannel of its own, which costs more than a tiny job. A stop
     // cancels it through its handle instead, which stops its thread.
@@ -615,12 +617,6 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     const job = new Job(this.#lifecycle, consumed.id, consumed.name, args, !isFlat, options, now());
     job.attempt = consumed.attempt;
     if (consumed.chunk) job.chunkSize = consumed.chunk.size;
-    const stop = (): void => void job.cancel(signal.reason);
-    signal.addEventListener('abort', stop, { once: true });
-    job.result.then(
-      () => signal.removeEventListener('abort', stop),
-      () => signal.removeEventListener('abort', stop),
-    );
     // A chunk's result carries its run time back, for the producer's sizer:
     // as this runner's sizer measured it in the thread (waits in this
     // process must not make the task look slow), or failing that end to end.
@@ -632,10 +628,35 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
         })
       : job.result;
     if (this.#broker.tryPut(job)) {
-      this.#dispatcher.pump();
-      return result;
+      this.#pumpConsumed();
+      return { result, stop: (reason) => void job.cancel(reason) };
     }
-    return this.#broker.put(job, signal).then(() => result);
+    // The local table is full (a `capacity` below the slots): wait for room, unless stopped first.
+    const waiting = new AbortController();
+    return {
+      result: this.#broker.put(job, waiting.signal).then(() => result),
+      stop: (reason) => {
+        waiting.abort(reason);
+        void job.cancel(reason);
+      },
+    };
+  }
+
+  /**
+   * Starts consumed jobs once those handed over with this one are on the
+   * table: the consumer hands over the jobs Redis answered in one turn of
+   * the event loop together, one microtask after another (see
+   * BullmqConsumer#startArrivals), so they go to the threads together,
+   * several to a message when their task is tiny (transparent batching),
+   * instead of each alone to whichever thread is free as it arrives.
+   */
+  #pumpConsumed(): void {
+    if (this.#isConsumedPumpDue) return;
+    this.#isConsumedPumpDue = true;
+    queueMicrotask(() => {
+      this.#isConsumedPumpDue = false;
+      this.#dispatcher.pump();
+    });
   }
 
   /** Closes the shared broker's sides: the consumer first (it stops taking jobs), then the producer. */

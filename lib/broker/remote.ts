@@ -11,7 +11,8 @@ import type { WorkflowHandle } from '../workflows/workflow-types.js';
  *
  * Over such a broker the table is asynchronous and shared: the producer
  * side puts jobs on it (`RemoteProducer`), and BullMQ's own Worker takes
- * them, as many as the consumer has free thread slots, into the consumer's
+ * them, as many as the consumer has free thread slots (a few more per slot
+ * while its jobs are quick), into the consumer's
  * local table (`RemoteConsumer`), from which its dispatcher runs them.
  */
 export interface RemoteBroker {
@@ -86,14 +87,24 @@ export interface ConsumedJob {
   onProgress: ((value: unknown) => void) | undefined;
 }
 
+/** A consumed job on the local table: its outcome, and how to stop it. */
+export interface ConsumedRun {
+  /** Resolves with the result, rejects with the job's `BaoziError`. */
+  result: Promise<unknown>;
+  /** Cancels it (`reason` as the `CancelledError`'s cause), queued or running. */
+  stop(reason: unknown): void;
+}
+
 export interface ConsumerSettings {
-  /** The consumer's thread slots: BullMQ's worker concurrency. */
+  /** The consumer's thread slots: BullMQ's worker concurrency (more while its jobs are quick). */
   slots: number;
   /**
-   * Runs the job on the local pool; resolves with the result, rejects with
-   * the job's `BaoziError`. Aborting `signal` cancels it.
+   * Puts the job on the local table, to run on the local pool. No
+   * AbortSignal: one per job would cost a tiny job a share of its run.
    */
-  run(job: ConsumedJob, signal: AbortSignal): Promise<unknown>;
+  run(job: ConsumedJob): ConsumedRun;
+  /** Whether the task's runs are measured quick on this consumer's threads (see `RunSizer.isQuick`). */
+  isQuick(task: string): boolean;
   brokerError(error: unknown): void;
 }
 

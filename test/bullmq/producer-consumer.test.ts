@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { RetriesExhaustedError, TaskError, TimeoutError } from 'baozi';
-import { describeWithRedis, queueName, useBrokerRunners } from './helpers.js';
+import { Redis } from 'ioredis';
+import { describeWithRedis, queueName, REDIS_URL, useBrokerRunners } from './helpers.js';
 import { rejectionOf } from '../helpers/e2e.js';
 
 describeWithRedis('Runner over BullMQ', () => {
@@ -23,6 +24,25 @@ describeWithRedis('Runner over BullMQ', () => {
       const value = { bytes: new Uint8Array([1, 2, 3]), map: new Map([['a', 1]]), at: new Date(0) };
       await expect(front.run('echo', value)).resolves.toEqual(value);
       await expect(front.run('incrementBytes', new Uint8Array([1, 2]))).resolves.toEqual(new Uint8Array([2, 3]));
+    });
+
+    it("does not read the queue's events in a runner that only consumes, until it submits a job itself", async () => {
+      const queue = queueName();
+      // BullMQ names the connection that reads a queue's event stream `<prefix>:<queue in base64>:qe`.
+      const eventReader = `bull:${Buffer.from(queue).toString('base64')}:qe`;
+      const redis = new Redis(REDIS_URL!);
+      const eventReaders = async (): Promise<number> => ((await redis.client('LIST')) as string).split('\n').filter((line) => line.includes(` name=${eventReader} `)).length;
+      try {
+        const back = consumer(queue);
+        await back.ready();
+        const front = producer(queue);
+        await expect(front.run('add', 2, 3)).resolves.toBe(5);
+        expect(await eventReaders()).toBe(1);
+        await expect(back.run('add', 1, 1)).resolves.toBe(2);
+        expect(await eventReaders()).toBe(2);
+      } finally {
+        await redis.quit();
+      }
     });
 
     it('starts no thread in a producer', async () => {

@@ -1,10 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
-import { Queue } from 'bullmq';
+import { Queue, QueueEvents } from 'bullmq';
 import { createRunner, InvalidOptionError, TableFullError } from 'baozi';
 import { bullmq } from 'baozi/bullmq';
 import { TASKS, type TestTasks } from '../helpers/runner.js';
 import { flush, rejectionOf, thrownBy, track } from '../helpers/e2e.js';
 import { describeWithRedis, queueName, REDIS_URL, useBrokerRunners } from './helpers.js';
+import { PREFETCH_PER_SLOT } from '../../lib/broker/bullmq/consumer.js';
 
 describeWithRedis('The table over BullMQ', () => {
   const { producer, consumer } = useBrokerRunners();
@@ -96,6 +97,35 @@ describeWithRedis('The table over BullMQ', () => {
       await observer.close();
       expect(mostActive).toBeGreaterThan(0);
       expect(mostActive).toBeLessThanOrEqual(2);
+    });
+
+    it(`holds up to ${PREFETCH_PER_SLOT} more jobs per slot past its slots while the jobs it runs are quick`, async () => {
+      const queue = queueName();
+      const jobCount = 200;
+      // The queue's own record of what is active, in the order Redis did it.
+      const events = new QueueEvents(queue, { connection: { host: '127.0.0.1', port: Number(new URL(REDIS_URL!).port) } });
+      await events.waitUntilReady();
+      let active = 0;
+      let mostActive = 0;
+      let completed = 0;
+      const allCompleted = new Promise<void>((resolve) => {
+        events.on('active', () => void (mostActive = Math.max(mostActive, ++active)));
+        events.on('completed', () => {
+          active--;
+          if (++completed === jobCount) resolve();
+        });
+      });
+      try {
+        const front = producer(queue);
+        consumer(queue, { maxThreads: 1, minThreads: 1 });
+        const jobs = await Promise.all(Array.from({ length: jobCount }, (_, i) => front.submit('add', [i, 1])));
+        expect(await Promise.all(jobs.map((job) => job.result))).toEqual(Array.from({ length: jobCount }, (_, i) => i + 1));
+        await allCompleted;
+      } finally {
+        await events.close();
+      }
+      expect(mostActive).toBeGreaterThan(1);
+      expect(mostActive).toBeLessThanOrEqual(1 + PREFETCH_PER_SLOT);
     });
   });
 

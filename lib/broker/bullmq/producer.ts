@@ -57,6 +57,12 @@ export class BullmqProducer implements RemoteProducer {
   /** Adds chords as flows; made by the first chord. */
   #flows: FlowProducer | undefined;
   readonly #started: Promise<void>;
+  /**
+   * Set once the queue's events are followed: by the first job this process
+   * follows, not at start, so a runner that only consumes never reads the
+   * event stream (every job's events, a cost per job on each consumer).
+   */
+  #following: Promise<void> | undefined;
   /** Jobs this process submitted and follows until they settle, by id. */
   readonly #live = new Map<string, RemoteJob>();
   /** Insertion-ordered: first in, first out, each withdrawn in O(1). */
@@ -166,7 +172,7 @@ export class BullmqProducer implements RemoteProducer {
     });
     const { jobId: _jobId, delay: _delay, ...opts } = this.#bullOptions(submit.options);
     const repeat = spec.kind === 'every' ? { every: spec.every } : { pattern: spec.cron, ...(spec.timezone !== undefined && { tz: spec.timezone }) };
-    const upserted = this.#call('connect', () => this.#started)
+    const upserted = this.#call('connect', () => this.#follow())
       .then(() => this.#call('upsert job scheduler', () => this.#queue.upsertJobScheduler(id, repeat, { name: submit.name, data, opts })))
       .then(
         (next) => schedule.setNextRunAt(next ? next.timestamp + (next.delay ?? 0) : undefined),
@@ -207,7 +213,7 @@ export class BullmqProducer implements RemoteProducer {
     }
     const flows = this.#flows;
     this.#adding += members.length + 1;
-    this.#call('connect', () => this.#started)
+    this.#call('connect', () => this.#follow())
       .then(() => this.#call('add chord', () => flows.add(flow)))
       .then(
         async () => {
@@ -233,7 +239,7 @@ export class BullmqProducer implements RemoteProducer {
       if (!jobId.startsWith(schedule.jobIdPrefix)) continue;
       const job = new RemoteJob(jobId, schedule.task, { state: 'running', submittedAt: Date.now(), cancel: (handle, reason) => this.#cancel(handle as RemoteJob, reason) });
       job.startedAt = Date.now();
-      this.#follow(job);
+      this.#track(job);
       schedule.tick(job);
       this.#call('get job scheduler', () => this.#queue.getJobScheduler(schedule.id)).then(
         (scheduler) => schedule.setNextRunAt(scheduler?.next),
@@ -250,6 +256,8 @@ export class BullmqProducer implements RemoteProducer {
   async fetch(id: string): Promise<JobHandle | undefined> {
     const live = this.#live.get(id);
     if (live) return live;
+    // Followed before it is read: an event after the read is not missed.
+    await this.#call('connect', () => this.#follow());
     const bullJob = (await this.#call('get job', () => this.#queue.getJob(id))) as BullJob | undefined;
     if (!bullJob) return undefined;
     const state = await this.#call('get job state', () => bullJob.getState());
@@ -268,7 +276,7 @@ export class BullmqProducer implements RemoteProducer {
     else if (state === 'failed') this.#settleFailed(job, bullJob.failedReason, bullJob.attemptsMade, job.maxAttempts);
     else if (state !== 'unknown') {
       job.state = toJobState(state, bullJob.attemptsMade);
-      this.#follow(job);
+      this.#track(job);
     }
   }
 
@@ -296,7 +304,7 @@ export class BullmqProducer implements RemoteProducer {
     for (const job of this.#live.values()) job.reject('cancelled', new CancelledError(`Job ${job.id} (${job.name}) is no longer followed: its producer closed. It lives on in Redis: look it up with fetchJob().`, { cause: error, job: job.info }));
     this.#live.clear();
     this.#checkIdle();
-    await Promise.allSettled([this.#started]);
+    await Promise.allSettled([this.#started, this.#following]);
     clearInterval(this.#checkTimer);
     await Promise.allSettled([this.#events?.close(), this.#queue.close(), this.#flows?.close(), this.#redis.quit().catch(() => this.#redis.disconnect())]);
   }
@@ -305,6 +313,19 @@ export class BullmqProducer implements RemoteProducer {
 
   async #start(): Promise<void> {
     await this.#redis.connect();
+    await this.#queue.waitUntilReady();
+    this.#depth = await this.#queue.getJobCountByTypes(...WAITING_TYPES);
+  }
+
+  /** Follows the queue's events from now on (once): before any job of this process is added, fetched or scheduled. */
+  #follow(): Promise<void> {
+    this.#following ??= this.#listen();
+    return this.#following;
+  }
+
+  async #listen(): Promise<void> {
+    await this.#started;
+    if (this.#isClosed) return;
     // Follow events from the stream's present end, read before any add of ours, so none is missed.
     const last = await this.#redis.xrevrange(`${this.#options.prefix}:${this.#options.queue}:events`, '+', '-', 'COUNT', 1);
     const events = new QueueEvents(this.#options.queue, {
@@ -365,12 +386,10 @@ export class BullmqProducer implements RemoteProducer {
       if (job) this.#settle(job, () => job.reject('cancelled', new CancelledError(`Job ${job.id} (${job.name}) was removed from the queue.`, { job: job.info })));
     });
     await events.waitUntilReady();
-    await this.#queue.waitUntilReady();
     if (!this.#isClosed) {
       this.#checkTimer = setInterval(() => void this.#checkFinished(), CHECK_MS);
       this.#checkTimer.unref();
     }
-    this.#depth = await this.#queue.getJobCountByTypes(...WAITING_TYPES);
   }
 
   /**
@@ -441,7 +460,7 @@ export class BullmqProducer implements RemoteProducer {
     if (this.#isAdmitting) return;
     this.#isAdmitting = true;
     try {
-      await this.#call('connect', () => this.#started);
+      await this.#call('connect', () => this.#follow());
       while (this.#waiters.size > 0 && !this.#isClosed) {
         this.#depth = await this.#call('count waiting jobs', () => this.#queue.getJobCountByTypes(...WAITING_TYPES));
         let room = this.#settings.capacity - this.#depth - this.#adding;
@@ -478,7 +497,7 @@ export class BullmqProducer implements RemoteProducer {
     this.#adding++;
     this.#live.set(job.id, job);
     try {
-      await this.#call('connect', () => this.#started);
+      await this.#call('connect', () => this.#follow());
       const added = await this.#call('add job', () => this.#queue.add(submit.name, data, bullOptions));
       if (options.jobId !== undefined) {
         // The id may have been taken already, by a job that finished before
@@ -573,7 +592,8 @@ export class BullmqProducer implements RemoteProducer {
     this.#checkIdle();
   }
 
-  #follow(job: RemoteJob): void {
+  /** Follows a job this process did not add (a schedule's, or one fetched by id). */
+  #track(job: RemoteJob): void {
     const present = this.#live.get(job.id);
     if (!present) this.#live.set(job.id, job);
   }
