@@ -1,7 +1,7 @@
 import { expect, it } from '@jest/globals';
 import { Queue } from 'bullmq';
 import { InvalidOptionError, TaskError, WorkflowStepError } from 'baozi';
-import { rejectionOf, thrownBy } from '../helpers/e2e.js';
+import { rejectionOf, thrownBy, track } from '../helpers/e2e.js';
 import { describeWithRedis, queueName, REDIS_URL, useBrokerRunners } from './helpers.js';
 
 describeWithRedis('chord over BullMQ (a flow)', () => {
@@ -31,6 +31,27 @@ describeWithRedis('chord over BullMQ (a flow)', () => {
     const restarted = producer(queue);
     const callback = await restarted.fetchJob(callbackId);
     await expect(callback!.result).resolves.toBe(42);
+  });
+
+  it('goes on the queue only once there is room for all its members, in line with the producers waiting for room', async () => {
+    const queue = queueName();
+    const front = producer(queue, { capacity: 3 });
+    for (let i = 0; i < 2; i++) await front.submit('add', [i, 0]);
+    const chord = front.chord([front.sig('add', 1, 1), front.sig('add', 2, 2)], front.sig('sum'));
+    const behind = track(front.submit('add', [9, 0]));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Room for one job: not for the chord's two members, and the job behind it waits its turn.
+    expect(front.stats().blocked).toBe(2);
+    expect(behind.isSettled).toBe(false);
+    const raw = new Queue(queue, { connection: { host: '127.0.0.1', port: Number(new URL(REDIS_URL!).port) } });
+    const callbackBefore = await raw.getJob(chord.jobs[2]!.id);
+    const waitingBefore = await raw.getJobCountByTypes('wait', 'prioritized');
+    await raw.close();
+    expect(callbackBefore).toBeFalsy();
+    expect(waitingBefore).toBe(2);
+    consumer(queue);
+    await expect(chord.result).resolves.toBe(2 + 4);
+    await expect((await behind.promise).result).resolves.toBe(9);
   });
 
   it('fails fast with WorkflowStepError naming the member, and never runs the callback', async () => {

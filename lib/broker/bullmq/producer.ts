@@ -20,6 +20,15 @@ interface Waiter {
   readonly resolve: (job: JobHandle) => void;
   readonly reject: (error: unknown) => void;
   stopWatching: (() => void) | undefined;
+  /** A chord's flow, in line for room for all its members at once (`job` is its callback). */
+  readonly flow?: ChordInLine;
+}
+
+interface ChordInLine {
+  /** Room it needs: its members (the callback waits for them, not on the table). */
+  readonly members: number;
+  readonly isCancelled: () => boolean;
+  readonly add: () => void;
 }
 
 // How long a producer waiting for room sleeps between two reads of the
@@ -212,24 +221,27 @@ export class BullmqProducer implements RemoteProducer {
       this.#flows.on('error', (error) => this.#settings.brokerError(error));
     }
     const flows = this.#flows;
-    this.#adding += members.length + 1;
-    this.#call('connect', () => this.#follow())
-      .then(() => this.#call('add chord', () => flows.add(flow)))
-      .then(
-        async () => {
+    const failAll = (error: unknown): void => {
+      for (const job of handle.jobs as RemoteJob[]) this.#settle(job, () => job.reject('failed', error));
+    };
+    const add = (): void => {
+      this.#adding += members.length + 1;
+      this.#call('add chord', () => flows.add(flow))
+        .then(async () => {
           const at = Date.now();
           for (const job of handle.jobs as RemoteJob[]) job.queuedAt = at;
           // Cancelled before the flow reached Redis: take it off (the callback with its members).
           if (handle.state === 'cancelled') await this.#call('remove chord', () => this.#queue.remove(chordId));
-        },
-        (error: unknown) => {
-          for (const job of handle.jobs as RemoteJob[]) this.#settle(job, () => job.reject('failed', error));
-        },
-      )
-      .finally(() => {
-        this.#adding -= members.length + 1;
-        this.#checkIdle();
-      });
+        }, failAll)
+        .finally(() => {
+          this.#adding -= members.length + 1;
+          this.#checkIdle();
+        });
+    };
+    // In line with the producers waiting for room, first in, first out: its members go on the table together.
+    const chordInLine = { members: members.length, isCancelled: () => handle.state === 'cancelled', add };
+    this.#waiters.add({ submit: callback, job: callbackJob, resolve: () => {}, reject: failAll, stopWatching: undefined, flow: chordInLine });
+    void this.#admit();
     return handle;
   }
 
@@ -470,11 +482,19 @@ export class BullmqProducer implements RemoteProducer {
         }
         const admitted: Waiter[] = [];
         for (const waiter of this.#waiters) {
-          if (room-- <= 0) break;
+          if (waiter.flow?.isCancelled()) {
+            this.#waiters.delete(waiter);
+            continue;
+          }
+          // A chord with more members than the table holds goes on alone, once the queue is empty.
+          const needs = Math.min(waiter.flow?.members ?? 1, this.#settings.capacity);
+          if (needs > room) break;
+          room -= needs;
           this.#waiters.delete(waiter);
           waiter.stopWatching?.();
           // A jobId may name a job Redis holds already: that one is looked up, alone.
-          if (waiter.submit.options.jobId === undefined) admitted.push(waiter);
+          if (waiter.flow) waiter.flow.add();
+          else if (waiter.submit.options.jobId === undefined) admitted.push(waiter);
           else void this.#add(waiter);
         }
         if (admitted.length === 1) void this.#add(admitted[0]!);
