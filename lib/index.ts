@@ -14,7 +14,7 @@ export type { JobHandle, JobState } from './job/job.js';
 export type { RunnerEvents } from './events.js';
 export type { DurationSummary } from './observe/summary.js';
 export type { DurationHistogram, HistogramBucket, JobCounters, MetricsOptions, RunnerGauges, RunnerMetrics, TaskMetrics } from './observe/metrics.js';
-export type { JobChannels } from './observe/diagnostics.js';
+export type { JobChannels } from './observe/job-channels.js';
 export {
   BaoziError,
   CancelledError,
