@@ -52,6 +52,29 @@ describeWithRedis('Cancelling a running job over BullMQ', () => {
     await expect(sleeping.result).resolves.toBe(300);
   });
 
+  it('reaches a consumer whose listening connection was down when the cancel went out, once it listens again', async () => {
+    const queue = queueName();
+    const front = producer(queue);
+    const back = consumer(queue, { maxThreads: 1 });
+    await back.ready();
+    const started = nextRunning(back);
+    const job = await front.submit('spin', []);
+    await started;
+    // Cut the consumer's listening connection, and cancel while ioredis waits to reconnect (50 ms at first).
+    const admin = new Redis(REDIS_URL!);
+    const name = `${cancelChannel(resolveBullmqOptions({ queue, connection: REDIS_URL! }))}:listener`;
+    const listing = String(await admin.client('LIST'));
+    const id = listing.split('\n').find((line) => line.includes(` name=${name} `))?.match(/^id=(\d+)/)?.[1];
+    expect(id).toBeDefined();
+    await admin.client('KILL', 'ID', id!);
+    await admin.quit();
+    expect(job.cancel('while away')).toBe(true);
+    const error = await rejectionOf(job.result);
+    expect(error).toBeInstanceOf(CancelledError);
+    expect(error.cause).toBe('while away');
+    expect(job.state).toBe('cancelled');
+  });
+
   it('does not start a job whose cancel a consumer heard before taking it', async () => {
     const queue = queueName();
     const front = producer(queue);

@@ -6,7 +6,10 @@ import type { ResolvedBullmqOptions } from './options.js';
  * consumer. BullMQ's `Worker.cancelJob` reaches only the Worker's own
  * process. The one running the job stops it; the others remember the id
  * for `CANCEL_MEMORY_MS`, so that a job taken just after the message (or
- * run again after a stall) is not started.
+ * run again after a stall) is not started. The producer also leaves the
+ * reason under `cancelKey(jobId)` for as long: a consumer whose listening
+ * connection was down when the message went out looks its running jobs up
+ * there once it listens again.
  */
 export interface CancelRequest {
   jobId: string;
@@ -19,6 +22,11 @@ export const CANCEL_MEMORY_MS = 60_000;
 
 export function cancelChannel(options: ResolvedBullmqOptions): string {
   return `${options.prefix}:${options.queue}:baozi:cancel`;
+}
+
+/** Where a cancel's reason stays for `CANCEL_MEMORY_MS`, for consumers that missed its message. */
+export function cancelKey(options: ResolvedBullmqOptions, jobId: string): string {
+  return `${cancelChannel(options)}:${jobId}`;
 }
 
 export function encodeCancel(jobId: string, reason: unknown): string {

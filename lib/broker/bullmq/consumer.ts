@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { CancelledError, JobExpiredError, MalformedJobError, type BaoziError } from '../../errors.js';
 import { computeBackoff, type RetryPolicy } from '../../semantics/retry.js';
 import type { ConsumedRun, ConsumerSettings, RemoteConsumer } from '../remote.js';
-import { CANCEL_MEMORY_MS, cancelChannel, decodeCancel } from './cancel-channel.js';
+import { CANCEL_MEMORY_MS, cancelChannel, cancelKey, decodeCancel } from './cancel-channel.js';
 import type { ResolvedBullmqOptions } from './options.js';
 import { decodeResult, decodeWireJob, encodeFailure, encodeResult, isRetryable, type WireJob } from './wire.js';
 import { deserialize, serialize } from 'node:v8';
@@ -39,6 +39,10 @@ export class BullmqConsumer implements RemoteConsumer {
   /** Hears producers' cancels of running jobs (a subscribed connection can do nothing else). */
   readonly #subscriber: Redis;
   readonly #subscribed: Promise<unknown>;
+  /** Reads the cancels left in Redis for running jobs after the subscribed connection was down; made on its first reconnect. */
+  #lookup: Redis | undefined;
+  #hasListened = false;
+  readonly #options: ResolvedBullmqOptions;
   /** Jobs BullMQ handed over in this turn of the event loop, to start at its end in Redis's order (see #inRedisOrder). */
   #arrivals: { bullJob: BullJob; start: () => void }[] = [];
   /** Cancels heard for jobs not running here, by id, oldest first: such a job is not started. */
@@ -46,6 +50,7 @@ export class BullmqConsumer implements RemoteConsumer {
 
   constructor(options: ResolvedBullmqOptions, settings: ConsumerSettings) {
     this.#settings = settings;
+    this.#options = options;
     // Two parameters: a processor that takes a third (BullMQ's signal, aborted
     // only by Worker.cancelJob, which baozi does not use) gets an AbortController per job.
     this.#worker = new Worker(options.queue, (job, token) => this.#process(job, token), {
@@ -58,12 +63,16 @@ export class BullmqConsumer implements RemoteConsumer {
       settings: { backoffStrategy: (attemptsMade, type, _error, job) => backoff(attemptsMade, type, job?.data) },
     });
     this.#worker.on('error', (error) => settings.brokerError(error));
-    this.#subscriber = new Redis({ ...options.connection, lazyConnect: true, maxRetriesPerRequest: null });
+    // Named, so that an operator (or a test) can tell it among Redis's clients.
+    this.#subscriber = new Redis({ connectionName: `${cancelChannel(options)}:listener`, ...options.connection, lazyConnect: true, maxRetriesPerRequest: null });
     this.#subscriber.on('error', (error) => settings.brokerError(error));
     this.#subscriber.on('message', (_channel: string, text: string) => this.#heardCancel(text));
-    // ioredis subscribes again by itself after a reconnect.
     this.#subscribed = this.#subscriber.connect().then(() => this.#subscriber.subscribe(cancelChannel(options)));
     this.#subscribed.catch(() => {});
+    this.#subscriber.on('ready', () => {
+      if (this.#hasListened) void this.#lookUpMissedCancels().catch((error: unknown) => settings.brokerError(error));
+      this.#hasListened = true;
+    });
   }
 
   ready(): Promise<void> {
@@ -77,6 +86,25 @@ export class BullmqConsumer implements RemoteConsumer {
     }
     await this.#worker.close();
     await this.#subscriber.quit().catch(() => this.#subscriber.disconnect());
+    await this.#lookup?.quit().catch(() => this.#lookup?.disconnect());
+  }
+
+  /**
+   * The subscribed connection is back: once it listens again (ioredis
+   * subscribes by itself; this waits for its own subscribe's answer), the
+   * running jobs whose cancel went out meanwhile are found under their
+   * cancel keys, and stopped.
+   */
+  async #lookUpMissedCancels(): Promise<void> {
+    await this.#subscriber.subscribe(cancelChannel(this.#options));
+    const ids = [...this.#running.keys()];
+    if (ids.length === 0) return;
+    if (!this.#lookup) {
+      this.#lookup = new Redis({ ...this.#options.connection, maxRetriesPerRequest: null });
+      this.#lookup.on('error', (error) => this.#settings.brokerError(error));
+    }
+    const messages = await this.#lookup.mget(ids.map((id) => cancelKey(this.#options, id)));
+    for (const message of messages) if (message !== null) this.#heardCancel(message);
   }
 
   /** A producer cancelled a job: stop it if it runs here, else remember it for a while. */

@@ -7,7 +7,7 @@ import type { JobHandle, JobState } from '../../job/job.js';
 import type { ProducerSettings, RemoteProducer, RemoteSubmit } from '../remote.js';
 import type { ResolvedBullmqOptions } from './options.js';
 import { RemoteJob } from './remote-job.js';
-import { cancelChannel, encodeCancel } from './cancel-channel.js';
+import { CANCEL_MEMORY_MS, cancelChannel, cancelKey, encodeCancel } from './cancel-channel.js';
 import { BullmqSchedule, schedulerId } from './scheduler.js';
 import { RemoteChord } from './chord.js';
 import type { WorkflowHandle } from '../../workflows/workflow-types.js';
@@ -593,7 +593,11 @@ export class BullmqProducer implements RemoteProducer {
       }
       // Locked: a consumer runs it. Every consumer hears this; the one running it
       // stops it and reports CancelledError, which settles the handle.
-      await this.#call('cancel running job', () => this.#redis.publish(cancelChannel(this.#options), encodeCancel(job.id, reason)));
+      // The key first: a consumer that hears nothing (its connection was down) finds it when it listens again.
+      const message = encodeCancel(job.id, reason);
+      await this.#call('cancel running job', () =>
+        this.#redis.multi().set(cancelKey(this.#options, job.id), message, 'PX', CANCEL_MEMORY_MS).publish(cancelChannel(this.#options), message).exec(),
+      );
     };
     cancel().catch((error: unknown) => this.#settings.brokerError(error));
     return true;
