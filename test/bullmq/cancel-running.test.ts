@@ -96,6 +96,22 @@ describeWithRedis('Cancelling a running job over BullMQ', () => {
     // It never ran: the next countRun on the one thread counts 1.
     await expect(front.run('countRun', queue)).resolves.toBe(1);
   });
+
+  it('runs a later job given the id of a cancelled one: the cancel names the job by its id and when it was added', async () => {
+    const queue = queueName();
+    const front = producer(queue);
+    const back = consumer(queue, { maxThreads: 1 });
+    await back.ready();
+    // As the cancel of an earlier job 'reused', added at another time, heard by this consumer.
+    const publisher = new Redis(REDIS_URL!);
+    await publisher.publish(cancelChannel(resolveBullmqOptions({ queue, connection: REDIS_URL! })), encodeCancel('reused', 'the old one', Date.now() - 5000));
+    await publisher.quit();
+    // The message reached the consumer: a job it then takes is checked against it.
+    const marker = await front.submit('sleep', [50]);
+    await expect(marker.result).resolves.toBe(50);
+    const job = await front.submit('add', [20, 22], { jobId: 'reused' });
+    await expect(job.result).resolves.toBe(42);
+  });
 });
 
 describe('cancel requests', () => {
@@ -103,6 +119,7 @@ describe('cancel requests', () => {
     const { decodeCancel } = await import('../../lib/broker/bullmq/cancel-channel.js');
     expect(decodeCancel(encodeCancel('a', new Error('why')))).toEqual({ jobId: 'a', reason: 'why' });
     expect(decodeCancel(encodeCancel('a', undefined))).toEqual({ jobId: 'a', reason: undefined });
+    expect(decodeCancel(encodeCancel('a', 'why', 1234))).toEqual({ jobId: 'a', reason: 'why', addedAt: 1234 });
     expect(decodeCancel('not json')).toBeUndefined();
   });
 });

@@ -15,6 +15,8 @@ export interface CancelRequest {
   jobId: string;
   /** The cancel's reason, as text. */
   reason: string | undefined;
+  /** When BullMQ added the cancelled job: a later job given the same id is another job, not cancelled. */
+  addedAt?: number;
 }
 
 /** How long a consumer remembers a cancel for a job it does not run. */
@@ -29,8 +31,8 @@ export function cancelKey(options: ResolvedBullmqOptions, jobId: string): string
   return `${cancelChannel(options)}:${jobId}`;
 }
 
-export function encodeCancel(jobId: string, reason: unknown): string {
-  return JSON.stringify({ jobId, reason: reason === undefined ? undefined : describe(reason) } satisfies CancelRequest);
+export function encodeCancel(jobId: string, reason: unknown, addedAt?: number): string {
+  return JSON.stringify({ jobId, reason: reason === undefined ? undefined : describe(reason), addedAt } satisfies CancelRequest);
 }
 
 /** The request in a message, or undefined for a message that is not one. */
@@ -38,7 +40,11 @@ export function decodeCancel(text: string): CancelRequest | undefined {
   try {
     const parsed = JSON.parse(text) as Partial<CancelRequest>;
     if (typeof parsed?.jobId !== 'string') return undefined;
-    return { jobId: parsed.jobId, reason: typeof parsed.reason === 'string' ? parsed.reason : undefined };
+    return {
+      jobId: parsed.jobId,
+      reason: typeof parsed.reason === 'string' ? parsed.reason : undefined,
+      ...(typeof parsed.addedAt === 'number' && { addedAt: parsed.addedAt }),
+    };
   } catch {
     return undefined;
   }

@@ -46,7 +46,7 @@ export class BullmqConsumer implements RemoteConsumer {
   /** Jobs BullMQ handed over in this turn of the event loop, to start at its end in Redis's order (see #inRedisOrder). */
   #arrivals: { bullJob: BullJob; start: () => void }[] = [];
   /** Cancels heard for jobs not running here, by id, oldest first: such a job is not started. */
-  readonly #cancelled = new Map<string, { reason: string | undefined; at: number }>();
+  readonly #cancelled = new Map<string, { reason: string | undefined; at: number; addedAt: number | undefined }>();
 
   constructor(options: ResolvedBullmqOptions, settings: ConsumerSettings) {
     this.#settings = settings;
@@ -122,7 +122,7 @@ export class BullmqConsumer implements RemoteConsumer {
       this.#cancelled.delete(id);
     }
     this.#cancelled.delete(request.jobId);
-    this.#cancelled.set(request.jobId, { reason: request.reason, at: now });
+    this.#cancelled.set(request.jobId, { reason: request.reason, at: now, addedAt: request.addedAt });
   }
 
   async #process(bullJob: BullJob, token: string | undefined): Promise<unknown> {
@@ -145,7 +145,8 @@ export class BullmqConsumer implements RemoteConsumer {
     if (this.#isReturning && token !== undefined) return this.#returnToQueue(bullJob, token);
     // Checked in the same turn as the job joins #running: a cancel heard before or after finds it.
     const cancelled = this.#cancelled.get(info.jobId);
-    if (cancelled) {
+    // A job added after the cancelled one, under the same id, is another job.
+    if (cancelled && (cancelled.addedAt === undefined || cancelled.addedAt === bullJob.timestamp)) {
       this.#cancelled.delete(info.jobId);
       throw new UnrecoverableError(encodeFailure(new CancelledError(`Job ${info.jobId} (${info.task}) was cancelled before it started.`, { cause: cancelled.reason, job: info })));
     }

@@ -592,9 +592,12 @@ export class BullmqProducer implements RemoteProducer {
         return;
       }
       // Locked: a consumer runs it. Every consumer hears this; the one running it
-      // stops it and reports CancelledError, which settles the handle.
+      // stops it and reports CancelledError, which settles the handle. Its add
+      // time goes with it, so that a later job given the same id is not cancelled.
+      const running = (await this.#call('get job', () => this.#queue.getJob(job.id))) as BullJob | undefined;
+      if (!running) return;
       // The key first: a consumer that hears nothing (its connection was down) finds it when it listens again.
-      const message = encodeCancel(job.id, reason);
+      const message = encodeCancel(job.id, reason, running.timestamp);
       await this.#call('cancel running job', () =>
         this.#redis.multi().set(cancelKey(this.#options, job.id), message, 'PX', CANCEL_MEMORY_MS).publish(cancelChannel(this.#options), message).exec(),
       );
