@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
-import { CancelledError, type Runner } from 'baozi';
+import { CancelledError, type JobHandle, type Runner } from 'baozi';
 import { cancelChannel, encodeCancel } from '../../lib/broker/bullmq/cancel-channel.js';
 import { resolveBullmqOptions } from '../../lib/broker/bullmq/options.js';
 import { rejectionOf } from '../helpers/e2e.js';
@@ -15,15 +15,20 @@ function nextRunning(runner: Runner<TestTasks>): Promise<string> {
 describeWithRedis('Cancelling a running job over BullMQ', () => {
   const { producer, consumer } = useBrokerRunners();
 
-  it("reaches the consumer that runs it, which stops its thread; the producer's handle settles cancelled with the reason", async () => {
+  /** A job spinning on a consumer with one thread: the next job there can run only if its thread was stopped. */
+  async function spinningJob(): Promise<{ queue: string; front: Runner<TestTasks>; back: Runner<TestTasks>; job: JobHandle }> {
     const queue = queueName();
     const front = producer(queue);
-    // One thread: the next job can run only if the spinning one's thread was stopped.
     const back = consumer(queue, { maxThreads: 1 });
     await back.ready();
     const started = nextRunning(back);
     const job = await front.submit('spin', []);
     expect(await started).toBe(job.id);
+    return { queue, front, back, job };
+  }
+
+  it("reaches the consumer that runs it, which stops its thread; the producer's handle settles cancelled with the reason", async () => {
+    const { front, back, job } = await spinningJob();
     expect(job.cancel('not needed')).toBe(true);
     const error = await rejectionOf(job.result);
     expect(error).toBeInstanceOf(CancelledError);
@@ -53,13 +58,7 @@ describeWithRedis('Cancelling a running job over BullMQ', () => {
   });
 
   it('reaches a consumer whose listening connection was down when the cancel went out, once it listens again', async () => {
-    const queue = queueName();
-    const front = producer(queue);
-    const back = consumer(queue, { maxThreads: 1 });
-    await back.ready();
-    const started = nextRunning(back);
-    const job = await front.submit('spin', []);
-    await started;
+    const { queue, job } = await spinningJob();
     // Cut the consumer's listening connection, and cancel while ioredis waits to reconnect (50 ms at first).
     const admin = new Redis(REDIS_URL!);
     const name = `${cancelChannel(resolveBullmqOptions({ queue, connection: REDIS_URL! }))}:listener`;
