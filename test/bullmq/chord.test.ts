@@ -1,8 +1,7 @@
 import { expect, it } from '@jest/globals';
-import { Queue } from 'bullmq';
 import { InvalidOptionError, TaskError, WorkflowStepError } from 'baozi';
 import { rejectionOf, thrownBy, track } from '../helpers/e2e.js';
-import { describeWithRedis, queueName, REDIS_URL, useBrokerRunners } from './helpers.js';
+import { describeWithRedis, queueName, rawQueue, useBrokerRunners } from './helpers.js';
 
 describeWithRedis('chord over BullMQ (a flow)', () => {
   const { producer, consumer } = useBrokerRunners();
@@ -23,7 +22,7 @@ describeWithRedis('chord over BullMQ (a flow)', () => {
     const chord = first.chord([first.sig('add', 20, 1), first.sig('add', 20, 1)], first.sig('sum'));
     const callbackId = chord.jobs[2]!.id;
     // The add is not awaited by chord(): wait until Redis holds the flow.
-    const raw = new Queue(queue, { connection: { host: '127.0.0.1', port: Number(new URL(REDIS_URL!).port) } });
+    const raw = rawQueue(queue);
     while (!(await raw.getJob(callbackId))) await new Promise((resolve) => setTimeout(resolve, 20));
     await raw.close();
     await first.close({ drain: 'none' });
@@ -43,7 +42,7 @@ describeWithRedis('chord over BullMQ (a flow)', () => {
     // Room for one job: not for the chord's two members, and the job behind it waits its turn.
     expect(front.stats().blocked).toBe(2);
     expect(behind.isSettled).toBe(false);
-    const raw = new Queue(queue, { connection: { host: '127.0.0.1', port: Number(new URL(REDIS_URL!).port) } });
+    const raw = rawQueue(queue);
     const callbackBefore = await raw.getJob(chord.jobs[2]!.id);
     const waitingBefore = await raw.getJobCountByTypes('wait', 'prioritized');
     await raw.close();
@@ -67,7 +66,7 @@ describeWithRedis('chord over BullMQ (a flow)', () => {
     // BullMQ failed the callback without running it. The add member may have
     // run or been cancelled by the fail-fast, so the consumer's count of
     // successes is not fixed; its one failure is the throwing member.
-    const raw = new Queue(queue, { connection: { host: '127.0.0.1', port: Number(new URL(REDIS_URL!).port) } });
+    const raw = rawQueue(queue);
     const callback = await raw.getJob(chord.jobs[2]!.id);
     const callbackState = await callback!.getState();
     await raw.close();
@@ -105,7 +104,7 @@ describeWithRedis('chord over BullMQ (a flow)', () => {
     expect(chord.state).toBe('cancelled');
     expect(chord.cancel()).toBe(false);
     // Cancelled before its flow reached Redis: the flow is taken off once it lands.
-    const raw = new Queue(queue, { connection: { host: '127.0.0.1', port: Number(new URL(REDIS_URL!).port) } });
+    const raw = rawQueue(queue);
     await front.onIdle();
     expect(await raw.getJobCountByTypes('waiting-children', 'wait', 'prioritized', 'active')).toBe(0);
     await raw.close();

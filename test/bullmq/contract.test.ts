@@ -9,11 +9,8 @@ import { describe, expect, it } from '@jest/globals';
 import { Queue } from 'bullmq';
 import { CancelledError, RunnerClosedError, type JobHandle } from 'baozi';
 import { rejectionOf, track } from '../helpers/e2e.js';
-import { describeWithRedis, queueName, REDIS_URL, useBrokerRunners } from './helpers.js';
+import { describeWithRedis, queueName, rawQueue, useBrokerRunners } from './helpers.js';
 
-function rawQueue(queue: string): Queue {
-  return new Queue(queue, { connection: { host: '127.0.0.1', port: Number(new URL(REDIS_URL!).port) } });
-}
 
 async function waitingOn(raw: Queue): Promise<number> {
   return raw.getJobCountByTypes('wait', 'prioritized');

@@ -1,12 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { describe, expect, it } from '@jest/globals';
-import { Queue } from 'bullmq';
 import { BrokerUnreachableError, createRunner, MalformedJobError } from 'baozi';
 import { bullmq } from 'baozi/bullmq';
 import { freePort } from '../helpers/redis.js';
 import { TASKS, type TestTasks } from '../helpers/runner.js';
 import { rejectionOf } from '../helpers/e2e.js';
-import { describeWithRedis, queueName, REDIS_URL, useBrokerRunners } from './helpers.js';
+import { describeWithRedis, queueName, rawQueue, REDIS_URL, useBrokerRunners } from './helpers.js';
 
 const CONSUMER = new URL('./consumer-process.js', import.meta.url);
 
@@ -20,9 +19,6 @@ async function consumerProcess(queue: string, lockDuration: number, stalledInter
   return child;
 }
 
-function rawQueue(queue: string): Queue {
-  return new Queue(queue, { connection: { host: '127.0.0.1', port: Number(new URL(REDIS_URL!).port) } });
-}
 
 async function until(check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const end = Date.now() + timeoutMs;

@@ -1,10 +1,12 @@
 /**
  * Helpers for the broker suites: a queue name of a test's own, runners over
- * BullMQ that are always closed, and the shared redis-server's URL (the
- * suites skip when `npm test` found no redis-server).
+ * BullMQ that are always closed, bare BullMQ queues to look into Redis with,
+ * and the shared redis-server's URL (the suites skip when `npm test` found
+ * no redis-server).
  */
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe } from '@jest/globals';
+import { Queue } from 'bullmq';
 import { createRunner, type Runner, type RunnerOptions } from 'baozi';
 import { bullmq, type BullmqOptions } from 'baozi/bullmq';
 import { sharedRedisUrl } from '../helpers/redis.js';
@@ -17,6 +19,11 @@ export const describeWithRedis = REDIS_URL ? describe : describe.skip;
 
 export function queueName(): string {
   return `test-${randomBytes(6).toString('hex')}`;
+}
+
+/** A bare BullMQ queue on the shared redis-server, to read (or write) what baozi does not show; close it after. */
+export function rawQueue(queue: string): Queue {
+  return new Queue(queue, { connection: { host: '127.0.0.1', port: Number(new URL(REDIS_URL!).port) } });
 }
 
 /** Runners over a BullMQ queue, closed after each test (without draining) if the test did not. */

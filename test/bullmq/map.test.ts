@@ -1,10 +1,9 @@
 import { expect, it } from '@jest/globals';
-import { Queue } from 'bullmq';
 import { TaskError } from 'baozi';
-import { describeWithRedis, queueName, REDIS_URL, useBrokerRunners } from './helpers.js';
+import { describeWithRedis, queueName, rawQueue, useBrokerRunners } from './helpers.js';
 
 async function jobsOnQueue(queue: string): Promise<number> {
-  const raw = new Queue(queue, { connection: { host: '127.0.0.1', port: Number(new URL(REDIS_URL!).port) } });
+  const raw = rawQueue(queue);
   try {
     return await raw.getJobCountByTypes('completed', 'failed', 'wait', 'prioritized', 'active', 'delayed');
   } finally {

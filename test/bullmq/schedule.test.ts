@@ -1,12 +1,8 @@
 import { expect, it } from '@jest/globals';
-import { Queue } from 'bullmq';
 import { InvalidOptionError } from 'baozi';
 import { thrownBy } from '../helpers/e2e.js';
-import { describeWithRedis, queueName, REDIS_URL, useBrokerRunners } from './helpers.js';
+import { describeWithRedis, queueName, rawQueue, useBrokerRunners } from './helpers.js';
 
-function rawQueue(queue: string): Queue {
-  return new Queue(queue, { connection: { host: '127.0.0.1', port: Number(new URL(REDIS_URL!).port) } });
-}
 
 describeWithRedis('Periodic schedules over BullMQ (job schedulers)', () => {
   const { producer, consumer } = useBrokerRunners();

@@ -1,10 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
-import { Queue, QueueEvents } from 'bullmq';
+import { QueueEvents } from 'bullmq';
 import { createRunner, InvalidOptionError, TableFullError } from 'baozi';
 import { bullmq } from 'baozi/bullmq';
 import { TASKS, type TestTasks } from '../helpers/runner.js';
 import { flush, rejectionOf, thrownBy, track } from '../helpers/e2e.js';
-import { describeWithRedis, queueName, REDIS_URL, useBrokerRunners } from './helpers.js';
+import { describeWithRedis, queueName, rawQueue, REDIS_URL, useBrokerRunners } from './helpers.js';
 import { PREFETCH_PER_SLOT } from '../../lib/broker/bullmq/consumer.js';
 
 describeWithRedis('The table over BullMQ', () => {
@@ -63,7 +63,7 @@ describeWithRedis('The table over BullMQ', () => {
       };
       await depthBecomes(4);
       // Emptied by hand (BullMQ sends no event per job for it).
-      const admin = new Queue(queue, { connection: { host: '127.0.0.1', port: Number(new URL(REDIS_URL!).port) } });
+      const admin = rawQueue(queue);
       await admin.drain();
       await admin.close();
       await depthBecomes(0);
@@ -84,7 +84,7 @@ describeWithRedis('The table over BullMQ', () => {
       const queue = queueName();
       const front = producer(queue);
       const jobs = await Promise.all(Array.from({ length: 6 }, () => front.submit('sleep', [150])));
-      const observer = new Queue(queue, { connection: { host: '127.0.0.1', port: Number(new URL(REDIS_URL!).port) } });
+      const observer = rawQueue(queue);
       consumer(queue, { maxThreads: 2, minThreads: 2 });
       let mostActive = 0;
       const all = Promise.all(jobs.map((job) => job.result));
