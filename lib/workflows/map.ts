@@ -265,7 +265,6 @@ class JobMap implements AsyncIterableIterator<unknown> {
   async #pump(): Promise<void> {
     const source = this.#source!;
     const window = this.#window;
-    const { args } = this.#options;
     while (this.#isPumping) {
       const room = this.#capacity - window.size - (this.#isLent ? 1 : 0);
       // A new chunk starts only once there is room for all of it (or as
@@ -326,18 +325,9 @@ class JobMap implements AsyncIterableIterator<unknown> {
       }
       // Stopped while reading: the value is dropped and the input closed now.
       if (!this.#isPumping) return void this.#closeSource(false);
-      const index = this.#nextIndex++;
-      let argList: readonly unknown[] | undefined;
-      try {
-        if (args) argList = args(step.value, index);
-      } catch (error) {
-        await this.#rejectAlone(index, error);
-        continue;
-      }
-      const chunk = this.#pending ?? this.#open(index);
-      if (argList) window.add(chunk, argList);
-      else window.addOne(chunk, step.value);
-      if (chunk.count >= this.#target) await this.#flush();
+      const failed = this.#addInput(step.value);
+      if (failed) await this.#rejectAlone(failed.index, failed.error);
+      else if (this.#pending!.count >= this.#target) await this.#flush();
     }
   }
 
@@ -364,10 +354,7 @@ class JobMap implements AsyncIterableIterator<unknown> {
    * reading), or an input whose `args()` threw.
    */
   #readSync(source: Iterator<unknown>, room: number): 'read' | 'stopped' | IteratorResult<unknown> | ArgsFailure {
-    const window = this.#window;
-    const { args } = this.#options;
-    let chunk = this.#pending;
-    for (let left = Math.min(room, this.#target - (chunk?.count ?? 0)); left > 0; left--) {
+    for (let left = Math.min(room, this.#target - (this.#pending?.count ?? 0)); left > 0; left--) {
       this.#sourceState = 'reading';
       let step: IteratorResult<unknown>;
       try {
@@ -384,20 +371,28 @@ class JobMap implements AsyncIterableIterator<unknown> {
         void this.#closeSource(false);
         return 'stopped';
       }
-      const index = this.#nextIndex++;
-      let argList: readonly unknown[] | undefined;
-      if (args) {
-        try {
-          argList = args(step.value, index);
-        } catch (error) {
-          return { index, error };
-        }
-      }
-      chunk ??= this.#open(index);
-      if (argList) window.add(chunk, argList);
-      else window.addOne(chunk, step.value);
+      const failed = this.#addInput(step.value);
+      if (failed) return failed;
     }
     return 'read';
+  }
+
+  /** Adds the next input to the pending chunk (opened for it if none is), or returns it if its `args()` threw. */
+  #addInput(value: unknown): ArgsFailure | undefined {
+    const index = this.#nextIndex++;
+    const { args } = this.#options;
+    let argList: readonly unknown[] | undefined;
+    if (args) {
+      try {
+        argList = args(value, index);
+      } catch (error) {
+        return { index, error };
+      }
+    }
+    const chunk = this.#pending ?? this.#open(index);
+    if (argList) this.#window.add(chunk, argList);
+    else this.#window.addOne(chunk, value);
+    return undefined;
   }
 
   /** The pending chunk, opened with input `index`. */
