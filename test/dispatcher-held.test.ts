@@ -96,7 +96,7 @@ describe('dispatcher batches past held jobs', () => {
     dispatcher.pump();
     expect(pool.sent).toHaveLength(2);
     const second = pool.sent[1]!;
-    // fair share: ceil((4 left + 1) / 2 slots) = 3 jobs in one message, as before the broker contract.
-    expect(second.jobs.map((entry) => entry.id)).toEqual(['T1', 'T2', 'T3']);
+    // The fair share of the one slot free (the other runs L1): all four tiny jobs in one message.
+    expect(second.jobs.map((entry) => entry.id)).toEqual(['T1', 'T2', 'T3', 'T4']);
   });
 });

@@ -125,6 +125,21 @@ describe('Dispatcher sizing runs', () => {
     expect(prefetchedAfterSlowRun).toEqual([0]);
   });
 
+  it('sends the line of a tiny task to the one slot free in one run, not half of it', async () => {
+    const { pool, put } = rig(2, 'off');
+    await runOneByOne(pool, put, 'tiny', [0.01]);
+    const busy = [put('slow'), put('slow')];
+    const line = Array.from({ length: 4 }, () => put('tiny'));
+    // One slot frees; the other still runs a slow job, and could take nothing now.
+    pool.sent[2]!.end(50);
+    await busy[1]!.result;
+    expect(pool.sent).toHaveLength(4);
+    expect(pool.sent[3]!.message.jobs.map(({ id }) => id)).toEqual(line.map((job) => job.id));
+    pool.sent[1]!.end(50);
+    pool.sent[3]!.end(0.04);
+    await Promise.all([busy[0]!.result, ...line.map((job) => job.result)]);
+  });
+
   it('prefetches the next job of a task measured quick while a run of it is out', async () => {
     const { pool, put } = rig(1);
     await runOneByOne(pool, put, 'tiny', [0.01, 0.01]);

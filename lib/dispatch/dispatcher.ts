@@ -149,7 +149,7 @@ export class Dispatcher {
           this.failFast(job, loadError);
           continue;
         }
-        const size = this.batchSize(job);
+        const size = this.batchSize(job, (isPrefetch ? this.options.slots + this.options.prefetchSlots : this.options.slots) - taken);
         if (size <= 1) {
           this.startRun([job], isPrefetch, false);
           continue;
@@ -275,11 +275,17 @@ export class Dispatcher {
     return this.options.prefetchSlots > 0 && this.stoppableRuns === 0 && this.retiringSlots === 0 && taken < this.options.slots + this.options.prefetchSlots;
   }
 
-  /** How many jobs of this job's task to send together, 1 for none. */
-  private batchSize(job: Job): number {
+  /**
+   * How many jobs of this job's task to send together, 1 for none.
+   * `openSlots`: the runs that could start now, this one included.
+   */
+  private batchSize(job: Job, openSlots: number): number {
     if (this.options.batching === 'off' || !this.isBatchable(job)) return 1;
-    // Leave work for the other slots: never more than a fair share of the line.
-    const fairShare = Math.ceil((this.table.size + 1) / this.options.slots);
+    // Leave work for the other slots that could take it now, never more than
+    // their fair share of the line: a busy slot would find it gone or take
+    // it late, and every run more costs a message each way (a consumer
+    // handed a burst of jobs ran it in twice the runs).
+    const fairShare = Math.ceil((this.table.size + 1) / Math.max(1, openSlots));
     return this.sizer.size(job.name, Math.min(fairShare, MAX_BATCH));
   }
 
