@@ -611,10 +611,12 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
       softTimeout: consumed.softTimeout,
       onProgress: consumed.onProgress,
     };
-    // A flat chunk reaches its thread as the flat list it was (see Chunk.payload), not as one list per input.
+    // Plain arguments reach the thread as they came; a flat chunk's as the
+    // flat list it was (see Chunk.payload), not as one list per input.
+    const isPlain = Array.isArray(consumed.args);
     const isFlat = consumed.chunk?.isFlat === true;
-    const args = isFlat ? (deserialize(consumed.args) as unknown[]) : consumed.args;
-    const job = new Job(this.#lifecycle, consumed.id, consumed.name, args, !isFlat, options, now());
+    const args = isPlain || !isFlat ? consumed.args : (deserialize(consumed.args as Uint8Array) as unknown[]);
+    const job = new Job(this.#lifecycle, consumed.id, consumed.name, args, !isPlain && !isFlat, options, now());
     job.attempt = consumed.attempt;
     if (consumed.chunk) job.chunkSize = consumed.chunk.size;
     // A chunk's result carries its run time back, for the producer's sizer:

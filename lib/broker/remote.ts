@@ -75,8 +75,8 @@ export interface RemoteProducer {
 export interface ConsumedJob {
   id: string;
   name: string;
-  /** v8-serialized arguments. */
-  args: Uint8Array;
+  /** v8-serialized arguments, or the arguments themselves when they came as plain values. */
+  args: Uint8Array | unknown[];
   /** 1 for the first run. */
   attempt: number;
   /** A `map` chunk: its number of inputs, and whether its arguments are the flat form. */

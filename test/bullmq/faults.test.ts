@@ -70,8 +70,9 @@ describeWithRedis('Faults over BullMQ', () => {
     consumer(queue);
     const bad = await raw.add('add', { not: 'baozi' });
     const alsoBad = await raw.add('add', { baozi: 1, args: 'not v8 at all' });
+    const notPlain = await raw.add('add', { baozi: 1, args: [{ a: 1 }, 2] });
     await expect(front.run('add', 2, 2)).resolves.toBe(4);
-    for (const id of [bad.id!, alsoBad.id!]) {
+    for (const id of [bad.id!, alsoBad.id!, notPlain.id!]) {
       await until(async () => (await raw.getJobState(id)) === 'failed');
       const found = await front.fetchJob(id);
       const error = await rejectionOf(found!.result);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { RetriesExhaustedError, TaskError, TimeoutError } from 'baozi';
 import { Redis } from 'ioredis';
-import { describeWithRedis, queueName, REDIS_URL, useBrokerRunners } from './helpers.js';
+import { describeWithRedis, queueName, rawQueue, REDIS_URL, useBrokerRunners } from './helpers.js';
 import { rejectionOf } from '../helpers/e2e.js';
 
 describeWithRedis('Runner over BullMQ', () => {
@@ -24,6 +24,27 @@ describeWithRedis('Runner over BullMQ', () => {
       const value = { bytes: new Uint8Array([1, 2, 3]), map: new Map([['a', 1]]), at: new Date(0) };
       await expect(front.run('echo', value)).resolves.toEqual(value);
       await expect(front.run('incrementBytes', new Uint8Array([1, 2]))).resolves.toEqual(new Uint8Array([2, 3]));
+    });
+
+    it('sends plain arguments and results as themselves, and any other value v8-serialized, each arriving exact', async () => {
+      const queue = queueName();
+      const front = producer(queue);
+      consumer(queue);
+      const raw = rawQueue(queue);
+      try {
+        const plain = await front.submit('echo', ['text']);
+        await expect(plain.result).resolves.toBe('text');
+        const stored = (await raw.getJob(plain.id))!;
+        expect(stored.data.args).toEqual(['text']);
+        expect(stored.returnvalue).toEqual({ plain: 'text' });
+        // JSON would turn these into null, 0 or drop them.
+        for (const value of [-0, NaN, Infinity, undefined, 10n]) await expect(front.run('echo', value)).resolves.toBe(value);
+        const encoded = await front.submit('echo', [-0]);
+        await encoded.result;
+        expect(typeof (await raw.getJob(encoded.id))!.data.args).toBe('string');
+      } finally {
+        await raw.close();
+      }
     });
 
     it("does not read the queue's events in a runner that only consumes, until it submits a job itself", async () => {

@@ -139,7 +139,7 @@ export class BullmqConsumer implements RemoteConsumer {
       throw new UnrecoverableError(encodeFailure(new JobExpiredError({ job: info, expiredAt: wire.expiresAt })));
     }
     // A chord's callback: its members' results, in order, come first.
-    if (wire.chord) wire.argsBytes = await withMemberResults(bullJob, wire.chord, wire.argsBytes);
+    const args = wire.chord ? await withMemberResults(bullJob, wire.chord, wire.args) : wire.args;
     await this.#inRedisOrder(bullJob);
     // Taken off Redis as a close without drain began: it never starts here.
     if (this.#isReturning && token !== undefined) return this.#returnToQueue(bullJob, token);
@@ -153,7 +153,7 @@ export class BullmqConsumer implements RemoteConsumer {
     const run = this.#settings.run({
       id: info.jobId,
       name: bullJob.name,
-      args: wire.argsBytes,
+      args,
       attempt: info.attempt,
       chunk: wire.chunk,
       timeout: wire.timeout,
@@ -162,7 +162,7 @@ export class BullmqConsumer implements RemoteConsumer {
     });
     this.#running.set(info.jobId, run);
     try {
-      return encodeResult(await run.result);
+      return encodeResult(await run.result, !wire.isEncoded);
     } catch (error) {
       if (this.#isReturning && token !== undefined) return this.#returnToQueue(bullJob, token);
       const failure = encodeFailure(error as BaoziError);
@@ -231,11 +231,11 @@ function compareRedisOrder(a: BullJob, b: BullJob): number {
   return Number(a.id!.slice(aDash + 1)) - Number(b.id!.slice(bDash + 1));
 }
 
-async function withMemberResults(bullJob: BullJob, members: string[], argsBytes: Uint8Array): Promise<Uint8Array> {
+async function withMemberResults(bullJob: BullJob, members: string[], args: Uint8Array | unknown[]): Promise<Uint8Array> {
   const values = (await bullJob.getChildrenValues()) as Record<string, unknown>;
   const byId = new Map(Object.entries(values).map(([key, value]) => [key.slice(key.lastIndexOf(':') + 1), value]));
   const results = members.map((id) => decodeResult(byId.get(id)));
-  return serialize([results, ...(deserialize(argsBytes) as unknown[])]);
+  return serialize([results, ...(Array.isArray(args) ? args : (deserialize(args) as unknown[]))]);
 }
 
 function backoff(attemptsMade: number, type: string | undefined, data: unknown): number {

@@ -12,7 +12,7 @@ import { BullmqSchedule, schedulerId } from './scheduler.js';
 import { RemoteChord } from './chord.js';
 import type { WorkflowHandle } from '../../workflows/workflow-types.js';
 import type { ScheduleHandle, ScheduleSpec } from '../../semantics/schedule.js';
-import { decodeFailure, decodeResult, encodeArgsForWire, toBullPriority, type WireJob } from './wire.js';
+import { decodeFailure, decodeResult, encodeArgsAsV8, encodeArgsForWire, toBullPriority, type WireJob } from './wire.js';
 
 interface Waiter {
   readonly submit: RemoteSubmit;
@@ -168,7 +168,8 @@ export class BullmqProducer implements RemoteProducer {
 
   schedule(submit: RemoteSubmit, spec: ScheduleSpec): ScheduleHandle {
     const data = wireData(submit);
-    const id = schedulerId(submit.name, data.args, spec);
+    // Named by the arguments' v8 form, whichever form travels: a schedule keeps the id it had.
+    const id = schedulerId(submit.name, encodeArgsAsV8(submit.args, submit.isEncoded), spec);
     const known = this.#schedules.get(id);
     if (known) return known.schedule;
     const schedule = new BullmqSchedule(id, submit.name, () => {

@@ -23,15 +23,24 @@ import type { RetryPolicy } from '../../semantics/retry.js';
  * error. Arguments and results are v8-serialized (what a thread receives)
  * and base64-encoded, so a `Uint8Array`, a `Map` or a `Date` arrives as it
  * left; errors travel as their class, `code` and fields, rebuilt as the
- * same class on the other side.
+ * same class on the other side. Arguments that are all plain values
+ * (`PlainValue`) travel as themselves, and so does a plain result of such a
+ * job: JSON carries them exactly, and a tiny job is spared a v8 pass and a
+ * base64 pass on each side.
  */
+
+/** A value JSON carries exactly: a string, a boolean, null, or a finite number other than -0. */
+export type PlainValue = string | number | boolean | null;
 
 /** A job's data on the queue. Its BullMQ name is the task name. */
 export interface WireJob {
   /** Marks data written by baozi, and its format's version. */
   baozi: 1;
-  /** v8-serialized arguments, base64. */
-  args: string;
+  /**
+   * v8-serialized arguments, base64; or the arguments themselves when all
+   * are plain values. A producer that sends them plain reads plain results.
+   */
+  args: string | PlainValue[];
   timeout?: number;
   softTimeout?: number;
   /** Epoch ms; a job that has not started by then fails as expired when a consumer takes it. */
@@ -46,10 +55,8 @@ export interface WireJob {
   chord?: string[];
 }
 
-/** A job's BullMQ return value. */
-export interface WireResult {
-  v8: string;
-}
+/** A job's BullMQ return value: v8-serialized, base64; or, for a job whose arguments came plain, a plain value as itself. */
+export type WireResult = { v8: string } | { plain: PlainValue };
 
 /** A failed job's BullMQ `failedReason`: this, as JSON. */
 export interface WireFailure {
@@ -71,27 +78,48 @@ export function toBullPriority(priority: number): number {
   return 1001 - priority;
 }
 
-export function encodeArgsForWire(args: unknown[] | Uint8Array, isEncoded: boolean): string {
+/** Whether JSON carries `value` exactly (see `PlainValue`). */
+export function isPlainValue(value: unknown): value is PlainValue {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isFinite(value) && !Object.is(value, -0);
+    default:
+      return value === null;
+  }
+}
+
+export function encodeArgsForWire(args: unknown[] | Uint8Array, isEncoded: boolean): string | PlainValue[] {
+  if (!isEncoded && (args as unknown[]).every(isPlainValue)) return args as PlainValue[];
+  return encodeArgsAsV8(args, isEncoded);
+}
+
+/** Arguments v8-serialized, base64: the form they always had on the wire, which names a schedule (see `schedulerId`). */
+export function encodeArgsAsV8(args: unknown[] | Uint8Array, isEncoded: boolean): string {
   const bytes = isEncoded ? (args as Uint8Array) : serialize(args);
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
 }
 
-/** Checks data read off the queue. Throws `MalformedJobError`. */
-export function decodeWireJob(data: unknown): WireJob & { argsBytes: Uint8Array } {
+/**
+ * Checks data read off the queue. Throws `MalformedJobError`. `args`:
+ * v8-serialized (`isEncoded`), or the plain values that came.
+ */
+export function decodeWireJob(data: unknown): Omit<WireJob, 'args'> & { args: Uint8Array | PlainValue[]; isEncoded: boolean } {
   if (typeof data !== 'object' || data === null || (data as { baozi?: unknown }).baozi !== 1) {
     throw new MalformedJobError('its data has no `baozi: 1` mark (it was not written by a baozi runner)');
   }
   const job = data as Record<string, unknown>;
-  if (typeof job.args !== 'string') throw new MalformedJobError('its `args` is not a base64 string');
-  // Its own ArrayBuffer: a small Buffer is a view of an 8 KB pool, all of which a postMessage would copy.
-  const argsBytes = new Uint8Array(Buffer.from(job.args, 'base64'));
-  let args: unknown;
-  try {
-    args = deserialize(argsBytes);
-  } catch (error) {
-    throw new MalformedJobError('its `args` do not decode (not v8-serialized)', { cause: error });
+  let args: Uint8Array | PlainValue[];
+  if (Array.isArray(job.args)) {
+    if (!job.args.every(isPlainValue)) throw new MalformedJobError('its `args` list holds a value that is not plain (a string, a finite number, a boolean or null)');
+    args = job.args;
+  } else if (typeof job.args === 'string') {
+    args = decodeBase64Args(job.args);
+  } else {
+    throw new MalformedJobError('its `args` is neither a base64 string nor a list of plain values');
   }
-  if (!Array.isArray(args)) throw new MalformedJobError('its `args` decode to something other than an array');
   for (const key of ['timeout', 'softTimeout', 'expiresAt'] as const) {
     const value = job[key];
     if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)) {
@@ -102,19 +130,37 @@ export function decodeWireJob(data: unknown): WireJob & { argsBytes: Uint8Array 
   if (chunk !== undefined && (typeof chunk !== 'object' || chunk === null || !Number.isInteger(chunk.size) || chunk.size < 1 || typeof chunk.isFlat !== 'boolean')) {
     throw new MalformedJobError('its `chunk` is not `{ size, isFlat }`');
   }
+  if (chunk?.isFlat === false && Array.isArray(args)) throw new MalformedJobError('its `args` are plain values, but its `chunk` says one list per input');
   const chord = job.chord;
   if (chord !== undefined && (!Array.isArray(chord) || !chord.every((id) => typeof id === 'string'))) throw new MalformedJobError('its `chord` is not a list of job ids');
-  return { ...(job as unknown as WireJob), argsBytes };
+  return { ...(job as unknown as WireJob), args, isEncoded: !Array.isArray(args) };
 }
 
-export function encodeResult(value: unknown): WireResult {
+function decodeBase64Args(text: string): Uint8Array {
+  // Its own ArrayBuffer: a small Buffer is a view of an 8 KB pool, all of which a postMessage would copy.
+  const bytes = new Uint8Array(Buffer.from(text, 'base64'));
+  let args: unknown;
+  try {
+    args = deserialize(bytes);
+  } catch (error) {
+    throw new MalformedJobError('its `args` do not decode (not v8-serialized)', { cause: error });
+  }
+  if (!Array.isArray(args)) throw new MalformedJobError('its `args` decode to something other than an array');
+  return bytes;
+}
+
+/** `isPlainReader`: the job's producer reads plain results (it sent plain arguments). */
+export function encodeResult(value: unknown, isPlainReader: boolean): WireResult {
+  if (isPlainReader && isPlainValue(value)) return { plain: value };
   return { v8: serialize(value).toString('base64') };
 }
 
 export function decodeResult(value: unknown): unknown {
   if (typeof value === 'string') value = JSON.parse(value) as unknown;
-  if (typeof value !== 'object' || value === null || typeof (value as WireResult).v8 !== 'string') return value;
-  return deserialize(Buffer.from((value as WireResult).v8, 'base64'));
+  if (typeof value !== 'object' || value === null) return value;
+  if (typeof (value as { v8?: unknown }).v8 === 'string') return deserialize(Buffer.from((value as { v8: string }).v8, 'base64'));
+  if ('plain' in value && isPlainValue(value.plain)) return value.plain;
+  return value;
 }
 
 // Fields of each class worth carrying; the rest is rebuilt from them.
