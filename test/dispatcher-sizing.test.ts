@@ -49,7 +49,10 @@ afterEach(() => {
   for (const dispatcher of dispatchers.splice(0)) dispatcher.dispose();
 });
 
-function rig(slots: number, prefetch: 'auto' | 'off' = 'auto'): { broker: MemoryBroker<Job>; dispatcher: Dispatcher; pool: ScriptedPool; put(name: string): Job } {
+function rig(
+  slots: number,
+  prefetch: 'auto' | 'off' = 'auto',
+): { broker: MemoryBroker<Job>; dispatcher: Dispatcher; pool: ScriptedPool; put(name: string): Job; queue(name: string): Job } {
   const options = resolveRunnerOptions({ tasks: 'file:///fake-tasks.js', capacity: 100, maxThreads: slots, minThreads: 0 });
   let lifecycle: Lifecycle | undefined;
   const broker = new MemoryBroker<Job>(100, {
@@ -68,13 +71,18 @@ function rig(slots: number, prefetch: 'auto' | 'off' = 'auto'): { broker: Memory
   lifecycle.attach(dispatcher);
   dispatchers.push(dispatcher);
   let nextId = 0;
+  const queue = (name: string): Job => {
+    const job = new Job(lifecycle!, `j${nextId++}`, name, [], false, resolveSubmitOptions(undefined), now());
+    expect(broker.tryPut(job)).toBe(true);
+    return job;
+  };
   return {
     broker,
     dispatcher,
     pool,
+    queue,
     put: (name) => {
-      const job = new Job(lifecycle!, `j${nextId++}`, name, [], false, resolveSubmitOptions(undefined), now());
-      expect(broker.tryPut(job)).toBe(true);
+      const job = queue(name);
       dispatcher.pump();
       return job;
     },
@@ -138,6 +146,28 @@ describe('Dispatcher sizing runs', () => {
     pool.sent[1]!.end(50);
     pool.sent[3]!.end(0.04);
     await Promise.all([busy[0]!.result, ...line.map((job) => job.result)]);
+  });
+
+  it('sends a line that one run finishes within its target whole, though two slots are free', async () => {
+    const { dispatcher, pool, put, queue } = rig(2, 'off');
+    await runOneByOne(pool, put, 'tiny', [0.01]);
+    const line = [queue('tiny'), queue('tiny'), queue('tiny')];
+    dispatcher.pump();
+    expect(pool.sent.slice(1).map((run) => run.message.jobs.map(({ id }) => id))).toEqual([line.map((job) => job.id)]);
+    pool.sent[1]!.end(0.03);
+    await Promise.all(line.map((job) => job.result));
+  });
+
+  it('shares a line longer than a run among the free slots', async () => {
+    const { dispatcher, pool, put, queue } = rig(2, 'off');
+    // 1 ms a job: three take longer than a run's 2 ms target.
+    await runOneByOne(pool, put, 'ms', [1, 1]);
+    const line = [queue('ms'), queue('ms'), queue('ms')];
+    dispatcher.pump();
+    expect(pool.sent.slice(2).map((run) => run.message.jobs.length)).toEqual([2, 1]);
+    pool.sent[2]!.end(2);
+    pool.sent[3]!.end(1);
+    await Promise.all(line.map((job) => job.result));
   });
 
   it('prefetches the next job of a task measured quick while a run of it is out', async () => {

@@ -281,12 +281,13 @@ export class Dispatcher {
    */
   private batchSize(job: Job, openSlots: number): number {
     if (this.options.batching === 'off' || !this.isBatchable(job)) return 1;
-    // Leave work for the other slots that could take it now, never more than
-    // their fair share of the line: a busy slot would find it gone or take
-    // it late, and every run more costs a message each way (a consumer
-    // handed a burst of jobs ran it in twice the runs).
-    const fairShare = Math.ceil((this.table.size + 1) / Math.max(1, openSlots));
-    return this.sizer.size(job.name, Math.min(fairShare, MAX_BATCH));
+    const line = this.table.size + 1;
+    // A line one run finishes within its target goes whole: split, it would
+    // cost a message and a thread's wake-up each way, and save under a run's
+    // time. A longer one is shared among the slots that could take it now:
+    // a busy slot would find it gone or take it late.
+    const share = this.sizer.fitsOneRun(job.name, line) ? line : Math.ceil(line / Math.max(1, openSlots));
+    return this.sizer.size(job.name, Math.min(share, MAX_BATCH));
   }
 
   /** Feeds the run's thread time into its task's estimate; a `map` chunk counts its inputs. */

@@ -77,6 +77,12 @@ export class RunSizer {
     return times !== undefined && times.msPerInput < RUN_TARGET_MS;
   }
 
+  /** Whether `inputs` of `task`, as measured, take no longer than a run's target together. */
+  fitsOneRun(task: string, inputs: number): boolean {
+    const times = this.#tasks.get(task);
+    return times !== undefined && inputs * times.msPerInput <= RUN_TARGET_MS;
+  }
+
   /** Inputs for the next run of `task`, 1 to `max`: 1 until a run was measured. */
   size(task: string, max: number): number {
     const times = this.#tasks.get(task);
