@@ -17,6 +17,7 @@ import {
 } from '../../errors.js';
 import { rebuildError } from '../../job/remote-error.js';
 import type { RetryPolicy } from '../../semantics/retry.js';
+import { isPlainValue, type PlainValue } from '../plain-value.js';
 
 /**
  * What travels through Redis, as JSON: a job's data, its result and its
@@ -28,9 +29,6 @@ import type { RetryPolicy } from '../../semantics/retry.js';
  * job: JSON carries them exactly, and a tiny job is spared a v8 pass and a
  * base64 pass on each side.
  */
-
-/** A value JSON carries exactly: a string, a boolean, null, or a finite number other than -0. */
-export type PlainValue = string | number | boolean | null;
 
 /** A job's data on the queue. Its BullMQ name is the task name. */
 export interface WireJob {
@@ -76,19 +74,6 @@ interface WireError {
 /** BullMQ's 1 runs first and larger numbers later; baozi's higher runs first (-1000 to 1000). */
 export function toBullPriority(priority: number): number {
   return 1001 - priority;
-}
-
-/** Whether JSON carries `value` exactly (see `PlainValue`). */
-export function isPlainValue(value: unknown): value is PlainValue {
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-      return true;
-    case 'number':
-      return Number.isFinite(value) && !Object.is(value, -0);
-    default:
-      return value === null;
-  }
 }
 
 export function encodeArgsForWire(args: unknown[] | Uint8Array, isEncoded: boolean): string | PlainValue[] {

@@ -1,5 +1,6 @@
 import { deserialize, serialize } from 'node:v8';
 import type { Outcome } from '../contract.js';
+import { isPlainValue } from '../plain-value.js';
 
 /**
  * How values sit in the journal's columns. Arguments and results made only
@@ -16,7 +17,7 @@ export type Column = string | Uint8Array;
 export function argsColumn(args: unknown[] | Uint8Array, isEncoded: boolean): Column {
   if (isEncoded) return args as Uint8Array;
   const list = args as unknown[];
-  return list.every(isJsonSafe) ? JSON.stringify(list) : serialize(list);
+  return list.every(isPlainValue) ? JSON.stringify(list) : serialize(list);
 }
 
 /** Arguments read back: as given (JSON) or still encoded (the thread decodes them). */
@@ -29,7 +30,7 @@ export function argsFromColumn(column: Column): { args: unknown[] | Uint8Array; 
 export function outcomeColumn(outcome: Outcome): Column | null {
   if (outcome.state !== 'succeeded') return JSON.stringify(plainError(outcome.error, 0));
   const { result } = outcome;
-  if (isJsonSafe(result)) return JSON.stringify([result]);
+  if (isPlainValue(result)) return JSON.stringify([result]);
   try {
     return serialize(result);
   } catch {
@@ -44,18 +45,6 @@ export function outcomeFromColumn(state: Outcome['state'], column: Column | null
     return { state, result };
   }
   return { state, error: rebuildError(column === null ? undefined : (JSON.parse(column as string) as PlainError)) };
-}
-
-function isJsonSafe(value: unknown): boolean {
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-      return true;
-    case 'number':
-      return Number.isFinite(value) && !Object.is(value, -0);
-    default:
-      return value === null;
-  }
 }
 
 interface PlainError {
