@@ -1,10 +1,17 @@
 /**
- * Finds where a value stops being structured-cloneable, so an error can say
- * `args[1].onDone` instead of just "could not be cloned". Pure and
- * dependency-free: both threads use it, and only on the error path (and at
- * submit for arguments that travel as they are).
+ * What crosses between threads as it is: `isPlainPrimitive` tells a value
+ * that needs no check, and `findUncloneablePath` finds where a value stops
+ * being structured-cloneable, so an error can say `args[1].onDone` instead
+ * of just "could not be cloned". Pure and dependency-free: both threads use
+ * it, the path search only on the error path (and at submit for arguments
+ * that travel as they are).
  */
 import { isAnyArrayBuffer, isArrayBuffer } from 'node:util/types';
+
+/** A value that crosses to another thread as itself, with nothing to serialize or check (no symbols). */
+export function isPlainPrimitive(value: unknown): boolean {
+  return value === null || (typeof value !== 'object' && typeof value !== 'function' && typeof value !== 'symbol');
+}
 
 // A MessagePort crosses only when transferred (in `transferred`).
 const UNCLONEABLE = [WeakMap, WeakSet, Promise, MessagePort] as const;

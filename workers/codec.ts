@@ -1,6 +1,6 @@
 import { threadId, type MessagePort } from 'node:worker_threads';
 import { deserialize, serialize } from 'node:v8';
-import { findUncloneablePath } from './clone-path.js';
+import { findUncloneablePath, isPlainPrimitive } from './clone-path.js';
 import { piscinaSymbols } from './piscina-symbols.js';
 import type { ChunkResult, JobFailure, JobReply, JobValue, RetireReason, RunJob, RunReply } from './protocol.js';
 import { TransferredResult } from './transfer.js';
@@ -64,15 +64,9 @@ function encodeChunk(result: ChunkResult, transferList: (ArrayBuffer | MessagePo
   }
 }
 
-function isPlainPrimitive(value: unknown): boolean {
-  return value === null || (typeof value !== 'object' && typeof value !== 'function' && typeof value !== 'symbol');
-}
-
 /** A value as it travels, its buffers added to `transferList`. Throws a `JobFailure` when it cannot be cloned. */
 export function encodeValue(result: unknown, transferList: (ArrayBuffer | MessagePort)[]): JobValue {
-  if (result === null || (typeof result !== 'object' && typeof result !== 'function' && typeof result !== 'symbol')) {
-    return result as JobValue;
-  }
+  if (isPlainPrimitive(result)) return result as JobValue;
   let bytes: Buffer;
   try {
     // A Proxy's traps or a getter may throw anywhere here: the result cannot be copied.

@@ -1,6 +1,6 @@
 import { deserialize, serialize } from 'node:v8';
 import type { JobValue } from '../../workers/protocol.js';
-import { findUncloneablePath, isDetached } from '../../workers/clone-path.js';
+import { findUncloneablePath, isDetached, isPlainPrimitive } from '../../workers/clone-path.js';
 import { PayloadTooLargeError, SerializationError, type JobInfo } from '../errors.js';
 import { DEFAULTS } from '../options.js';
 
@@ -126,9 +126,4 @@ function estimateSize(value: unknown, limit: number): number {
   };
   visit(value);
   return size;
-}
-
-/** What travels to a thread as it is, without serializing (no symbols). */
-export function isPlainPrimitive(value: unknown): boolean {
-  return value === null || (typeof value !== 'object' && typeof value !== 'function' && typeof value !== 'symbol');
 }

@@ -1,6 +1,6 @@
 /** One chunk of `map`: consecutive inputs that travel to a thread as one job. */
 import type { ChunkResult } from '../../workers/protocol.js';
-import { isPlainPrimitive } from '../admission/codec.js';
+import { isPlainPrimitive } from '../../workers/clone-path.js';
 import type { JobHandle } from '../job/job.js';
 
 // Marks an input that runs again as a job of its own and has not settled.
