@@ -54,6 +54,23 @@ describeWithRedis('The table over BullMQ (the broker contract, over Redis)', () 
     });
   });
 
+  describe('admission order', () => {
+    it('resolves submits in the order they were admitted, also when an earlier add takes more round trips', async () => {
+      const queue = queueName();
+      const front = producer(queue);
+      const resolved: number[] = [];
+      // A jobId's add also reads the job's state (the id may name a finished
+      // job): two round trips, against one for the others' bulk add.
+      const submits = [front.submit('echo', [0], { jobId: `first-${queue}` }), front.submit('echo', [1]), front.submit('echo', [2])].map((submitted, i) =>
+        submitted.then((job) => (resolved.push(i), job)),
+      );
+      const jobs = await Promise.all(submits);
+      expect(resolved).toEqual([0, 1, 2]);
+      consumer(queue, { maxThreads: 1 });
+      expect(await Promise.all(jobs.map((job) => job.result))).toEqual([0, 1, 2]);
+    });
+  });
+
   describe('priority', () => {
     it('takes higher priorities first, negative ones after zero, first in, first out within one', async () => {
       const queue = queueName();

@@ -82,6 +82,12 @@ export class BullmqProducer implements RemoteProducer {
   #depthAt = 0;
   /** Adds sent and not yet answered. */
   #adding = 0;
+  /**
+   * Settles when the latest admitted add has settled its producers. Each
+   * add waits for the one admitted before it, so that submits resolve in
+   * the order they were admitted, whichever reply's promise chain ends first.
+   */
+  #lastAdmitted: Promise<void> = Promise.resolve();
   #isAdmitting = false;
   #isRefreshing = false;
   #wake: (() => void) | undefined;
@@ -496,10 +502,10 @@ export class BullmqProducer implements RemoteProducer {
           // A jobId may name a job Redis holds already: that one is looked up, alone.
           if (waiter.flow) waiter.flow.add();
           else if (waiter.submit.options.jobId === undefined) admitted.push(waiter);
-          else void this.#add(waiter);
+          else this.#lastAdmitted = this.#add(waiter, this.#lastAdmitted);
         }
-        if (admitted.length === 1) void this.#add(admitted[0]!);
-        else if (admitted.length > 1) void this.#addBulk(admitted);
+        if (admitted.length === 1) this.#lastAdmitted = this.#add(admitted[0]!, this.#lastAdmitted);
+        else if (admitted.length > 1) this.#lastAdmitted = this.#addBulk(admitted, this.#lastAdmitted);
       }
     } catch (error) {
       // Redis did not answer: every producer waiting now hears it, none hangs.
@@ -510,7 +516,8 @@ export class BullmqProducer implements RemoteProducer {
     }
   }
 
-  async #add(waiter: Waiter): Promise<void> {
+  /** Adds one job; its producer hears back once `turn` (the adds admitted before it) has settled. Never rejects. */
+  async #add(waiter: Waiter, turn: Promise<void> = Promise.resolve()): Promise<void> {
     const { submit, job } = waiter;
     const { options } = submit;
     const data = wireData(submit);
@@ -532,9 +539,11 @@ export class BullmqProducer implements RemoteProducer {
       if (options.runAt === undefined) this.#depth++;
       job.queuedAt = Date.now();
       if (options.signal) job.releaseSignal = watchAbort(options.signal, () => void job.cancel(options.signal!.reason));
+      await turn;
       waiter.resolve(job);
     } catch (error) {
       if (this.#live.get(job.id) === job) this.#live.delete(job.id);
+      await turn;
       waiter.reject(error);
     } finally {
       this.#adding--;
@@ -542,22 +551,24 @@ export class BullmqProducer implements RemoteProducer {
     }
   }
 
-  /** Adds the jobs admitted in one round in one round trip (BullMQ's `addBulk`, one transaction). */
-  async #addBulk(waiters: Waiter[]): Promise<void> {
+  /** Adds the jobs admitted in one round in one round trip (BullMQ's `addBulk`, one transaction), settling them after `turn`. Never rejects. */
+  async #addBulk(waiters: Waiter[], turn: Promise<void>): Promise<void> {
     const entries = waiters.map(({ submit, job }) => ({ name: submit.name, data: wireData(submit), opts: { ...this.#bullOptions(submit.options), jobId: job.id } }));
     this.#adding += waiters.length;
     for (const { job } of waiters) this.#live.set(job.id, job);
     try {
       await this.#call('add jobs', () => this.#queue.addBulk(entries));
       const at = Date.now();
+      this.#depth += waiters.length;
+      await turn;
       waiters.forEach(({ job, submit, resolve }) => {
-        this.#depth++;
         job.queuedAt = at;
         const { signal } = submit.options;
         if (signal) job.releaseSignal = watchAbort(signal, () => void job.cancel(signal.reason));
         resolve(job);
       });
     } catch (error) {
+      await turn;
       for (const { job, reject } of waiters) {
         if (this.#live.get(job.id) === job) this.#live.delete(job.id);
         reject(error);
