@@ -103,8 +103,12 @@ export interface ConsumerSettings {
    * AbortSignal: one per job would cost a tiny job a share of its run.
    */
   run(job: ConsumedJob): ConsumedRun;
-  /** Whether the task's runs are measured quick on this consumer's threads (see `RunSizer.isQuick`). */
-  isQuick(task: string): boolean;
+  /**
+   * The task's thread time per job as measured on this consumer's threads,
+   * in ms, when it is quick (see `RunSizer.isQuick`); undefined for a task
+   * not measured yet or not quick.
+   */
+  quickJobMs(task: string): number | undefined;
   brokerError(error: unknown): void;
 }
 

@@ -5,7 +5,7 @@ import { bullmq } from 'baozi/bullmq';
 import { TASKS, type TestTasks } from '../helpers/runner.js';
 import { flush, rejectionOf, thrownBy, track } from '../helpers/e2e.js';
 import { describeWithRedis, queueName, rawQueue, REDIS_URL, useBrokerRunners } from './helpers.js';
-import { PREFETCH_PER_SLOT } from '../../lib/broker/bullmq/consumer.js';
+import { MAX_HELD_PER_SLOT } from '../../lib/broker/bullmq/consumer.js';
 
 describeWithRedis('The table over BullMQ', () => {
   const { producer, consumer } = useBrokerRunners();
@@ -99,7 +99,7 @@ describeWithRedis('The table over BullMQ', () => {
       expect(mostActive).toBeLessThanOrEqual(2);
     });
 
-    it(`holds up to ${PREFETCH_PER_SLOT} more jobs per slot past its slots while the jobs it runs are quick`, async () => {
+    it(`holds up to ${MAX_HELD_PER_SLOT} more jobs per slot past its slots while the jobs it runs are quick`, async () => {
       const queue = queueName();
       const jobCount = 200;
       // The queue's own record of what is active, in the order Redis did it.
@@ -125,7 +125,7 @@ describeWithRedis('The table over BullMQ', () => {
         await events.close();
       }
       expect(mostActive).toBeGreaterThan(1);
-      expect(mostActive).toBeLessThanOrEqual(1 + PREFETCH_PER_SLOT);
+      expect(mostActive).toBeLessThanOrEqual(1 + MAX_HELD_PER_SLOT);
     });
   });
 

@@ -9,15 +9,28 @@ import { decodeResult, decodeWireJob, encodeFailure, encodeResult, isRetryable, 
 import { deserialize, serialize } from 'node:v8';
 
 /**
- * Jobs a consumer holds past its slots, per slot, while the jobs it runs
- * are quick: they wait on its local table and go to its threads several to
- * a message, and Redis's round trips for them overlap the runs. Each is
- * under 2 ms of thread time, so what waits behind them waits at most about
- * 16 ms per slot. Measured with tiny jobs (broker bench, load 5): 4 per slot
- * cost a consumer 0.64–0.80 ms of CPU per job, 8 per slot 0.51–0.56, 16
- * per slot 0.43–0.50.
+ * Work a consumer holds per slot past its slots, in ms of thread time,
+ * while the jobs it runs are quick: what a job of higher priority added
+ * meanwhile may wait behind. The held jobs wait on its local table and go
+ * to its threads several to a message, and Redis's round trips for them
+ * overlap the runs.
  */
-export const PREFETCH_PER_SLOT = 8;
+export const HELD_MS_PER_SLOT = 16;
+
+/**
+ * Most jobs a consumer holds per slot past its slots, however quick they
+ * are: BullMQ's worker runs one promise per job it holds. Measured with
+ * tiny jobs (broker bench's consumers and producer, load 2): 8 per slot
+ * gave 3.0k jobs/s, 16 per slot 3.3k, 32 per slot 3.5k.
+ */
+export const MAX_HELD_PER_SLOT = 32;
+
+/** Jobs held per slot past the slots after a job of `quickJobMs` (see `ConsumerSettings.quickJobMs`): none after a slow one. */
+export function heldPerSlot(quickJobMs: number | undefined): number {
+  if (quickJobMs === undefined) return 0;
+  // A job measured at 0 ms divides to Infinity: the most.
+  return Math.min(MAX_HELD_PER_SLOT, Math.floor(HELD_MS_PER_SLOT / quickJobMs));
+}
 
 /**
  * The consumer side of the BullMQ broker: a BullMQ Worker whose
@@ -199,14 +212,15 @@ export class BullmqConsumer implements RemoteConsumer {
 
   /**
    * A consumer takes a job off Redis only when a slot is free, unless the
-   * job it just ran was quick: then it holds up to PREFETCH_PER_SLOT × slots
-   * more. Behind a slow job, a held one would wait long while another
-   * consumer may be idle. Set before BullMQ decides whether to fetch the
-   * next job with this one's completion.
+   * job it just ran was quick: then it holds up to `HELD_MS_PER_SLOT` of
+   * such jobs per slot more (at most `MAX_HELD_PER_SLOT`). Behind a slow
+   * job, a held one would wait long while another consumer may be idle.
+   * Set before BullMQ decides whether to fetch the next job with this
+   * one's completion.
    */
   #setPrefetch(task: string): void {
     const { slots } = this.#settings;
-    this.#worker.concurrency = this.#settings.isQuick(task) ? slots * (1 + PREFETCH_PER_SLOT) : slots;
+    this.#worker.concurrency = slots * (1 + heldPerSlot(this.#settings.quickJobMs(task)));
   }
 
   /** Back to the queue, unlocked, for another consumer: it did not finish here. */
