@@ -39,7 +39,7 @@ const CONFIG = isQuick
       memory: { sizes: [20_000, 200_000], repeats: [1, 1], windowMs: 2_000 },
       peers: { repeats: 2, chunkJobs: 20_000, mapInputs: 20_000, fire: [10_000, 100_000] as const, roundTrips: 1_000 },
       journal: { repeats: 3, tinyJobs: 20_000, recoverJobs: 20_000 },
-      broker: { cpuJobs: 40, tinyJobs: 1_000, mapInputs: 5_000, memoryJobs: 10_000 },
+      broker: { cpuJobs: 40, tinyJobs: 1_000, tinyRepeats: 3, mapInputs: 5_000, memoryJobs: 10_000 },
     }
   : {
       tiny: { jobs: 10_000, batchedJobs: 50_000, repeats: 10, warmups: 1, eventRounds: 8, progressRounds: 4, withPiscinaSync: true },
@@ -48,7 +48,7 @@ const CONFIG = isQuick
       memory: { sizes: [100_000, 1_000_000], repeats: [2, 1], windowMs: 5_000 },
       peers: { repeats: 5, chunkJobs: 100_000, mapInputs: 100_000, fire: [10_000, 1_000_000] as const, roundTrips: 5_000 },
       journal: { repeats: 7, tinyJobs: 100_000, recoverJobs: 100_000 },
-      broker: { cpuJobs: 200, tinyJobs: 5_000, mapInputs: 20_000, memoryJobs: 100_000 },
+      broker: { cpuJobs: 200, tinyJobs: 5_000, tinyRepeats: 3, mapInputs: 20_000, memoryJobs: 100_000 },
     };
 
 const RESULTS = new URL('../../bench/results/latest.json', import.meta.url);
