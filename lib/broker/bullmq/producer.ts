@@ -520,11 +520,11 @@ export class BullmqProducer implements RemoteProducer {
   async #add(waiter: Waiter, turn: Promise<void> = Promise.resolve()): Promise<void> {
     const { submit, job } = waiter;
     const { options } = submit;
-    const data = wireData(submit);
-    const bullOptions = { ...this.#bullOptions(options), jobId: job.id };
     this.#adding++;
     this.#live.set(job.id, job);
     try {
+      const data = wireData(submit);
+      const bullOptions = { ...this.#bullOptions(options), jobId: job.id };
       await this.#call('connect', () => this.#follow());
       const added = await this.#call('add job', () => this.#queue.add(submit.name, data, bullOptions));
       if (options.jobId !== undefined) {
@@ -553,10 +553,10 @@ export class BullmqProducer implements RemoteProducer {
 
   /** Adds the jobs admitted in one round in one round trip (BullMQ's `addBulk`, one transaction), settling them after `turn`. Never rejects. */
   async #addBulk(waiters: Waiter[], turn: Promise<void>): Promise<void> {
-    const entries = waiters.map(({ submit, job }) => ({ name: submit.name, data: wireData(submit), opts: { ...this.#bullOptions(submit.options), jobId: job.id } }));
     this.#adding += waiters.length;
     for (const { job } of waiters) this.#live.set(job.id, job);
     try {
+      const entries = waiters.map(({ submit, job }) => ({ name: submit.name, data: wireData(submit), opts: { ...this.#bullOptions(submit.options), jobId: job.id } }));
       await this.#call('add jobs', () => this.#queue.addBulk(entries));
       const at = Date.now();
       this.#depth += waiters.length;
