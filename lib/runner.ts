@@ -207,7 +207,7 @@ export class Runner<Tasks extends object = TaskModule> extends EventEmitter<Runn
     if (options.broker) {
       const brokerError = (error: unknown): void => void this.emit('brokerError', { error });
       this.#producer = options.broker.producer({ capacity: options.capacity, resultTtl: options.resultTtl, brokerError });
-      if (options.consume) this.#consumer = options.broker.consumer({ slots: this.#slots, run: (job) => this.#runConsumed(job), quickJobMs: (task) => (this.#dispatcher.sizer.isQuick(task) ? this.#dispatcher.sizer.estimate(task) : undefined), brokerError });
+      if (options.consume) this.#consumer = options.broker.consumer({ slots: this.#slots, run: (job) => this.#runConsumed(job), quickJobMs: (task) => this.#dispatcher.sizer.quickEstimate(task), brokerError });
     }
   }
 

@@ -48,6 +48,9 @@ describe('RunSizer', () => {
     const sizer = measured('slow', 5, 3);
     sizer.record('tiny', 100, 1);
     expect([sizer.isQuick('slow'), sizer.isQuick('tiny')]).toEqual([false, true]);
+    // What a BullMQ consumer budgets its held jobs by: the estimate, for quick tasks only.
+    expect([sizer.quickEstimate('slow'), sizer.quickEstimate('tiny'), sizer.quickEstimate('unmeasured')]).toEqual([undefined, sizer.estimate('tiny'), undefined]);
+    expect(sizer.estimate('tiny')).toBeLessThan(2);
   });
 
   it('ignores a sample that is not a time (NaN, negative) or has no inputs', () => {

@@ -105,7 +105,7 @@ export interface ConsumerSettings {
   run(job: ConsumedJob): ConsumedRun;
   /**
    * The task's thread time per job as measured on this consumer's threads,
-   * in ms, when it is quick (see `RunSizer.isQuick`); undefined for a task
+   * in ms, when it is quick (see `RunSizer.quickEstimate`); undefined for a task
    * not measured yet or not quick.
    */
   quickJobMs(task: string): number | undefined;

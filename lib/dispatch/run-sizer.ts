@@ -73,8 +73,13 @@ export class RunSizer {
 
   /** Whether `task` is measured to take well under a run's target: what waits behind one of its runs waits briefly. */
   isQuick(task: string): boolean {
-    const times = this.#tasks.get(task);
-    return times !== undefined && times.msPerInput < RUN_TARGET_MS;
+    return this.quickEstimate(task) !== undefined;
+  }
+
+  /** `estimate(task)` when `task` is quick (see `isQuick`), otherwise undefined. */
+  quickEstimate(task: string): number | undefined {
+    const ms = this.estimate(task);
+    return ms !== undefined && ms < RUN_TARGET_MS ? ms : undefined;
   }
 
   /** Whether `inputs` of `task`, as measured, take no longer than a run's target together. */
