@@ -32,6 +32,15 @@ function calibrate(ms: number): number {
   return Math.round((rounds * ms) / median(Array.from({ length: 5 }, () => timed(() => work(rounds)))));
 }
 
+/** `rounds` of work and the median time they take on this thread. */
+function timeWork(rounds: number): { rounds: number; ms: number } {
+  return { rounds, ms: median(Array.from({ length: 5 }, () => timed(() => work(rounds)))) };
+}
+
+// Calibrated and timed before any pool starts: threads starting meanwhile would make the work look slower,
+// so the jobs smaller and the threads busier than they are.
+const cpuWork = workload === 'cpu' ? timeWork(calibrate(CPU_JOB_MS)) : { rounds: 0, ms: 0 };
+
 async function measure(): Promise<Record<string, number>> {
   const startedAt = performance.now();
   const peer = createPeer(contender);
@@ -77,13 +86,11 @@ async function measure(): Promise<Record<string, number>> {
         trips.sort((a, b) => a - b);
         return { p50Us: 1000 * trips[Math.floor(trips.length / 2)]! };
       }
-      // 48 jobs of ~20 ms of work each (fixed work, calibrated on this thread): wall, threads busy, the main loop's delay
-      // (a second pass, the monitor off in the first). Busy: the work's single-thread time over wall × cores.
+      // 48 jobs of ~20 ms of work each (fixed work, calibrated before the pool starts): wall, threads busy, the main
+      // loop's delay (a second pass, the monitor off in the first). Busy: the work's single-thread time over wall × cores.
       case 'cpu': {
-        const rounds = calibrate(CPU_JOB_MS);
-        const jobMs = median(Array.from({ length: 5 }, () => timed(() => work(rounds))));
         await peer.run('add', [0, 0]);
-        const runAll = (): Promise<unknown[]> => Promise.all(Array.from({ length: CPU_JOBS }, () => peer.run('work', [rounds])));
+        const runAll = (): Promise<unknown[]> => Promise.all(Array.from({ length: CPU_JOBS }, () => peer.run('work', [cpuWork.rounds])));
         const started = performance.now();
         await runAll();
         const wallMs = performance.now() - started;
@@ -91,7 +98,7 @@ async function measure(): Promise<Record<string, number>> {
         delay.enable();
         await runAll();
         delay.disable();
-        return { wallMs, busyPct: (100 * CPU_JOBS * jobMs) / (wallMs * availableParallelism()), loopP99Ms: delay.percentile(99) / 1e6 };
+        return { wallMs, busyPct: (100 * CPU_JOBS * cpuWork.ms) / (wallMs * availableParallelism()), loopP99Ms: delay.percentile(99) / 1e6 };
       }
       case 'startup': {
         await peer.run('add', [1, 2]);
