@@ -25,21 +25,22 @@ function median(values: number[]): number {
   return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 }
 
+/** The median time `rounds` of work take on this thread, over 5 runs. */
+function workMs(rounds: number): number {
+  return median(Array.from({ length: 5 }, () => timed(() => work(rounds))));
+}
+
 /** Rounds of `work` that take about `ms` on this thread. */
 function calibrate(ms: number): number {
   let rounds = 100_000;
   while (timed(() => work(rounds)) < 5) rounds *= 2;
-  return Math.round((rounds * ms) / median(Array.from({ length: 5 }, () => timed(() => work(rounds)))));
-}
-
-/** `rounds` of work and the median time they take on this thread. */
-function timeWork(rounds: number): { rounds: number; ms: number } {
-  return { rounds, ms: median(Array.from({ length: 5 }, () => timed(() => work(rounds)))) };
+  return Math.round((rounds * ms) / workMs(rounds));
 }
 
 // Calibrated and timed before any pool starts: threads starting meanwhile would make the work look slower,
 // so the jobs smaller and the threads busier than they are.
-const cpuWork = workload === 'cpu' ? timeWork(calibrate(CPU_JOB_MS)) : { rounds: 0, ms: 0 };
+const cpuRounds = workload === 'cpu' ? calibrate(CPU_JOB_MS) : 0;
+const cpuJobMs = workload === 'cpu' ? workMs(cpuRounds) : 0;
 
 async function measure(): Promise<Record<string, number>> {
   const startedAt = performance.now();
@@ -90,7 +91,7 @@ async function measure(): Promise<Record<string, number>> {
       // loop's delay (a second pass, the monitor off in the first). Busy: the work's single-thread time over wall × cores.
       case 'cpu': {
         await peer.run('add', [0, 0]);
-        const runAll = (): Promise<unknown[]> => Promise.all(Array.from({ length: CPU_JOBS }, () => peer.run('work', [cpuWork.rounds])));
+        const runAll = (): Promise<unknown[]> => Promise.all(Array.from({ length: CPU_JOBS }, () => peer.run('work', [cpuRounds])));
         const started = performance.now();
         await runAll();
         const wallMs = performance.now() - started;
@@ -98,7 +99,7 @@ async function measure(): Promise<Record<string, number>> {
         delay.enable();
         await runAll();
         delay.disable();
-        return { wallMs, busyPct: (100 * CPU_JOBS * cpuWork.ms) / (wallMs * availableParallelism()), loopP99Ms: delay.percentile(99) / 1e6 };
+        return { wallMs, busyPct: (100 * CPU_JOBS * cpuJobMs) / (wallMs * availableParallelism()), loopP99Ms: delay.percentile(99) / 1e6 };
       }
       case 'startup': {
         await peer.run('add', [1, 2]);
